@@ -1,0 +1,151 @@
+// Package chstore connects to ClickHouse and keeps trailstream's schema there up to date
+// with the versioned migrations in schemas/clickhouse.
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/trailstream/trailstream/schemas"
+)
+
+// Open connects to the ClickHouse server at addr and checks that it answers.
+func Open(ctx context.Context, addr, user, password string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{addr},
+		Auth:        clickhouse.Auth{Database: "default", Username: user, Password: password},
+		DialTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to ClickHouse %s: %w", addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to ClickHouse %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
+
+// Migrations returns the embedded migrations in version order, for database db.
+func Migrations(db string) ([]Migration, error) {
+	entries, err := fs.ReadDir(schemas.ClickHouse, "clickhouse")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("migration file %q is not named NNNN_name.sql", e.Name())
+		}
+		b, err := fs.ReadFile(schemas.ClickHouse, "clickhouse/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		v, _ := strconv.Atoi(m[1])
+		out = append(out, Migration{Version: v, Name: m[2], Statements: split(strings.ReplaceAll(string(b), "{database}", db))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// split cuts a migration into statements at semicolons that end a line, dropping comments.
+func split(sql string) []string {
+	var stmts []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			if s := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"); s != "" {
+				stmts = append(stmts, s)
+			}
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		stmts = append(stmts, s)
+	}
+	return stmts
+}
+
+// Migrate creates database db if needed and applies the migrations it has not had yet. Every
+// statement is idempotent, so two processes migrating at once do no harm.
+func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger) error {
+	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(db) {
+		return fmt.Errorf("ClickHouse database name %q: use letters, digits and _", db)
+	}
+	for _, stmt := range []string{
+		"CREATE DATABASE IF NOT EXISTS " + db,
+		"CREATE TABLE IF NOT EXISTS " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version",
+	} {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate %s: %w", db, err)
+		}
+	}
+	applied := map[int]bool{}
+	rows, err := conn.Query(ctx, "SELECT version FROM "+db+".schema_migrations")
+	if err != nil {
+		return fmt.Errorf("read applied migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read applied migrations: %w", err)
+		}
+		applied[int(v)] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read applied migrations: %w", err)
+	}
+	migs, err := Migrations(db)
+	if err != nil {
+		return err
+	}
+	for _, m := range migs {
+		if applied[m.Version] {
+			continue
+		}
+		for _, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".schema_migrations (version, name, applied_at)")
+		if err != nil {
+			return fmt.Errorf("record migration %04d: %w", m.Version, err)
+		}
+		if err := b.Append(uint32(m.Version), m.Name, time.Now()); err != nil {
+			return fmt.Errorf("record migration %04d: %w", m.Version, err)
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("record migration %04d: %w", m.Version, err)
+		}
+		log.Info("applied ClickHouse migration", "database", db, "version", m.Version, "name", m.Name)
+	}
+	return nil
+}

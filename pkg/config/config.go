@@ -1,0 +1,178 @@
+// Package config holds trailstream's settings. Every setting is a command-line flag with an
+// environment equivalent: --kafka-brokers is also TRAILSTREAM_KAFKA_BROKERS. A flag given on
+// the command line wins over the environment, which wins over the default. Defaults point
+// at the local stack (deploy/local/stack.sh).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the union of every target's settings; each target registers the groups it uses.
+type Config struct {
+	Environment string
+	LogLevel    string
+
+	AWSRegion   string
+	AWSEndpoint string
+	Queue       string
+	Bucket      string
+
+	KafkaBrokers    string
+	TopicRaw        string
+	TopicEvents     string
+	TopicDetections string
+	TopicDeadLetter string
+	GroupPrefix     string
+	Partitions      int
+
+	ClickHouseAddr     string
+	ClickHouseDatabase string
+	ClickHouseUser     string
+	ClickHousePassword string
+
+	ConsoleAddr string
+
+	BatchSize int
+	BatchWait time.Duration
+}
+
+// Group names a set of related settings.
+type Group int
+
+// The groups of settings a target can register.
+const (
+	Common Group = iota
+	AWS
+	Kafka
+	ClickHouse
+	Console
+	Batch
+)
+
+// Default returns the settings that point at the local stack.
+func Default() Config {
+	return Config{
+		Environment:        "default",
+		LogLevel:           "info",
+		AWSRegion:          "us-east-1",
+		AWSEndpoint:        "http://127.0.0.1:4566",
+		Queue:              "trailstream-cloudtrail",
+		Bucket:             "trailstream-cloudtrail",
+		KafkaBrokers:       "127.0.0.1:9092",
+		TopicRaw:           "cloudtrail.raw",
+		TopicEvents:        "cloudtrail.events",
+		TopicDetections:    "cloudtrail.detections",
+		TopicDeadLetter:    "cloudtrail.deadletter",
+		GroupPrefix:        "trailstream",
+		Partitions:         6,
+		ClickHouseAddr:     "127.0.0.1:9000",
+		ClickHouseDatabase: "trailstream",
+		ClickHouseUser:     "default",
+		ConsoleAddr:        "127.0.0.1:8080",
+		BatchSize:          5000,
+		BatchWait:          500 * time.Millisecond,
+	}
+}
+
+// Register defines the flags of the given groups on fs, with c's current values as defaults.
+func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
+	for _, g := range groups {
+		switch g {
+		case Common:
+			fs.StringVar(&c.Environment, "environment", c.Environment, "environment label stamped on every record read (prod, dev, ...)")
+			fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+		case AWS:
+			fs.StringVar(&c.AWSRegion, "aws-region", c.AWSRegion, "AWS region of the queue and bucket")
+			fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "base URL of an S3/SQS emulator (path-style S3); empty for real AWS")
+			fs.StringVar(&c.Queue, "sqs-queue", c.Queue, "SQS queue name or URL that receives the CloudTrail notifications")
+			fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket the CloudTrail logs are written to (used by generate)")
+		case Kafka:
+			fs.StringVar(&c.KafkaBrokers, "kafka-brokers", c.KafkaBrokers, "comma-separated Kafka bootstrap brokers")
+			fs.StringVar(&c.TopicRaw, "topic-raw", c.TopicRaw, "topic of raw CloudTrail records")
+			fs.StringVar(&c.TopicEvents, "topic-events", c.TopicEvents, "topic of normalized events (Avro)")
+			fs.StringVar(&c.TopicDetections, "topic-detections", c.TopicDetections, "topic of detections (Avro)")
+			fs.StringVar(&c.TopicDeadLetter, "topic-deadletter", c.TopicDeadLetter, "topic of input that could not be processed, with the reason")
+			fs.StringVar(&c.GroupPrefix, "kafka-group-prefix", c.GroupPrefix, "prefix of the consumer group IDs (<prefix>-normalizer, ...)")
+			fs.IntVar(&c.Partitions, "kafka-partitions", c.Partitions, "partitions of the topics trailstream creates when they do not exist")
+		case ClickHouse:
+			fs.StringVar(&c.ClickHouseAddr, "clickhouse-addr", c.ClickHouseAddr, "ClickHouse native-protocol address host:port")
+			fs.StringVar(&c.ClickHouseDatabase, "clickhouse-database", c.ClickHouseDatabase, "ClickHouse database")
+			fs.StringVar(&c.ClickHouseUser, "clickhouse-user", c.ClickHouseUser, "ClickHouse user")
+			fs.StringVar(&c.ClickHousePassword, "clickhouse-password", c.ClickHousePassword, "ClickHouse password")
+		case Console:
+			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
+		case Batch:
+			fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "most messages handled (and inserted) in one batch")
+			fs.DurationVar(&c.BatchWait, "batch-wait", c.BatchWait, "longest wait to fill a batch before it is handled anyway")
+		}
+	}
+}
+
+// EnvName is the environment variable that sets the flag name.
+func EnvName(name string) string {
+	return "TRAILSTREAM_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Parse parses args into fs, then fills every flag not given on the command line from its
+// environment variable.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v, ok := os.LookupEnv(EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Usage returns a flag.FlagSet usage function that lists each flag with its variable.
+func Usage(fs *flag.FlagSet, synopsis string) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "%s\n\nOptions (each also settable by its environment variable):\n", synopsis)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" {
+				def = fmt.Sprintf(" (default %q)", f.DefValue)
+			}
+			fmt.Fprintf(w, "  --%s  [%s]\n        %s%s\n", f.Name, EnvName(f.Name), f.Usage, def)
+		})
+	}
+}
+
+// Brokers returns the Kafka bootstrap brokers as a list; empty when none are configured.
+func (c *Config) Brokers() []string {
+	var out []string
+	for _, b := range strings.Split(c.KafkaBrokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Logger returns a JSON structured logger at the configured level.
+func (c *Config) Logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", c.LogLevel, err)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"testing"
+)
+
+func TestPrecedence(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"default", "", nil, "127.0.0.1:9092"},
+		{"environment", "k1:9092", nil, "k1:9092"},
+		{"flag wins over environment", "k1:9092", []string{"--kafka-brokers", "k2:9092"}, "k2:9092"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("TRAILSTREAM_KAFKA_BROKERS", tt.env)
+			}
+			c := Default()
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			c.Register(fs, Kafka)
+			if err := Parse(fs, tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if c.KafkaBrokers != tt.want {
+				t.Fatalf("KafkaBrokers = %q, want %q", c.KafkaBrokers, tt.want)
+			}
+		})
+	}
+}
+
+func TestBadEnvironmentValue(t *testing.T) {
+	t.Setenv("TRAILSTREAM_BATCH_SIZE", "many")
+	c := Default()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.Register(fs, Batch)
+	if err := Parse(fs, nil); err == nil {
+		t.Fatal("a non-numeric TRAILSTREAM_BATCH_SIZE was accepted")
+	}
+}
+
+func TestBrokers(t *testing.T) {
+	c := Config{KafkaBrokers: " a:1, ,b:2 "}
+	if got := c.Brokers(); len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
+		t.Fatalf("Brokers() = %q", got)
+	}
+	if got := (&Config{}).Brokers(); got != nil {
+		t.Fatalf("Brokers() of empty = %q", got)
+	}
+}

@@ -1,0 +1,106 @@
+// Package testenv gives integration tests their real servers: a private database on the
+// local ClickHouse, a private bucket and queue on the local S3/SQS emulator, and an
+// in-process Kafka-protocol broker. A missing server fails the test with how to start it.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/trailstream/trailstream/pkg/awsutil"
+	"github.com/trailstream/trailstream/pkg/chstore"
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
+)
+
+const howToStart = "start the local stack with `deploy/local/stack.sh up` (or run `make test`, which does)"
+
+// Name returns a fresh name with the given prefix, safe for databases, buckets and queues.
+func Name(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Config returns the local-stack defaults with private resources for this test: database,
+// bucket, queue and consumer groups of its own, and an embedded Kafka broker.
+func Config(t testing.TB) config.Config {
+	t.Helper()
+	c := config.Default()
+	if v := os.Getenv("TRAILSTREAM_TEST_CLICKHOUSE_ADDR"); v != "" {
+		c.ClickHouseAddr = v
+	}
+	if v := os.Getenv("TRAILSTREAM_TEST_AWS_ENDPOINT"); v != "" {
+		c.AWSEndpoint = v
+	}
+	c.ClickHouseDatabase = Name("ts_test_")
+	c.Bucket = Name("ts-test-")
+	c.Queue = Name("ts-test-")
+	c.GroupPrefix = Name("ts-test-")
+	c.Environment = "test"
+	c.BatchWait = 100 * time.Millisecond
+	c.KafkaBrokers = Kafka(t)[0]
+	return c
+}
+
+// ClickHouse connects to the configured ClickHouse, migrates c.ClickHouseDatabase and drops
+// it when the test ends.
+func ClickHouse(t testing.TB, c config.Config) driver.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := chstore.Open(ctx, c.ClickHouseAddr, c.ClickHouseUser, c.ClickHousePassword)
+	if err != nil {
+		t.Fatalf("ClickHouse is needed at %s and did not answer (%v): %s", c.ClickHouseAddr, err, howToStart)
+	}
+	if err := chstore.Migrate(ctx, conn, c.ClickHouseDatabase, slog.Default()); err != nil {
+		t.Fatalf("migrate %s: %v", c.ClickHouseDatabase, err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+c.ClickHouseDatabase)
+		conn.Close()
+	})
+	return conn
+}
+
+// AWS connects to the configured S3/SQS emulator and creates c.Bucket and c.Queue. It
+// returns the clients and the queue URL.
+func AWS(t testing.TB, c config.Config) (*awsutil.Clients, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := awsutil.New(ctx, c.AWSRegion, c.AWSEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(c.Bucket)}); err != nil {
+		t.Fatalf("the S3/SQS emulator is needed at %s and did not create a bucket (%v): %s", c.AWSEndpoint, err, howToStart)
+	}
+	q, err := cl.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(c.Queue),
+		Attributes: map[string]string{"VisibilityTimeout": "30"}})
+	if err != nil {
+		t.Fatalf("the S3/SQS emulator is needed at %s and did not create a queue (%v): %s", c.AWSEndpoint, err, howToStart)
+	}
+	return cl, aws.ToString(q.QueueUrl)
+}
+
+// Kafka starts an in-process Kafka-protocol broker for this test and returns its addresses.
+func Kafka(t testing.TB) []string {
+	t.Helper()
+	e, err := kafkautil.StartEmbedded(0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e.Brokers()
+}

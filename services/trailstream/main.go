@@ -1,0 +1,128 @@
+// Command trailstream is the one binary of the trailstream pipeline. Its first argument picks
+// the target: a service (fetcher, normalizer, detector, sink, console), all of them in one
+// process (all), or a tool (generate, migrate).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/generate"
+	"github.com/trailstream/trailstream/services/all"
+	"github.com/trailstream/trailstream/services/console"
+	"github.com/trailstream/trailstream/services/detector"
+	"github.com/trailstream/trailstream/services/fetcher"
+	"github.com/trailstream/trailstream/services/migrate"
+	"github.com/trailstream/trailstream/services/normalizer"
+	"github.com/trailstream/trailstream/services/sink"
+)
+
+// target is one thing the binary can be: setup registers its flags and returns what to run.
+type target struct {
+	name    string
+	summary string
+	setup   func(fs *flag.FlagSet, c *config.Config) func(context.Context) error
+}
+
+func service(groups []config.Group, run func(context.Context, config.Config) error) func(*flag.FlagSet, *config.Config) func(context.Context) error {
+	return func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+		c.Register(fs, append([]config.Group{config.Common}, groups...)...)
+		return func(ctx context.Context) error { return run(ctx, *c) }
+	}
+}
+
+var targets = []target{
+	{"fetcher", "read notified CloudTrail files from S3, one Kafka message per record",
+		service([]config.Group{config.AWS, config.Kafka}, fetcher.Run)},
+	{"normalizer", "turn raw records into normalized Avro events",
+		service([]config.Group{config.Kafka, config.Batch}, normalizer.Run)},
+	{"detector", "run windowed detection rules over the events",
+		service([]config.Group{config.Kafka, config.Batch}, detector.Run)},
+	{"sink", "load events and detections into ClickHouse",
+		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch}, sink.Run)},
+	{"console", "serve the dashboards and the JSON API",
+		service([]config.Group{config.ClickHouse, config.Console}, console.Run)},
+	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.KafkaBrokers = "" // empty means: start the embedded broker
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch}, all.Run)(fs, c)
+		}},
+	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common, config.AWS)
+			var o generate.Options
+			o.Register(fs)
+			return func(ctx context.Context) error { return generate.Run(ctx, *c, o) }
+		}},
+	{"migrate", "create or upgrade the ClickHouse schema",
+		service([]config.Group{config.ClickHouse}, migrate.Run)},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return run([]string{args[1], "-h"}, stdout, stderr)
+		}
+		usage(stdout)
+		return 0
+	}
+	var t *target
+	for i := range targets {
+		if targets[i].name == args[0] {
+			t = &targets[i]
+		}
+	}
+	if t == nil {
+		fmt.Fprintf(stderr, "trailstream: unknown target %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet(t.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := config.Default()
+	runTarget := t.setup(fs, &c)
+	fs.Usage = config.Usage(fs, fmt.Sprintf("Usage: trailstream %s [options]\n\n%s.", t.name, t.summary))
+	if err := config.Parse(fs, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		fmt.Fprintf(stderr, "trailstream %s: %v\n", t.name, err)
+		return 2
+	}
+	log, err := c.Logger()
+	if err != nil {
+		fmt.Fprintf(stderr, "trailstream %s: %v\n", t.name, err)
+		return 2
+	}
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runTarget(ctx); err != nil {
+		log.Error("stopped on error", "target", t.name, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: trailstream <target> [options]\n\nTargets:")
+	for _, t := range targets {
+		fmt.Fprintf(w, "  %-11s %s\n", t.name, t.summary)
+	}
+	fmt.Fprintln(w, "\nEvery option is also read from TRAILSTREAM_<OPTION> (--kafka-brokers: TRAILSTREAM_KAFKA_BROKERS).")
+	fmt.Fprintln(w, "'trailstream <target> -h' lists a target's options.")
+}
