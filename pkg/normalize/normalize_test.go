@@ -44,7 +44,9 @@ func TestNormalizeFields(t *testing.T) {
 		{"userIdentity.accountId as fallback", `{` + base + `,"userIdentity":{"accountId":"222"}}`,
 			func(e *model.Event) bool { return e.AccountID == "222" }},
 		{"error code is a failure", `{` + base + `,"eventName":"CreateUser","errorCode":"AccessDenied","errorMessage":"no"}`,
-			func(e *model.Event) bool { return e.Outcome == "failure" && e.ErrorCode == "AccessDenied" && e.ErrorMessage == "no" }},
+			func(e *model.Event) bool {
+				return e.Outcome == "failure" && e.ErrorCode == "AccessDenied" && e.ErrorMessage == "no"
+			}},
 		{"successful login with MFA", `{` + base + `,"eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"Yes"}}`,
 			func(e *model.Event) bool { return e.Outcome == "success" && e.MFAUsed && e.Action == "login" }},
 		{"root", `{` + base + `,"userIdentity":{"type":"Root","arn":"arn:aws:iam::111:root","accountId":"111"}}`,
