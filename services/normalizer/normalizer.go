@@ -1,0 +1,74 @@
+// Package normalizer is the service that turns raw CloudTrail records (cloudtrail.raw) into
+// normalized Avro events (cloudtrail.events, keyed by account ID). A record that cannot be
+// normalized goes to the dead-letter topic with the reason.
+package normalizer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/deadletter"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/normalize"
+)
+
+// Run normalizes until ctx is cancelled. Offsets of cloudtrail.raw are committed only after
+// the events (and dead letters) of a batch were acknowledged by Kafka.
+func Run(ctx context.Context, cfg config.Config) error {
+	log := slog.Default().With("service", "normalizer")
+	brokers := cfg.Brokers()
+	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicEvents, cfg.TopicDeadLetter); err != nil {
+		return err
+	}
+	r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-normalizer", cfg.TopicRaw)
+	defer r.Close()
+	events := kafkautil.NewWriter(brokers, cfg.TopicEvents)
+	defer events.Close()
+	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
+	defer dead.Close()
+	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
+	return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
+		out, bad := Batch(msgs, cfg.Environment)
+		if err := events.WriteMessages(ctx, out...); err != nil {
+			return fmt.Errorf("write %s: %w", cfg.TopicEvents, err)
+		}
+		if len(bad) > 0 {
+			log.Warn("records sent to the dead-letter topic", "count", len(bad))
+			if err := dead.WriteMessages(ctx, bad...); err != nil {
+				return fmt.Errorf("write %s: %w", cfg.TopicDeadLetter, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Batch normalizes raw messages into event messages; those it cannot normalize come back
+// as dead-letter messages. The environment header of a message, set by the fetcher, wins
+// over defaultEnv.
+func Batch(msgs []kafka.Message, defaultEnv string) (events, dead []kafka.Message) {
+	events = make([]kafka.Message, 0, len(msgs))
+	for _, m := range msgs {
+		env := defaultEnv
+		for _, h := range m.Headers {
+			if h.Key == "environment" {
+				env = string(h.Value)
+			}
+		}
+		e, err := normalize.Normalize(m.Value, env)
+		var v []byte
+		if err == nil {
+			v, err = model.EncodeEvent(nil, e)
+		}
+		if err != nil {
+			dead = append(dead, deadletter.FromMessage("normalizer", m, err).Message())
+			continue
+		}
+		events = append(events, kafka.Message{Key: []byte(e.AccountID), Value: v})
+	}
+	return events, dead
+}
