@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/chstore"
@@ -103,4 +104,52 @@ func Kafka(t testing.TB) []string {
 	}
 	t.Cleanup(e.Close)
 	return e.Brokers()
+}
+
+// ReadTopic reads messages of topic from the beginning, with a consumer group of its own,
+// until it has n of them or timeout passes; it fails the test on a timeout.
+func ReadTopic(t testing.TB, brokers []string, topic string, n int, timeout time.Duration) []kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: Name("ts-test-read-"), Topic: topic,
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < n {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %s: got %d of %d messages within %s: %v", topic, len(out), n, timeout, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TopicSize returns how many messages topic holds, summed over its partitions.
+func TopicSize(t testing.TB, brokers []string, topic string) int64 {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	var n int64
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last, err := pc.ReadOffsets()
+		pc.Close()
+		if err != nil {
+			t.Fatalf("offsets of %s/%d: %v", topic, p.ID, err)
+		}
+		n += last - first
+	}
+	return n
 }
