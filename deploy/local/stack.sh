@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# stack.sh starts, stops and checks trailstream's local stack: ClickHouse (Debian's package)
+# and the fauxqs S3/SQS emulator (npm), both on 127.0.0.1 only, with their data and logs in
+# the git-ignored folder .local/ at the repository root. Kafka needs nothing here: tests and
+# `trailstream all` run an embedded broker.
+#
+#   deploy/local/stack.sh up       install what is missing, start what is not answering,
+#                                  create the bucket and the queue (safe to run again)
+#   deploy/local/stack.sh down     stop what this script started
+#   deploy/local/stack.sh status   show each part; exits non-zero when one is down
+#   deploy/local/stack.sh browser  install Debian's chromium (the console's tests need it)
+#
+# Settings (environment): CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000),
+# CLICKHOUSE_INTERSERVER_PORT (9009), FAUXQS_PORT (4566), TRAILSTREAM_S3_BUCKET and
+# TRAILSTREAM_SQS_QUEUE (trailstream-cloudtrail), TRAILSTREAM_LOCAL_DIR (.local).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+state=${TRAILSTREAM_LOCAL_DIR:-$repo/.local}
+
+ch_http_port=${CLICKHOUSE_HTTP_PORT:-8123}
+ch_tcp_port=${CLICKHOUSE_TCP_PORT:-9000}
+ch_interserver_port=${CLICKHOUSE_INTERSERVER_PORT:-9009}
+ch_url="http://127.0.0.1:$ch_http_port"
+ch_dir="$state/clickhouse"
+ch_pid="$ch_dir/clickhouse.pid"
+ch_log="$ch_dir/log/server.log"
+ch_errlog="$ch_dir/log/error.log"
+
+fq_port=${FAUXQS_PORT:-4566}
+fq_url="http://127.0.0.1:$fq_port"
+fq_pid="$state/fauxqs.pid"
+fq_log="$state/fauxqs.log"
+
+bucket=${TRAILSTREAM_S3_BUCKET:-trailstream-cloudtrail}
+queue=${TRAILSTREAM_SQS_QUEUE:-trailstream-cloudtrail}
+
+say() { printf 'stack: %s\n' "$*"; }
+die() {
+	printf 'stack: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# answers URL: true when an HTTP GET of URL succeeds within two seconds.
+answers() { curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null; }
+
+# wait_for URL SECONDS PID: waits until URL answers; fails early when PID has exited.
+wait_for() {
+	local url=$1 seconds=$2 pid=$3 i
+	for ((i = 0; i < seconds * 2; i++)); do
+		answers "$url" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+
+# running PIDFILE PATTERN: prints the pid in PIDFILE when that process is alive and its
+# command line contains PATTERN (a reused pid is not ours).
+running() {
+	local pid
+	[[ -f $1 ]] || return 1
+	pid=$(<"$1")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	[[ -r /proc/$pid/cmdline ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2" || return 1
+	echo "$pid"
+}
+
+# stop NAME PIDFILE PATTERN: stops the process this script started, TERM then KILL.
+stop() {
+	local name=$1 pidfile=$2 pattern=$3 pid i
+	if ! pid=$(running "$pidfile" "$pattern"); then
+		rm -f "$pidfile"
+		say "$name: nothing this script started is running"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 60; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "$name: pid $pid did not stop in 30 s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$pidfile"
+	say "$name: stopped (pid $pid)"
+}
+
+apt_updated=
+apt_install() {
+	[[ $(id -u) -eq 0 ]] || die "installing $* needs root: run 'sudo apt-get install -y $*', then run this again"
+	if [[ -z $apt_updated ]]; then
+		say "apt-get update"
+		apt-get update -q || die "apt-get update failed; check the machine's package sources and network, then run this again"
+		apt_updated=1
+	fi
+	say "apt-get install $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ||
+		die "apt-get install $* failed; install them by hand ('apt-get install -y $*'), then run this again"
+}
+
+clickhouse_up() {
+	if answers "$ch_url/ping"; then
+		say "clickhouse: answering at $ch_url (reused)"
+		return 0
+	fi
+	[[ -x /usr/sbin/clickhouse-server ]] || apt_install clickhouse-server clickhouse-client
+	[[ -x /usr/sbin/clickhouse-server ]] || die "clickhouse: /usr/sbin/clickhouse-server is still missing after apt-get install clickhouse-server"
+	if running "$ch_pid" clickhouse-server >/dev/null; then
+		say "clickhouse: started earlier (pid $(<"$ch_pid")) but not answering yet; waiting"
+	else
+		mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
+		say "clickhouse: starting, data in $ch_dir"
+		setsid nohup /usr/sbin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
+			--path="$ch_dir/data/" --tmp_path="$ch_dir/tmp/" --user_files_path="$ch_dir/user_files/" \
+			--format_schema_path="$ch_dir/format_schemas/" \
+			--logger.log="$ch_log" --logger.errorlog="$ch_errlog" \
+			--listen_host=127.0.0.1 --http_port="$ch_http_port" --tcp_port="$ch_tcp_port" \
+			--interserver_http_port="$ch_interserver_port" \
+			</dev/null >"$ch_dir/log/stdout.log" 2>&1 &
+		echo $! >"$ch_pid"
+	fi
+	if ! wait_for "$ch_url/ping" 60 "$(<"$ch_pid")"; then
+		tail -n 20 "$ch_errlog" "$ch_dir/log/stdout.log" >&2 2>/dev/null || true
+		die "clickhouse-server exited or did not answer $ch_url/ping within 60 s. Look at $ch_errlog and $ch_dir/log/stdout.log; a port in use ($ch_http_port, $ch_tcp_port, $ch_interserver_port: 'ss -ltnp') is the usual cause. Stop whatever holds it or set CLICKHOUSE_*_PORT, then run 'deploy/local/stack.sh up' again"
+	fi
+	say "clickhouse: answering at $ch_url, native protocol on 127.0.0.1:$ch_tcp_port"
+}
+
+fauxqs_install() {
+	command -v node >/dev/null || die "fauxqs needs Node.js 20 or newer: 'apt-get install -y nodejs npm' (or install Node from your usual source), then run this again"
+	command -v npm >/dev/null || die "fauxqs needs npm: 'apt-get install -y npm', then run this again"
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]')
+	((major >= 20)) || die "fauxqs needs Node.js 20 or newer, found $(node --version); upgrade Node, then run this again"
+	# npm writes node_modules/.package-lock.json on every install: older than the lock file
+	# means the pinned packages changed since.
+	if [[ ! -f $here/node_modules/.package-lock.json || $here/package-lock.json -nt $here/node_modules/.package-lock.json ]]; then
+		say "fauxqs: npm ci in $here"
+		(cd "$here" && npm ci --no-audit --no-fund --loglevel=error) ||
+			die "npm ci in $here failed; check that the npm registry is reachable, then run this again"
+	fi
+}
+
+fauxqs_up() {
+	if answers "$fq_url/health"; then
+		say "fauxqs: answering at $fq_url (reused)"
+	else
+		fauxqs_install
+		mkdir -p "$state"
+		if running "$fq_pid" fauxqs.mjs >/dev/null; then
+			say "fauxqs: started earlier (pid $(<"$fq_pid")) but not answering yet; waiting"
+		else
+			say "fauxqs: starting, log in $fq_log"
+			FAUXQS_PORT=$fq_port setsid nohup node "$here/fauxqs.mjs" </dev/null >"$fq_log" 2>&1 &
+			echo $! >"$fq_pid"
+		fi
+		if ! wait_for "$fq_url/health" 30 "$(<"$fq_pid")"; then
+			tail -n 20 "$fq_log" >&2 || true
+			die "fauxqs exited or did not answer $fq_url/health within 30 s. Look at $fq_log; a port in use ($fq_port: 'ss -ltnp') is the usual cause. Stop whatever holds it or set FAUXQS_PORT, then run 'deploy/local/stack.sh up' again"
+		fi
+		say "fauxqs: answering at $fq_url"
+	fi
+	# Creating an existing bucket or queue changes nothing, so this is safe to repeat.
+	curl -fsS --max-time 10 -o /dev/null -X PUT "$fq_url/$bucket" ||
+		die "fauxqs: creating bucket $bucket failed; look at $fq_log"
+	sqs CreateQueue "{\"QueueName\":\"$queue\"}" >/dev/null ||
+		die "fauxqs: creating queue $queue failed; look at $fq_log"
+	bucket_exists || die "fauxqs: bucket $bucket was created but cannot be listed; look at $fq_log"
+	queue_exists || die "fauxqs: queue $queue was created but cannot be found; look at $fq_log"
+	say "fauxqs: bucket $bucket and queue $queue ready"
+}
+
+# sqs ACTION JSON: one SQS call in the JSON protocol.
+sqs() {
+	curl -fsS --max-time 10 -X POST \
+		-H 'Content-Type: application/x-amz-json-1.0' -H "X-Amz-Target: AmazonSQS.$1" \
+		--data "$2" "$fq_url/"
+}
+
+bucket_exists() { curl -fsS --max-time 5 -o /dev/null "$fq_url/$bucket?max-keys=1" 2>/dev/null; }
+queue_exists() { sqs GetQueueUrl "{\"QueueName\":\"$queue\"}" 2>/dev/null | grep -q '"QueueUrl"'; }
+
+browser() {
+	if [[ ! -x /usr/bin/chromium ]]; then
+		apt_install chromium
+	fi
+	[[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium is still missing after apt-get install chromium"
+	say "browser: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+}
+
+# show NAME OK DETAIL: one line of status; counts the parts that are down.
+down_count=0
+show() {
+	if [[ $2 == ok ]]; then
+		printf '%-11s up    %s\n' "$1" "$3"
+	else
+		printf '%-11s DOWN  %s\n' "$1" "$3"
+		down_count=$((down_count + 1))
+	fi
+}
+
+# owner PIDFILE PATTERN: who started a part.
+owner() {
+	local pid
+	if pid=$(running "$1" "$2"); then
+		echo "started by stack.sh, pid $pid"
+	else
+		echo "not started by stack.sh"
+	fi
+}
+
+status() {
+	if answers "$ch_url/ping"; then
+		show clickhouse ok "$ch_url, native 127.0.0.1:$ch_tcp_port ($(owner "$ch_pid" clickhouse-server))"
+	else
+		show clickhouse down "$ch_url/ping does not answer (log: $ch_errlog)"
+	fi
+	if answers "$fq_url/health"; then
+		show fauxqs ok "$fq_url ($(owner "$fq_pid" fauxqs.mjs))"
+		if bucket_exists; then show bucket ok "s3://$bucket"; else show bucket down "s3://$bucket is missing"; fi
+		if queue_exists; then show queue ok "$queue"; else show queue down "queue $queue is missing"; fi
+	else
+		show fauxqs down "$fq_url/health does not answer (log: $fq_log)"
+	fi
+	if [[ -x /usr/bin/chromium ]]; then
+		printf '%-11s ok    %s\n' chromium /usr/bin/chromium
+	else
+		printf '%-11s -     not installed (deploy/local/stack.sh browser installs it)\n' chromium
+	fi
+	if ((down_count > 0)); then
+		say "$down_count part(s) down: run 'deploy/local/stack.sh up'"
+		return 1
+	fi
+}
+
+case ${1:-} in
+up)
+	clickhouse_up
+	fauxqs_up
+	say "up: ClickHouse $ch_url (native 127.0.0.1:$ch_tcp_port), S3/SQS $fq_url"
+	;;
+down)
+	stop fauxqs "$fq_pid" fauxqs.mjs
+	stop clickhouse "$ch_pid" clickhouse-server
+	;;
+status) status ;;
+browser) browser ;;
+*)
+	echo "usage: $0 up|down|status|browser" >&2
+	exit 2
+	;;
+esac
