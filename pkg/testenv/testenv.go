@@ -153,3 +153,34 @@ func TopicSize(t testing.TB, brokers []string, topic string) int64 {
 	}
 	return n
 }
+
+// Committed returns the offsets consumer group has committed on topic, summed over its
+// partitions: once it equals TopicSize, the group has handled everything.
+func Committed(t testing.TB, brokers []string, group, topic string) int64 {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	ids := make([]int, len(parts))
+	for i, p := range parts {
+		ids[i] = p.ID
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	if err != nil {
+		t.Fatalf("committed offsets of %s on %s: %v", group, topic, err)
+	}
+	var n int64
+	for _, p := range resp.Topics[topic] {
+		if p.CommittedOffset > 0 {
+			n += p.CommittedOffset
+		}
+	}
+	return n
+}
