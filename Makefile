@@ -1,0 +1,50 @@
+# trailstream's everyday commands. `make test` is what CI runs (.ci/run); it starts the local
+# stack first (deploy/local/stack.sh), so it works on a fresh Debian machine with Go and Node.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+STACK := deploy/local/stack.sh
+FUZZTIME ?= 20s
+GO_FILES = find . -name '*.go' -not -path './deploy/local/node_modules/*' -not -path './.local/*'
+
+.PHONY: build test demo stack-up stack-down fmt bench fuzz clean
+
+## build: the trailstream binary in bin/
+build:
+	go build -o bin/trailstream ./services/trailstream
+
+## test: local stack up, browser installed, go vet, then every test against the real servers
+test: stack-up
+	$(STACK) browser
+	go vet ./...
+	go test -count=1 -timeout 12m ./...
+
+## demo: the whole pipeline on this machine with synthetic data; the console until Ctrl-C
+demo: build
+	deploy/local/demo.sh
+
+## stack-up, stack-down: start or stop the local ClickHouse and S3/SQS emulator
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+## fmt: fails listing the Go files gofmt would change
+fmt:
+	@files=$$($(GO_FILES) -print0 | xargs -0 gofmt -l); \
+	if [[ -n $$files ]]; then echo "gofmt needed (run 'gofmt -w' on them):"; echo "$$files"; exit 1; fi
+
+## bench: every Go benchmark, with allocations
+bench: stack-up
+	go test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: a short run of each fuzz target, one line per target (FUZZTIME=2m make fuzz for longer)
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/s3event
+
+## clean: the built binary (the local stack's data in .local/ is kept; stack-down stops it)
+clean:
+	rm -rf bin

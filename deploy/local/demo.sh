@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# demo.sh runs trailstream on one machine (`make demo` calls it after building bin/trailstream):
+# the local stack, every service in one process (`trailstream all`, embedded in-memory Kafka),
+# 20,000 synthetic CloudTrail records through the whole pipeline, then the console until Ctrl-C.
+#
+# Settings (environment): DEMO_EVENTS (20000), TRAILSTREAM_CONSOLE_ADDR (127.0.0.1:8080), and
+# every other TRAILSTREAM_* variable the binary reads.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+bin="$repo/bin/trailstream"
+state=${TRAILSTREAM_LOCAL_DIR:-$repo/.local}
+log="$state/trailstream-all.log"
+events=${DEMO_EVENTS:-20000}
+console="http://${TRAILSTREAM_CONSOLE_ADDR:-127.0.0.1:8080}"
+
+say() { printf 'demo: %s\n' "$*"; }
+die() {
+	printf 'demo: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+[[ -x $bin ]] || die "$bin is missing: run 'make build' (or 'make demo', which builds it)"
+
+"$here/stack.sh" up
+
+if curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null; then
+	die "something already answers $console/healthz; stop it (or set TRAILSTREAM_CONSOLE_ADDR to a free address), then run the demo again"
+fi
+
+mkdir -p "$state"
+say "starting 'trailstream all', log in $log"
+"$bin" all </dev/null >"$log" 2>&1 &
+pid=$!
+
+# stop_all stops 'trailstream all' cleanly: SIGTERM, then waits for it to finish.
+stop_all() {
+	if kill -0 "$pid" 2>/dev/null; then
+		say "stopping 'trailstream all' (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for ((i = 0; i < 120; i++)); do
+	curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null && break
+	if ! kill -0 "$pid" 2>/dev/null; then
+		tail -n 30 "$log" >&2 || true
+		die "'trailstream all' exited before its console answered; its log is $log"
+	fi
+	sleep 0.5
+done
+curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null ||
+	die "$console/healthz did not answer within 60 s; look at $log"
+
+say "generating $events synthetic CloudTrail records"
+"$bin" generate --events "$events"
+
+echo "Console: $console/"
+say "pipeline log: $log; press Ctrl-C to stop"
+status=0
+wait "$pid" || status=$?
+trap - EXIT
+die "'trailstream all' stopped by itself (exit status $status); its log is $log"
