@@ -1,0 +1,303 @@
+package rules
+
+import (
+	"container/heap"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trailstream/trailstream/pkg/model"
+)
+
+// ShortLivedIAMID is the rule_id of ShortLivedIAM's detections.
+const ShortLivedIAMID = "short-lived-iam-object"
+
+// ShortLivedIAMWindow is the longest life, in event time, of an IAM object the rule reports.
+const ShortLivedIAMWindow = 10 * time.Minute
+
+// ShortLivedIAMConfig tunes ShortLivedIAM. Zero fields take the defaults.
+type ShortLivedIAMConfig struct {
+	// Lateness is how far behind the latest event time seen for an account a pending
+	// create or delete may still find its partner, on top of the window. Default 1 h.
+	Lateness time.Duration
+	// MaxHeld caps the pending creates and deletes held; beyond it the oldest by event
+	// time is dropped. Default 1,000,000.
+	MaxHeld int
+	// Now gives the detected_at of detections. Default time.Now.
+	Now func() time.Time
+}
+
+// ShortLivedIAM reports an IAM user, group, role, policy or access key created and deleted
+// again within ShortLivedIAMWindow of event time in the same account. Only successful calls
+// count; the create and the delete may arrive in any order and in different batches.
+//
+// For every (account, object type, object name) it holds the pending create, waiting for its
+// delete, and the pending delete that arrived before its create. An entry is dropped once
+// it is more than window + lateness behind the latest event time seen for its account.
+// Of two pending creates (or deletes) of the same object the later in event time is kept,
+// so when two cycles of one name arrive interleaved out of order, the earlier can be missed.
+type ShortLivedIAM struct {
+	horizon time.Duration
+	maxHeld int
+	now     func() time.Time
+
+	pending  map[pendingKey]*pending
+	accounts map[string]*accountState
+}
+
+// NewShortLivedIAM returns the rule with the given settings.
+func NewShortLivedIAM(c ShortLivedIAMConfig) *ShortLivedIAM {
+	if c.Lateness <= 0 {
+		c.Lateness = time.Hour
+	}
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = 1_000_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &ShortLivedIAM{
+		horizon:  ShortLivedIAMWindow + c.Lateness,
+		maxHeld:  c.MaxHeld,
+		now:      c.Now,
+		pending:  make(map[pendingKey]*pending),
+		accounts: make(map[string]*accountState),
+	}
+}
+
+// ID implements Rule.
+func (r *ShortLivedIAM) ID() string { return ShortLivedIAMID }
+
+// Held implements Rule: the number of pending creates and deletes.
+func (r *ShortLivedIAM) Held() int { return len(r.pending) }
+
+// Observe implements Rule.
+func (r *ShortLivedIAM) Observe(e *model.Event) []model.Detection {
+	acct := r.accounts[e.AccountID]
+	if acct != nil && e.EventTime.After(acct.latest) {
+		acct.latest = e.EventTime
+		defer r.expire(acct)
+	}
+	if e.EventSource != "iam.amazonaws.com" || e.Outcome != "success" || e.ErrorCode != "" {
+		return nil
+	}
+	call, ok := iamCalls[e.EventName]
+	if !ok {
+		return nil
+	}
+	var rec iamRecord
+	if err := json.Unmarshal([]byte(e.Raw), &rec); err != nil {
+		return nil
+	}
+	name := call.name(&rec, e)
+	if name == "" {
+		return nil
+	}
+	p := &pending{
+		key: pendingKey{account: e.AccountID, kind: call.kind, name: name, create: call.create},
+		id:  e.EventID, user: e.UserName, env: e.Environment, time: e.EventTime,
+	}
+	partnerKey := p.key
+	partnerKey.create = !p.key.create
+	if q := r.pending[partnerKey]; q != nil {
+		create, del := p, q
+		if !p.key.create {
+			create, del = q, p
+		}
+		if life := del.time.Sub(create.time); life >= 0 && life <= ShortLivedIAMWindow {
+			r.remove(q)
+			return []model.Detection{r.detection(create, del)}
+		}
+	}
+	r.store(p)
+	return nil
+}
+
+func (r *ShortLivedIAM) detection(create, del *pending) model.Detection {
+	k := create.key
+	life := del.time.Sub(create.time)
+	return model.Detection{
+		DetectionID:  DetectionID(ShortLivedIAMID, create.id, del.id),
+		RuleID:       ShortLivedIAMID,
+		Severity:     "high",
+		Title:        fmt.Sprintf("%s %q created and deleted within %s", kindTitles[k.kind], k.name, life),
+		AccountID:    k.account,
+		Environment:  create.env,
+		ResourceType: k.kind,
+		ResourceName: k.name,
+		EventIDs:     []string{create.id, del.id},
+		Actors:       []string{create.user, del.user},
+		FirstTime:    create.time,
+		LastTime:     del.time,
+		DetectedAt:   r.now().UTC(),
+	}
+}
+
+// store holds p, unless an entry of the same key with a later event time is held already.
+func (r *ShortLivedIAM) store(p *pending) {
+	acct := r.accounts[p.key.account]
+	if acct == nil {
+		acct = &accountState{latest: p.time}
+		r.accounts[p.key.account] = acct
+	}
+	if old := r.pending[p.key]; old != nil {
+		if old.time.After(p.time) {
+			return
+		}
+		p.index = old.index
+		acct.byTime[p.index] = p
+		heap.Fix(&acct.byTime, p.index)
+	} else {
+		heap.Push(&acct.byTime, p)
+	}
+	r.pending[p.key] = p
+	r.expire(acct)
+	for len(r.pending) > r.maxHeld {
+		r.remove(r.oldest())
+	}
+}
+
+// expire drops the entries of acct that are further than the horizon behind its latest
+// event time.
+func (r *ShortLivedIAM) expire(acct *accountState) {
+	limit := acct.latest.Add(-r.horizon)
+	for len(acct.byTime) > 0 && acct.byTime[0].time.Before(limit) {
+		r.remove(acct.byTime[0])
+	}
+}
+
+// oldest returns the held entry with the earliest event time. It looks at every account
+// and runs only when the cap is reached.
+func (r *ShortLivedIAM) oldest() *pending {
+	var o *pending
+	for _, a := range r.accounts {
+		if p := a.byTime[0]; o == nil || p.time.Before(o.time) {
+			o = p
+		}
+	}
+	return o
+}
+
+func (r *ShortLivedIAM) remove(p *pending) {
+	acct := r.accounts[p.key.account]
+	heap.Remove(&acct.byTime, p.index)
+	delete(r.pending, p.key)
+	if len(acct.byTime) == 0 {
+		delete(r.accounts, p.key.account)
+	}
+}
+
+// pendingKey names one slot of state: the create, or the early delete, of one object.
+type pendingKey struct {
+	account, kind, name string
+	create              bool
+}
+
+// pending is a create waiting for its delete or a delete waiting for its create.
+type pending struct {
+	key           pendingKey
+	id, user, env string
+	time          time.Time
+	index         int // position in the account's byTime heap
+}
+
+// accountState is the event-time clock of one account and its entries, oldest first.
+type accountState struct {
+	latest time.Time
+	byTime pendingHeap
+}
+
+// pendingHeap is a min-heap of entries by event time (container/heap).
+type pendingHeap []*pending
+
+func (h pendingHeap) Len() int           { return len(h) }
+func (h pendingHeap) Less(i, j int) bool { return h[i].time.Before(h[j].time) }
+func (h pendingHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *pendingHeap) Push(x any) {
+	p := x.(*pending)
+	p.index = len(*h)
+	*h = append(*h, p)
+}
+func (h *pendingHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return p
+}
+
+// iamRecord is the part of a CloudTrail record that names the IAM object of a call.
+type iamRecord struct {
+	RequestParameters struct {
+		UserName    string `json:"userName"`
+		GroupName   string `json:"groupName"`
+		RoleName    string `json:"roleName"`
+		PolicyName  string `json:"policyName"`
+		PolicyArn   string `json:"policyArn"`
+		Path        string `json:"path"`
+		AccessKeyID string `json:"accessKeyId"`
+	} `json:"requestParameters"`
+	ResponseElements struct {
+		Policy struct {
+			Arn string `json:"arn"`
+		} `json:"policy"`
+		AccessKey struct {
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"accessKey"`
+	} `json:"responseElements"`
+}
+
+// iamCall is what the rule needs to know of one IAM API call.
+type iamCall struct {
+	kind   string
+	create bool
+	name   func(r *iamRecord, e *model.Event) string
+}
+
+var iamCalls = map[string]iamCall{
+	"CreateUser":      {"iam-user", true, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.UserName }},
+	"DeleteUser":      {"iam-user", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.UserName }},
+	"CreateGroup":     {"iam-group", true, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.GroupName }},
+	"DeleteGroup":     {"iam-group", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.GroupName }},
+	"CreateRole":      {"iam-role", true, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.RoleName }},
+	"DeleteRole":      {"iam-role", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.RoleName }},
+	"CreatePolicy":    {"iam-policy", true, createdPolicyARN},
+	"DeletePolicy":    {"iam-policy", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.PolicyArn }},
+	"CreateAccessKey": {"iam-access-key", true, func(r *iamRecord, _ *model.Event) string { return r.ResponseElements.AccessKey.AccessKeyID }},
+	"DeleteAccessKey": {"iam-access-key", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.AccessKeyID }},
+}
+
+// createdPolicyARN returns the ARN of the policy a CreatePolicy call created. DeletePolicy
+// names the policy by ARN, so when the response is missing the ARN is built from the
+// request: arn:<partition>:iam::<account>:policy<path><name>, the partition taken from the
+// caller's ARN.
+func createdPolicyARN(r *iamRecord, e *model.Event) string {
+	if arn := r.ResponseElements.Policy.Arn; arn != "" {
+		return arn
+	}
+	name := r.RequestParameters.PolicyName
+	if name == "" {
+		return ""
+	}
+	partition := "aws"
+	if f := strings.SplitN(e.UserARN, ":", 3); len(f) == 3 && f[0] == "arn" && f[1] != "" {
+		partition = f[1]
+	}
+	path := r.RequestParameters.Path
+	if path == "" {
+		path = "/"
+	}
+	return "arn:" + partition + ":iam::" + e.AccountID + ":policy" + path + name
+}
+
+var kindTitles = map[string]string{
+	"iam-user":       "IAM user",
+	"iam-group":      "IAM group",
+	"iam-role":       "IAM role",
+	"iam-policy":     "IAM policy",
+	"iam-access-key": "IAM access key",
+}

@@ -1,0 +1,384 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailstream/trailstream/pkg/model"
+)
+
+var detectedAt = time.Date(2024, 3, 14, 15, 0, 0, 0, time.UTC)
+
+func newRule(c ShortLivedIAMConfig) *ShortLivedIAM {
+	c.Now = func() time.Time { return detectedAt }
+	return NewShortLivedIAM(c)
+}
+
+// load reads a CloudTrail log file from testdata and turns its records into events the
+// way the normalizer does, for the fields the rule reads.
+func load(t testing.TB, file string) []*model.Event {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ Records []json.RawMessage }
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	events := make([]*model.Event, len(f.Records))
+	for i, raw := range f.Records {
+		var compact bytes.Buffer // as CloudTrail writes it
+		if err := json.Compact(&compact, raw); err != nil {
+			t.Fatal(err)
+		}
+		raw = compact.Bytes()
+		var r struct {
+			EventID, EventSource, EventName, RecipientAccountID, ErrorCode, ErrorMessage string
+			EventTime                                                                    time.Time
+			UserIdentity                                                                 struct{ UserName, ARN string }
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("%s record %d: %v", file, i, err)
+		}
+		outcome := "success"
+		if r.ErrorCode != "" {
+			outcome = "failure"
+		}
+		events[i] = &model.Event{
+			EventID: r.EventID, EventTime: r.EventTime, EventSource: r.EventSource, EventName: r.EventName,
+			AccountID: r.RecipientAccountID, UserName: r.UserIdentity.UserName, UserARN: r.UserIdentity.ARN,
+			ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, Outcome: outcome, Environment: "prod", Raw: string(raw),
+		}
+	}
+	return events
+}
+
+// pair loads a fixture holding a create and a delete and lets edit change the delete.
+func pair(file string, edit func(create, del *model.Event)) func(t testing.TB) []*model.Event {
+	return func(t testing.TB) []*model.Event {
+		ev := load(t, file)
+		if edit != nil {
+			edit(ev[0], ev[1])
+		}
+		return ev
+	}
+}
+
+func reversed(f func(t testing.TB) []*model.Event) func(t testing.TB) []*model.Event {
+	return func(t testing.TB) []*model.Event {
+		ev := f(t)
+		return []*model.Event{ev[1], ev[0]}
+	}
+}
+
+func deleteAfter(d time.Duration) func(create, del *model.Event) {
+	return func(create, del *model.Event) { del.EventTime = create.EventTime.Add(d) }
+}
+
+func TestShortLivedIAM(t *testing.T) {
+	at := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
+	userX := model.Detection{
+		RuleID: ShortLivedIAMID, Severity: "high", Title: `IAM user "tmp-x" created and deleted within 4m10s`,
+		AccountID: "123456789012", Environment: "prod", ResourceType: "iam-user", ResourceName: "tmp-x",
+		EventIDs: []string{"b64ce422-8c38-4b29-98f1-35d25f557203", "451abd81-f1d6-4ed6-97f5-e837d70820fe"},
+		Actors:   []string{"alice", "bob"}, FirstTime: at("2024-03-14T09:21:07Z"), LastTime: at("2024-03-14T09:25:17Z"),
+		DetectedAt: detectedAt,
+	}
+	tests := []struct {
+		name   string
+		events func(t testing.TB) []*model.Event
+		want   []model.Detection // DetectionID is filled in from EventIDs
+	}{
+		{"user", pair("iam_user.json", nil), []model.Detection{userX}},
+		{"user deleted before created", reversed(pair("iam_user.json", nil)), []model.Detection{userX}},
+		{"group", pair("iam_group.json", nil), []model.Detection{{
+			RuleID: ShortLivedIAMID, Severity: "high", Title: `IAM group "tmp-auditors" created and deleted within 2m17s`,
+			AccountID: "123456789012", Environment: "prod", ResourceType: "iam-group", ResourceName: "tmp-auditors",
+			EventIDs: []string{"a8948c89-3b61-4676-a6bb-7dbd2d1c9af0", "dfd43f37-1200-439d-8687-39fa9d1de2a0"},
+			Actors:   []string{"alice", "alice"}, FirstTime: at("2024-03-14T10:02:44Z"), LastTime: at("2024-03-14T10:05:01Z"),
+			DetectedAt: detectedAt,
+		}}},
+		{"role", pair("iam_role.json", nil), []model.Detection{{
+			RuleID: ShortLivedIAMID, Severity: "high", Title: `IAM role "tmp-deploy" created and deleted within 8m30s`,
+			AccountID: "123456789012", Environment: "prod", ResourceType: "iam-role", ResourceName: "tmp-deploy",
+			EventIDs: []string{"9cfc8652-3919-4242-a2ed-dbbd5464ecc2", "16353d03-551f-48f9-a2c6-8e45ca04c79f"},
+			Actors:   []string{"alice", "carol"}, FirstTime: at("2024-03-14T11:40:00Z"), LastTime: at("2024-03-14T11:48:30Z"),
+			DetectedAt: detectedAt,
+		}}},
+		{"policy", pair("iam_policy.json", nil), []model.Detection{{
+			RuleID: ShortLivedIAMID, Severity: "high", Title: `IAM policy "arn:aws:iam::123456789012:policy/tmp-s3-read" created and deleted within 1m10s`,
+			AccountID: "123456789012", Environment: "prod", ResourceType: "iam-policy", ResourceName: "arn:aws:iam::123456789012:policy/tmp-s3-read",
+			EventIDs: []string{"6bae4b5b-844a-4034-a77f-fe48d0a6ec17", "50e40d54-712e-46b3-a471-fde41f229dd0"},
+			Actors:   []string{"alice", "alice"}, FirstTime: at("2024-03-14T12:00:05Z"), LastTime: at("2024-03-14T12:01:15Z"),
+			DetectedAt: detectedAt,
+		}}},
+		{"policy created without response", pair("iam_policy_no_response.json", nil), []model.Detection{{
+			RuleID: ShortLivedIAMID, Severity: "high", Title: `IAM policy "arn:aws:iam::123456789012:policy/ops/tmp-ec2-admin" created and deleted within 3m20s`,
+			AccountID: "123456789012", Environment: "prod", ResourceType: "iam-policy", ResourceName: "arn:aws:iam::123456789012:policy/ops/tmp-ec2-admin",
+			EventIDs: []string{"83239ef5-4ba2-4161-9fb9-af5084768b8c", "449274d2-ea59-479a-ad3a-32a86af25748"},
+			Actors:   []string{"alice", "alice"}, FirstTime: at("2024-03-14T12:30:00Z"), LastTime: at("2024-03-14T12:33:20Z"),
+			DetectedAt: detectedAt,
+		}}},
+		{"access key", reversed(pair("iam_access_key.json", nil)), []model.Detection{{
+			RuleID: ShortLivedIAMID, Severity: "high", Title: `IAM access key "AKIAYQ4KMXH2CIBOTKEY" created and deleted within 1m40s`,
+			AccountID: "123456789012", Environment: "prod", ResourceType: "iam-access-key", ResourceName: "AKIAYQ4KMXH2CIBOTKEY",
+			EventIDs: []string{"23c49cae-a2cf-42ba-ba95-8810b4ebf4b6", "33736dcc-a7f0-499e-80b5-244a4767e1fa"},
+			Actors:   []string{"alice", "dave"}, FirstTime: at("2024-03-14T13:15:00Z"), LastTime: at("2024-03-14T13:16:40Z"),
+			DetectedAt: detectedAt,
+		}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRule(ShortLivedIAMConfig{})
+			var got []model.Detection
+			for _, e := range tc.events(t) {
+				got = append(got, r.Observe(e)...)
+			}
+			for i := range tc.want {
+				tc.want[i].DetectionID = DetectionID(ShortLivedIAMID, tc.want[i].EventIDs...)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("detections:\n got %+v\nwant %+v", got, tc.want)
+			}
+			if r.Held() != 0 {
+				t.Errorf("%d entries held after the pair was reported, want 0", r.Held())
+			}
+		})
+	}
+}
+
+// TestShortLivedIAMPairing checks which create/delete sequences make a detection, by the
+// event IDs of the detections made.
+func TestShortLivedIAMPairing(t *testing.T) {
+	user := pair("iam_user.json", nil)
+	tests := []struct {
+		name   string
+		events func(t testing.TB) []*model.Event
+		want   [][2]int // indexes of the create and the delete of each detection
+	}{
+		{"exactly 10m counts", pair("iam_user.json", deleteAfter(10*time.Minute)), [][2]int{{0, 1}}},
+		{"exactly 10m counts, delete first", reversed(pair("iam_user.json", deleteAfter(10*time.Minute))), [][2]int{{1, 0}}},
+		{"10m1s does not", pair("iam_user.json", deleteAfter(10*time.Minute+time.Second)), nil},
+		{"11m does not, delete first", reversed(pair("iam_user.json", deleteAfter(11*time.Minute))), nil},
+		{"delete before create in event time", pair("iam_user.json", deleteAfter(-time.Minute)), nil},
+		{"different accounts", pair("iam_user.json", func(_, del *model.Event) { del.AccountID = "210987654321" }), nil},
+		{"failed calls", pair("iam_user_denied.json", nil), nil},
+		{"failed delete", pair("iam_user.json", func(_, del *model.Event) {
+			del.Outcome, del.ErrorCode = "failure", "DeleteConflict"
+		}), nil},
+		{"error code on a success outcome", pair("iam_user.json", func(_, del *model.Event) { del.ErrorCode = "NoSuchEntity" }), nil},
+		{"not IAM", pair("iam_user.json", func(create, del *model.Event) {
+			create.EventSource, del.EventSource = "identitystore.amazonaws.com", "identitystore.amazonaws.com"
+		}), nil},
+		{"different names", pair("iam_user.json", func(_, del *model.Event) {
+			del.Raw = strings.Replace(del.Raw, `"userName":"tmp-x"`, `"userName":"tmp-z"`, 1)
+		}), nil},
+		{"unreadable record", pair("iam_user.json", func(create, _ *model.Event) { create.Raw = "{" }), nil},
+		{"duplicate delivery", func(t testing.TB) []*model.Event {
+			ev := user(t)
+			return []*model.Event{ev[0], ev[1], ev[0], ev[1]}
+		}, [][2]int{{0, 1}, {2, 3}}},
+		{"create delivered twice", func(t testing.TB) []*model.Event {
+			ev := user(t)
+			return []*model.Event{ev[0], ev[0], ev[1]}
+		}, [][2]int{{1, 2}}},
+		{"a later cycle of the same name", func(t testing.TB) []*model.Event {
+			c1, d1 := user(t), user(t)
+			d1[1].EventTime = c1[0].EventTime.Add(11 * time.Minute)
+			c2, d2 := user(t), user(t)
+			c2[0].EventID, c2[0].EventTime = "c2", c1[0].EventTime.Add(20*time.Minute)
+			d2[1].EventID, d2[1].EventTime = "d2", c1[0].EventTime.Add(22*time.Minute)
+			return []*model.Event{c1[0], d1[1], d2[1], c2[0]}
+		}, [][2]int{{3, 2}}},
+		{"two short cycles", func(t testing.TB) []*model.Event {
+			a, b := user(t), user(t)
+			for i, e := range b {
+				e.EventID, e.EventTime = fmt.Sprintf("second-%d", i), e.EventTime.Add(30*time.Minute)
+			}
+			return []*model.Event{a[0], a[1], b[1], b[0]}
+		}, [][2]int{{0, 1}, {3, 2}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRule(ShortLivedIAMConfig{})
+			ev := tc.events(t)
+			var got []string
+			for _, e := range ev {
+				for _, d := range r.Observe(e) {
+					got = append(got, d.DetectionID)
+				}
+			}
+			var want []string
+			for _, p := range tc.want {
+				want = append(want, DetectionID(ShortLivedIAMID, ev[p[0]].EventID, ev[p[1]].EventID))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("detections %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestShortLivedIAMLateness(t *testing.T) {
+	ev := load(t, "iam_user.json")
+	create, del := ev[0], ev[1]
+	other := *create
+	other.EventID, other.EventSource, other.EventName = "other", "s3.amazonaws.com", "GetObject"
+
+	tests := []struct {
+		name    string
+		clock   time.Duration // event time of an unrelated event of the account after the create
+		account string        // account of that event
+		want    int
+	}{
+		{"within the lateness", 70 * time.Minute, create.AccountID, 1},
+		{"beyond the lateness", 71 * time.Minute, create.AccountID, 0},
+		{"another account's clock", 24 * time.Hour, "210987654321", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRule(ShortLivedIAMConfig{})
+			r.Observe(create)
+			o := other
+			o.EventTime, o.AccountID = create.EventTime.Add(tc.clock), tc.account
+			r.Observe(&o)
+			if got := len(r.Observe(del)); got != tc.want {
+				t.Fatalf("%d detections for a delete arriving after event time reached +%s, want %d", got, tc.clock, tc.want)
+			}
+		})
+	}
+}
+
+// creates returns n successful CreateUser events of distinct users, one second apart.
+func creates(t testing.TB, n int) []*model.Event {
+	tmpl := load(t, "iam_user.json")[0]
+	out := make([]*model.Event, n)
+	for i := range out {
+		e := *tmpl
+		name := fmt.Sprintf("tmp-%d", i)
+		e.EventID, e.EventTime = fmt.Sprintf("create-%d", i), tmpl.EventTime.Add(time.Duration(i)*time.Second)
+		e.Raw = strings.ReplaceAll(tmpl.Raw, "tmp-x", name)
+		out[i] = &e
+	}
+	return out
+}
+
+func TestShortLivedIAMBoundedState(t *testing.T) {
+	ev := creates(t, 20_000)
+	tests := []struct {
+		name    string
+		cfg     ShortLivedIAMConfig
+		maxHeld int
+	}{
+		{"hard cap", ShortLivedIAMConfig{MaxHeld: 500, Lateness: 100 * time.Hour}, 500},
+		{"event-time expiry", ShortLivedIAMConfig{Lateness: 50 * time.Minute}, 3601}, // 60m of creates, 1 s apart
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRule(tc.cfg)
+			for i, e := range ev {
+				r.Observe(e)
+				if r.Held() > tc.maxHeld {
+					t.Fatalf("%d entries held after %d creates, want at most %d", r.Held(), i+1, tc.maxHeld)
+				}
+			}
+			if r.Held() != tc.maxHeld {
+				t.Fatalf("%d entries held at the end, want %d", r.Held(), tc.maxHeld)
+			}
+			// The newest entries are kept: the last create still pairs with its delete.
+			del := load(t, "iam_user.json")[1]
+			last := ev[len(ev)-1]
+			del.EventTime = last.EventTime.Add(time.Minute)
+			del.Raw = strings.ReplaceAll(del.Raw, "tmp-x", fmt.Sprintf("tmp-%d", len(ev)-1))
+			if n := len(r.Observe(del)); n != 1 {
+				t.Fatalf("%d detections for the newest create, want 1", n)
+			}
+		})
+	}
+}
+
+func TestDetectionID(t *testing.T) {
+	a := DetectionID(ShortLivedIAMID, "e1", "e2")
+	if a != DetectionID(ShortLivedIAMID, "e1", "e2") {
+		t.Fatal("same input, different IDs")
+	}
+	for _, other := range []string{
+		DetectionID(ShortLivedIAMID, "e2", "e1"),
+		DetectionID(ShortLivedIAMID, "e1e2"),
+		DetectionID("other-rule", "e1", "e2"),
+	} {
+		if other == a {
+			t.Fatalf("different input gave the same ID %s", a)
+		}
+	}
+	if len(a) != 64 {
+		t.Fatalf("ID %q is not hex SHA-256", a)
+	}
+}
+
+// BenchmarkShortLivedIAM feeds streams of IAM user creates, each deleted 4 minutes later,
+// alone (the worst case: every record's JSON is decoded) and diluted among other calls.
+func BenchmarkShortLivedIAM(b *testing.B) {
+	for _, iamShare := range []int{100, 1} {
+		b.Run(fmt.Sprintf("iam=%d%%", iamShare), func(b *testing.B) {
+			stream, pairs := benchStream(b, iamShare)
+			r := NewShortLivedIAM(ShortLivedIAMConfig{})
+			detections, n := 0, 0
+			for b.Loop() {
+				if n%len(stream) == 0 {
+					r = NewShortLivedIAM(ShortLivedIAMConfig{})
+				}
+				detections += len(r.Observe(stream[n%len(stream)]))
+				n++
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+			if n >= len(stream) && detections < pairs {
+				b.Fatalf("%d detections from %d records, want at least %d", detections, n, pairs)
+			}
+		})
+	}
+}
+
+// benchStream returns a stream in event-time order in which iamShare percent of the
+// records are CreateUser and DeleteUser calls, each user deleted 4 minutes after its
+// creation, the others S3 reads, and the number of create/delete pairs in it.
+func benchStream(b *testing.B, iamShare int) ([]*model.Event, int) {
+	const (
+		step = 2 * time.Second
+		lag  = 120 // 4 minutes of steps
+	)
+	pairs := max(50_000*iamShare/100, 5_000)
+	cs := creates(b, pairs)
+	tmpl := load(b, "iam_user.json")[1]
+	read := *tmpl
+	read.EventSource, read.EventName, read.Raw = "s3.amazonaws.com", "GetObject", ""
+	others := 2*100/iamShare - 2 // per create/delete pair
+	stream := make([]*model.Event, 0, pairs*(2+others))
+	for i := range pairs + lag {
+		now := cs[0].EventTime.Add(time.Duration(i) * step)
+		if i < pairs {
+			cs[i].EventTime = now
+			stream = append(stream, cs[i])
+		}
+		if j := i - lag; j >= 0 {
+			d := *tmpl
+			d.EventID, d.EventTime = fmt.Sprintf("delete-%d", j), now
+			d.Raw = strings.ReplaceAll(tmpl.Raw, "tmp-x", fmt.Sprintf("tmp-%d", j))
+			stream = append(stream, &d)
+		}
+		o := read // shared by the step's reads: the rule keeps no pointer to events
+		o.EventID, o.EventTime = fmt.Sprintf("read-%d", i), now
+		for range others {
+			stream = append(stream, &o)
+		}
+	}
+	return stream, pairs
+}
