@@ -27,11 +27,13 @@ ch_dir="$state/clickhouse"
 ch_pid="$ch_dir/clickhouse.pid"
 ch_log="$ch_dir/log/server.log"
 ch_errlog="$ch_dir/log/error.log"
+ch_match="--path=$ch_dir/data/" # what only our ClickHouse has on its command line
 
 fq_port=${FAUXQS_PORT:-4566}
 fq_url="http://127.0.0.1:$fq_port"
 fq_pid="$state/fauxqs.pid"
 fq_log="$state/fauxqs.log"
+fq_match="$here/fauxqs.mjs"
 
 bucket=${TRAILSTREAM_S3_BUCKET:-trailstream-cloudtrail}
 queue=${TRAILSTREAM_SQS_QUEUE:-trailstream-cloudtrail}
@@ -56,15 +58,15 @@ wait_for() {
 	return 1
 }
 
-# running PIDFILE PATTERN: prints the pid in PIDFILE when that process is alive and its
-# command line contains PATTERN (a reused pid is not ours).
+# running PIDFILE TEXT: prints the pid in PIDFILE when that process is alive and its command
+# line contains TEXT (a reused pid is not ours).
 running() {
 	local pid
 	[[ -f $1 ]] || return 1
 	pid=$(<"$1")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	[[ -r /proc/$pid/cmdline ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
 	echo "$pid"
 }
 
@@ -109,7 +111,7 @@ clickhouse_up() {
 	fi
 	[[ -x /usr/sbin/clickhouse-server ]] || apt_install clickhouse-server clickhouse-client
 	[[ -x /usr/sbin/clickhouse-server ]] || die "clickhouse: /usr/sbin/clickhouse-server is still missing after apt-get install clickhouse-server"
-	if running "$ch_pid" clickhouse-server >/dev/null; then
+	if running "$ch_pid" "$ch_match" >/dev/null; then
 		say "clickhouse: started earlier (pid $(<"$ch_pid")) but not answering yet; waiting"
 	else
 		mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
@@ -151,7 +153,7 @@ fauxqs_up() {
 	else
 		fauxqs_install
 		mkdir -p "$state"
-		if running "$fq_pid" fauxqs.mjs >/dev/null; then
+		if running "$fq_pid" "$fq_match" >/dev/null; then
 			say "fauxqs: started earlier (pid $(<"$fq_pid")) but not answering yet; waiting"
 		else
 			say "fauxqs: starting, log in $fq_log"
@@ -215,12 +217,12 @@ owner() {
 
 status() {
 	if answers "$ch_url/ping"; then
-		show clickhouse ok "$ch_url, native 127.0.0.1:$ch_tcp_port ($(owner "$ch_pid" clickhouse-server))"
+		show clickhouse ok "$ch_url, native 127.0.0.1:$ch_tcp_port ($(owner "$ch_pid" "$ch_match"))"
 	else
 		show clickhouse down "$ch_url/ping does not answer (log: $ch_errlog)"
 	fi
 	if answers "$fq_url/health"; then
-		show fauxqs ok "$fq_url ($(owner "$fq_pid" fauxqs.mjs))"
+		show fauxqs ok "$fq_url ($(owner "$fq_pid" "$fq_match"))"
 		if bucket_exists; then show bucket ok "s3://$bucket"; else show bucket down "s3://$bucket is missing"; fi
 		if queue_exists; then show queue ok "$queue"; else show queue down "queue $queue is missing"; fi
 	else
@@ -244,8 +246,8 @@ up)
 	say "up: ClickHouse $ch_url (native 127.0.0.1:$ch_tcp_port), S3/SQS $fq_url"
 	;;
 down)
-	stop fauxqs "$fq_pid" fauxqs.mjs
-	stop clickhouse "$ch_pid" clickhouse-server
+	stop fauxqs "$fq_pid" "$fq_match"
+	stop clickhouse "$ch_pid" "$ch_match"
 	;;
 status) status ;;
 browser) browser ;;
