@@ -1,0 +1,114 @@
+// Package detector is the service that runs the detection rules (pkg/rules) over the
+// normalized events (cloudtrail.events) and publishes their findings as Avro detections
+// (cloudtrail.detections, keyed by account ID). An event that cannot be decoded goes to
+// the dead-letter topic with the reason.
+//
+// Rule state lives in memory. Events are keyed by account ID, so each account's events
+// reach one instance; run as many instances as there are partitions at most. After a
+// restart or a rebalance the state is rebuilt from new events only (see pkg/rules).
+package detector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/deadletter"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/rules"
+)
+
+// Run detects until ctx is cancelled, then returns nil. Offsets of cloudtrail.events are
+// committed only after the detections (and dead letters) of a batch were acknowledged by
+// Kafka.
+func Run(ctx context.Context, cfg config.Config) error {
+	log := slog.Default().With("service", "detector")
+	brokers := cfg.Brokers()
+	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
+		return err
+	}
+	r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-detector", cfg.TopicEvents)
+	defer r.Close()
+	detections := kafkautil.NewWriter(brokers, cfg.TopicDetections)
+	defer detections.Close()
+	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
+	defer dead.Close()
+
+	d := &detector{rules: rules.Default(), log: log}
+	ids := make([]string, len(d.rules))
+	for i, rule := range d.rules {
+		ids[i] = rule.ID()
+	}
+	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids)
+	return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
+		out := d.outcome(msgs)
+		if err := detections.WriteMessages(ctx, out.detections...); err != nil {
+			return fmt.Errorf("write %s: %w", cfg.TopicDetections, err)
+		}
+		out.detections = nil
+		if len(out.dead) > 0 {
+			log.Warn("events sent to the dead-letter topic", "count", len(out.dead))
+			if err := dead.WriteMessages(ctx, out.dead...); err != nil {
+				return fmt.Errorf("write %s: %w", cfg.TopicDeadLetter, err)
+			}
+		}
+		d.last = nil
+		return nil
+	})
+}
+
+// detector feeds batches of events to its rules.
+type detector struct {
+	rules []rules.Rule
+	log   *slog.Logger
+	last  *outcome // of the batch being written, until it was written
+}
+
+// outcome is what one batch produced and has yet to be written.
+type outcome struct {
+	first, end position // of the batch
+	detections []kafka.Message
+	dead       []kafka.Message
+}
+
+type position struct {
+	partition int
+	offset    int64
+}
+
+func at(m kafka.Message) position { return position{m.Partition, m.Offset} }
+
+// outcome returns what msgs produce. A batch whose writes failed is handed in again; its
+// events must not reach the rules twice (a create consumed by the first attempt would be
+// missing in the second), so the outcome of the last batch is kept until it was written.
+func (d *detector) outcome(msgs []kafka.Message) *outcome {
+	first, end := at(msgs[0]), at(msgs[len(msgs)-1])
+	if d.last != nil && d.last.first == first && d.last.end == end {
+		return d.last
+	}
+	out := &outcome{first: first, end: end}
+	for _, m := range msgs {
+		e, err := model.DecodeEvent(m.Value)
+		if err != nil {
+			out.dead = append(out.dead, deadletter.FromMessage("detector", m, err).Message())
+			continue
+		}
+		for _, rule := range d.rules {
+			for _, det := range rule.Observe(e) {
+				v, err := model.EncodeDetection(nil, &det)
+				if err != nil { // a programming error: the detection does not fit its schema
+					d.log.Error("detection dropped", "rule", det.RuleID, "detection_id", det.DetectionID, "err", err)
+					continue
+				}
+				d.log.Info("detection", "rule", det.RuleID, "account", det.AccountID, "title", det.Title, "detection_id", det.DetectionID)
+				out.detections = append(out.detections, kafka.Message{Key: []byte(det.AccountID), Value: v})
+			}
+		}
+	}
+	d.last = out
+	return out
+}
