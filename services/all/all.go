@@ -1,0 +1,65 @@
+// Package all runs every trailstream service in one process, for a single machine. With no
+// Kafka brokers configured it starts an embedded, in-memory Kafka-protocol broker on
+// 127.0.0.1:9092: fine for demos and trials, not durable.
+package all
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/services/console"
+	"github.com/trailstream/trailstream/services/detector"
+	"github.com/trailstream/trailstream/services/fetcher"
+	"github.com/trailstream/trailstream/services/normalizer"
+	"github.com/trailstream/trailstream/services/sink"
+)
+
+// EmbeddedPort is where the embedded broker listens when no brokers are configured.
+const EmbeddedPort = 9092
+
+// Run runs every service until ctx is cancelled or one of them fails, which stops the rest.
+func Run(ctx context.Context, cfg config.Config) error {
+	log := slog.Default().With("service", "all")
+	if len(cfg.Brokers()) == 0 {
+		k, err := kafkautil.StartEmbedded(EmbeddedPort, cfg.Partitions)
+		if err != nil {
+			return err
+		}
+		defer k.Close()
+		cfg.KafkaBrokers = k.Brokers()[0]
+		log.Warn("no --kafka-brokers given: started the embedded Kafka broker; it keeps messages in memory only",
+			"brokers", cfg.KafkaBrokers)
+	}
+	if err := kafkautil.EnsureTopics(ctx, cfg.Brokers(), cfg.Partitions,
+		cfg.TopicRaw, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
+		return err
+	}
+	services := []struct {
+		name string
+		run  func(context.Context, config.Config) error
+	}{
+		{"sink", sink.Run}, {"detector", detector.Run}, {"normalizer", normalizer.Run},
+		{"fetcher", fetcher.Run}, {"console", console.Run},
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(services))
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			if err := s.run(ctx, cfg); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", s.name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

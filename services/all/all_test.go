@@ -1,0 +1,271 @@
+package all
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/trailstream/trailstream/pkg/awsutil"
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/normalize"
+	"github.com/trailstream/trailstream/pkg/s3event"
+	"github.com/trailstream/trailstream/pkg/testenv"
+	"github.com/trailstream/trailstream/services/console/consoletest"
+)
+
+// trail returns testdata/trail.json as a gzip CloudTrail file whose records are moved to
+// end an hour ago (so the dashboards' last 24 hours hold them), and the records as written.
+func trail(t *testing.T) (file []byte, records [][]byte) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/trail.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ Records []map[string]any }
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	shift := time.Now().Add(-time.Hour).Truncate(time.Second).Sub(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	var buf bytes.Buffer
+	buf.WriteString(`{"Records":[`)
+	for i, r := range f.Records {
+		at, err := time.Parse(time.RFC3339, r["eventTime"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r["eventTime"] = at.Add(shift).UTC().Format(time.RFC3339)
+		rec, _ := json.Marshal(r)
+		records = append(records, rec)
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(rec)
+	}
+	buf.WriteString(`]}`)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(buf.Bytes())
+	w.Close()
+	return gz.Bytes(), records
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type pipeline struct {
+	t        *testing.T
+	c        config.Config
+	aws      *awsutil.Clients
+	queueURL string
+}
+
+// put stores body at key (nil: no object) and returns the notification S3 would send.
+func (p *pipeline) put(key string, body []byte) string {
+	p.t.Helper()
+	if body != nil {
+		if _, err := p.aws.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(p.c.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return string(s3event.ObjectCreated(p.c.AWSRegion, p.c.Bucket, key, int64(len(body)), "etag", time.Now()))
+}
+
+func (p *pipeline) send(body string) {
+	p.t.Helper()
+	if _, err := p.aws.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(p.queueURL), MessageBody: aws.String(body)}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *pipeline) queueDepth() int {
+	p.t.Helper()
+	out, err := p.aws.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(p.queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		i, _ := strconv.Atoi(v)
+		n += i
+	}
+	return n
+}
+
+// eventually polls cond every 100 ms for up to a minute.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within a minute; last state: %s", what, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPipeline runs every service in one process on the real stack: a CloudTrail file and
+// bad input go in through S3 and SQS; the events, the short-lived IAM detection and the
+// dashboards come out, and a redelivered notification changes no count.
+func TestPipeline(t *testing.T) {
+	c := testenv.Config(t)
+	c.ConsoleAddr = freeAddr(t)
+	conn := testenv.ClickHouse(t, c)
+	cl, queueURL := testenv.AWS(t, c)
+	p := &pipeline{t: t, c: c, aws: cl, queueURL: queueURL}
+	db := c.ClickHouseDatabase
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	file, records := trail(t)
+	notice := p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/111122223333_CloudTrail_us-east-1_20261121T1000Z_e2e.json.gz", file)
+	bad := []string{
+		p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/corrupt.json.gz", file[:len(file)/2]),
+		p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/notjson.json.gz", []byte("<html>not json</html>")),
+		p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/missing.json.gz", nil),
+		"garbage notification",
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, c) }()
+	start := time.Now()
+	p.send(notice)
+	for _, b := range bad {
+		p.send(b)
+	}
+
+	count := func(q string) uint64 {
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	eventually(t, "every record in events", func() (bool, string) {
+		n := count("SELECT count() FROM " + db + ".events FINAL")
+		return n == uint64(len(records)), fmt.Sprintf("%d of %d", n, len(records))
+	})
+	t.Logf("notification to all %d rows in ClickHouse: %s", len(records), time.Since(start))
+
+	// Every record arrived with the fields the normalizer gives it.
+	for _, rec := range records {
+		want, err := normalize.Normalize(rec, c.Environment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got model.Event
+		var mfa uint8
+		if err := conn.QueryRow(ctx, "SELECT event_id, event_time, event_version, event_source, event_name, event_type, aws_region, account_id, "+
+			"source_ip, user_agent, user_type, user_name, user_arn, error_code, error_message, outcome, mfa_used, action, environment, raw "+
+			"FROM "+db+".events FINAL WHERE event_id = ?", want.EventID).Scan(&got.EventID, &got.EventTime, &got.EventVersion,
+			&got.EventSource, &got.EventName, &got.EventType, &got.AWSRegion, &got.AccountID, &got.SourceIP, &got.UserAgent, &got.UserType,
+			&got.UserName, &got.UserARN, &got.ErrorCode, &got.ErrorMessage, &got.Outcome, &mfa, &got.Action, &got.Environment, &got.Raw); err != nil {
+			t.Fatalf("event %s: %v", want.EventID, err)
+		}
+		got.MFAUsed, got.EventTime = mfa == 1, got.EventTime.UTC()
+		if got != *want {
+			t.Errorf("event %s in ClickHouse:\n got %+v\nwant %+v", want.EventID, got, *want)
+		}
+	}
+	for q, want := range map[string]uint64{
+		"SELECT count() FROM " + db + ".events FINAL WHERE event_name = 'ConsoleLogin' AND outcome = 'failure'": 2,
+		"SELECT count() FROM " + db + ".events FINAL WHERE user_name = 'root' OR user_name = 'HIDDEN_DUE_TO_SECURITY_REASONS'": 0,
+	} {
+		if n := count(q); n != want {
+			t.Errorf("%s = %d, want %d", q, n, want)
+		}
+	}
+
+	eventually(t, "the short-lived IAM user detected", func() (bool, string) {
+		n := count("SELECT count() FROM " + db + ".detections FINAL")
+		return n == 1, fmt.Sprintf("%d detections", n)
+	})
+	var rule, typ, name string
+	var ids, actors []string
+	if err := conn.QueryRow(ctx, "SELECT rule_id, resource_type, resource_name, event_ids, actors FROM "+db+".detections FINAL").
+		Scan(&rule, &typ, &name, &ids, &actors); err != nil {
+		t.Fatal(err)
+	}
+	if rule != "short-lived-iam-object" || typ != "iam-user" || name != "tmp-deploy" ||
+		fmt.Sprint(ids) != "[e2e-0001 e2e-0002]" || fmt.Sprint(actors) != "[alice bob]" {
+		t.Errorf("detection %s %s %s %v %v", rule, typ, name, ids, actors)
+	}
+
+	// Bad input: three files dead-lettered, the garbage notification left in the queue.
+	testenv.ReadTopic(t, c.Brokers(), c.TopicDeadLetter, 3, 30*time.Second)
+	eventually(t, "only the unparseable notification left in the queue", func() (bool, string) {
+		n := p.queueDepth()
+		return n == 1, fmt.Sprintf("%d messages", n)
+	})
+
+	// The dashboards, before and after the same notification is delivered again.
+	base := "http://" + c.ConsoleAddr
+	window := url.Values{"from": {time.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}.Encode()
+	panels := func() map[string]string {
+		out := map[string]string{}
+		for _, id := range consoletest.OverviewPanels {
+			resp, err := http.Get(base + "/api/panels/" + id + "?" + window)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("panel %s: %s %s", id, resp.Status, b)
+			}
+			out[id] = string(b)
+		}
+		return out
+	}
+	before := panels()
+	p.send(notice)
+	eventually(t, "the redelivered file loaded", func() (bool, string) {
+		raw := testenv.TopicSize(t, c.Brokers(), c.TopicRaw)
+		events := testenv.TopicSize(t, c.Brokers(), c.TopicEvents)
+		loaded := testenv.Committed(t, c.Brokers(), c.GroupPrefix+"-sink-events", c.TopicEvents)
+		n := int64(2 * len(records))
+		return raw == n && events == n && loaded == n, fmt.Sprintf("raw %d, events %d, loaded %d of %d", raw, events, loaded, n)
+	})
+	after := panels()
+	for id := range before {
+		if before[id] != after[id] {
+			t.Errorf("panel %s changed after a redelivery:\nbefore %s\nafter  %s", id, before[id], after[id])
+		}
+	}
+	if n := count("SELECT count() FROM " + db + ".events FINAL"); n != uint64(len(records)) {
+		t.Errorf("%d events after the redelivery, want %d", n, len(records))
+	}
+
+	consoletest.AssertOverviewRendered(t, base)
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
