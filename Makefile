@@ -15,8 +15,8 @@ GO_FILES = find . -name '*.go' -not -path './deploy/local/node_modules/*' -not -
 build:
 	go build -o bin/trailstream ./services/trailstream
 
-## test: local stack up, browser installed, go vet, then every test against the real servers
-test: stack-up
+## test: local stack up, gofmt check, browser installed, go vet, then every test against the real servers
+test: stack-up fmt
 	$(STACK) browser
 	go vet ./...
 	go test -count=1 -timeout 12m ./...
@@ -44,6 +44,8 @@ bench: stack-up
 ## fuzz: a short run of each fuzz target, one line per target (FUZZTIME=2m make fuzz for longer)
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/s3event
+	go test -run '^$$' -fuzz '^FuzzRecords$$' -fuzztime $(FUZZTIME) ./pkg/cloudtrail
+	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./pkg/normalize
 
 ## clean: the built binary (the local stack's data in .local/ is kept; stack-down stops it)
 clean:
