@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -76,4 +77,31 @@ func TestRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+}
+
+// BenchmarkInsertEvents measures decoding Avro events and inserting them into ClickHouse in
+// batches of 5,000.
+func BenchmarkInsertEvents(b *testing.B) {
+	c := testenv.Config(b)
+	conn := testenv.ClickHouse(b, c)
+	const batch = 5000
+	msgs := make([]kafka.Message, batch)
+	t0 := time.Now().Add(-time.Hour)
+	raw := `{"eventVersion":"1.09","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1"}`
+	for i := range msgs {
+		v, err := model.EncodeEvent(nil, &model.Event{EventID: fmt.Sprintf("bench-%d", i), EventTime: t0, EventSource: "ec2.amazonaws.com",
+			EventName: "DescribeInstances", AccountID: "111122223333", UserName: "alice", SourceIP: "81.2.69.160", Outcome: "success",
+			Action: "read", Environment: "bench", Raw: raw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Value: v}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := InsertEvents(context.Background(), conn, c.ClickHouseDatabase, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
 }
