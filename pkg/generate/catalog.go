@@ -1,0 +1,407 @@
+package generate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file is the catalogue: the services, the API calls with their request and response
+// templates, and the scenarios that string calls together. Templates are JSON with
+// $placeholders; vars.go says what each placeholder becomes.
+
+// service is what the calls of one AWS service have in common.
+type service struct {
+	version  string // eventVersion
+	host     string // TLS host header; default <service>.<region>.amazonaws.com
+	global   bool   // recorded in us-east-1 whatever the caller's region
+	denyCode string // errorCode of a refused call
+	denyMsg  string // errorMessage of a refused call
+	shortID  bool   // request IDs are 16 hex digits, not UUIDs
+	extra    string // additionalEventData of every call unless the API has its own
+}
+
+const (
+	userDenied = "User: $actorArn is not authorized to perform: $action because no identity-based policy allows the $action action"
+	s3Extra    = `{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"$amzId2","bytesTransferredOut":0}`
+)
+
+var services = map[string]*service{
+	"ec2": {version: "1.09", denyCode: "Client.UnauthorizedOperation",
+		denyMsg: "You are not authorized to perform this operation. User: $actorArn is not authorized to perform: $action on resource: arn:aws:ec2:$region:$account:* because no identity-based policy allows the $action action. Encoded authorization failure message: $encoded"},
+	"iam":                  {version: "1.08", global: true, host: "iam.amazonaws.com", denyCode: "AccessDenied", denyMsg: userDenied},
+	"sts":                  {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"signin":               {version: "1.08", global: true, host: "signin.aws.amazon.com", denyMsg: "Failed authentication"},
+	"s3":                   {version: "1.09", host: "s3.$region.amazonaws.com", denyCode: "AccessDenied", denyMsg: "Access Denied", shortID: true, extra: s3Extra},
+	"kms":                  {version: "1.08", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"cloudtrail":           {version: "1.09", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"monitoring":           {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"logs":                 {version: "1.08", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"ssm":                  {version: "1.08", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"secretsmanager":       {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"lambda":               {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"rds":                  {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"dynamodb":             {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"ecr":                  {version: "1.08", host: "api.ecr.$region.amazonaws.com", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"autoscaling":          {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"elasticloadbalancing": {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"cloudformation":       {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+}
+
+// api is one kind of call. Calls with a weight are the background reads (read-only);
+// the others are writes that only scenarios make.
+type api struct {
+	name      string // service:eventName
+	weight    int
+	data      bool   // an S3 object-level (data) event
+	eventType string // when not AwsApiCall
+	req       string
+	resp      string
+	extra     string // additionalEventData
+	resources string
+	details   string // serviceEventDetails
+}
+
+const (
+	bucketHost    = `"bucketName":"$bucket","Host":"$bucket.s3.$region.amazonaws.com"`
+	bucketRes     = `[{"accountId":"$account","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::$bucket"}]`
+	objectRes     = `[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::$bucket/$objectKey"},{"accountId":"$account","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::$bucket"}]`
+	keyRes        = `[{"accountId":"$account","type":"AWS::KMS::Key","ARN":"arn:aws:kms:$region:$account:key/$kmsKey"}]`
+	ec2OK         = `{"requestId":"$requestId","_return":true}`
+	sgPermissions = `"ipPermissions":{"items":[{"ipProtocol":"tcp","fromPort":$port,"toPort":$port,"groups":{},"ipRanges":{"items":[{"cidrIp":"$cidr"}]},"ipv6Ranges":{},"prefixListIds":{}}]}`
+)
+
+var apis = []api{
+	// Background reads.
+	{name: "ec2:DescribeInstances", weight: 12, req: `{"instancesSet":{},"filterSet":{}}`},
+	{name: "ec2:DescribeInstanceStatus", weight: 4, req: `{"instancesSet":{},"filterSet":{},"includeAllInstances":false}`},
+	{name: "ec2:DescribeSecurityGroups", weight: 5, req: `{"securityGroupSet":{},"securityGroupIdSet":{},"filterSet":{}}`},
+	{name: "ec2:DescribeVpcs", weight: 3, req: `{"vpcSet":{},"filterSet":{}}`},
+	{name: "ec2:DescribeSubnets", weight: 3, req: `{"subnetSet":{},"filterSet":{"items":[{"name":"vpc-id","valueSet":{"items":[{"value":"$vpcId"}]}}]}}`},
+	{name: "ec2:DescribeVolumes", weight: 3, req: `{"volumeSet":{},"filterSet":{}}`},
+	{name: "ec2:DescribeAddresses", weight: 2, req: `{"publicIpsSet":{},"allocationIdsSet":{},"filterSet":{}}`},
+	{name: "ec2:DescribeNetworkAcls", weight: 1, req: `{"networkAclIdSet":{},"filterSet":{}}`},
+	{name: "ec2:DescribeRegions", weight: 2, req: `{"regionSet":{},"allRegions":false}`},
+	{name: "ec2:DescribeImages", weight: 2, req: `{"imagesSet":{"items":[{"imageId":"$imageId"}]},"filterSet":{}}`},
+	{name: "iam:ListUsers", weight: 3},
+	{name: "iam:GetUser", weight: 3, req: `{"userName":"$iamUser"}`},
+	{name: "iam:ListAccessKeys", weight: 2, req: `{"userName":"$iamUser"}`},
+	{name: "iam:ListAttachedUserPolicies", weight: 2, req: `{"userName":"$iamUser"}`},
+	{name: "iam:ListMFADevices", weight: 1, req: `{"userName":"$iamUser"}`},
+	{name: "iam:ListRoles", weight: 2},
+	{name: "iam:GetRole", weight: 2, req: `{"roleName":"$iamRole"}`},
+	{name: "iam:ListPolicies", weight: 2, req: `{"scope":"Local","onlyAttached":false}`},
+	{name: "iam:GetAccountSummary", weight: 1},
+	{name: "sts:GetCallerIdentity", weight: 6},
+	{name: "s3:ListBuckets", weight: 4, req: `{"Host":"s3.$region.amazonaws.com"}`},
+	{name: "s3:GetBucketAcl", weight: 3, req: `{` + bucketHost + `,"acl":""}`, resources: bucketRes},
+	{name: "s3:GetBucketPolicy", weight: 2, req: `{` + bucketHost + `,"policy":""}`, resources: bucketRes},
+	{name: "s3:GetBucketLocation", weight: 3, req: `{` + bucketHost + `,"location":""}`, resources: bucketRes},
+	{name: "s3:GetBucketVersioning", weight: 1, req: `{` + bucketHost + `,"versioning":""}`, resources: bucketRes},
+	{name: "s3:GetBucketEncryption", weight: 1, req: `{` + bucketHost + `,"encryption":""}`, resources: bucketRes},
+	{name: "s3:GetBucketPublicAccessBlock", weight: 1, req: `{` + bucketHost + `,"publicAccessBlock":""}`, resources: bucketRes},
+	{name: "kms:Decrypt", weight: 8, req: `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT"}`, resources: keyRes},
+	{name: "kms:GenerateDataKey", weight: 4, req: `{"keyId":"alias/$kmsAlias","keySpec":"AES_256"}`, resources: keyRes},
+	{name: "kms:DescribeKey", weight: 2, req: `{"keyId":"$kmsKey"}`, resources: keyRes},
+	{name: "kms:ListAliases", weight: 1},
+	{name: "cloudtrail:DescribeTrails", weight: 1, req: `{"trailNameList":[],"includeShadowTrails":true}`},
+	{name: "cloudtrail:GetTrailStatus", weight: 1, req: `{"name":"$trailArn"}`},
+	{name: "cloudtrail:LookupEvents", weight: 1, req: `{"maxResults":50,"lookupAttributes":[{"attributeKey":"ReadOnly","attributeValue":"false"}]}`},
+	{name: "monitoring:DescribeAlarms", weight: 4, req: `{"maxRecords":100}`},
+	{name: "monitoring:ListMetrics", weight: 3, req: `{"namespace":"AWS/EC2"}`},
+	{name: "logs:DescribeLogGroups", weight: 3, req: `{"logGroupNamePrefix":"/aws/lambda/"}`},
+	{name: "ssm:GetParameter", weight: 5, req: `{"name":"$ssmParam","withDecryption":true}`},
+	{name: "ssm:DescribeInstanceInformation", weight: 2, req: `{"maxResults":50}`},
+	{name: "secretsmanager:GetSecretValue", weight: 3, req: `{"secretId":"$secretId"}`},
+	{name: "lambda:ListFunctions20150331", weight: 2},
+	{name: "lambda:GetFunction20150331v2", weight: 1, req: `{"functionName":"$functionName"}`},
+	{name: "rds:DescribeDBInstances", weight: 2},
+	{name: "dynamodb:DescribeTable", weight: 2, req: `{"tableName":"$tableName"}`},
+	{name: "ecr:GetAuthorizationToken", weight: 2},
+	{name: "autoscaling:DescribeAutoScalingGroups", weight: 2},
+	{name: "elasticloadbalancing:DescribeLoadBalancers", weight: 2},
+	{name: "cloudformation:DescribeStacks", weight: 2, req: `{"stackName":"$stackName"}`},
+
+	// Sign-in.
+	{name: "signin:ConsoleLogin", eventType: "AwsConsoleSignIn", resp: `{"ConsoleLogin":"$loginResult"}`,
+		extra: `{"LoginTo":"https://console.aws.amazon.com/console/home?hashArgs=%23&isauthcode=true&state=hashArgsFromTB_us-east-1_$loginState","MobileVersion":"No"$mfaIdentifier,"MFAUsed":"$mfaUsed"}`},
+
+	// IAM changes.
+	{name: "iam:CreateUser", req: `{"userName":"$iamUser"}`,
+		resp: `{"user":{"path":"/","userName":"$iamUser","userId":"$userId","arn":"arn:aws:iam::$account:user/$iamUser","createDate":"$iamDate"}}`},
+	{name: "iam:DeleteUser", req: `{"userName":"$iamUser"}`},
+	{name: "iam:CreateLoginProfile", req: `{"userName":"$iamUser","passwordResetRequired":true}`,
+		resp: `{"loginProfile":{"userName":"$iamUser","createDate":"$iamDate","passwordResetRequired":true}}`},
+	{name: "iam:AttachUserPolicy", req: `{"userName":"$iamUser","policyArn":"$managedPolicy"}`},
+	{name: "iam:CreateAccessKey", req: `{"userName":"$iamUser"}`,
+		resp: `{"accessKey":{"userName":"$iamUser","accessKeyId":"$newKeyId","status":"Active","createDate":"$iamDate"}}`},
+	{name: "iam:DeleteAccessKey", req: `{"userName":"$iamUser","accessKeyId":"$newKeyId"}`},
+	{name: "iam:CreateGroup", req: `{"groupName":"$iamGroup"}`,
+		resp: `{"group":{"path":"/","groupName":"$iamGroup","groupId":"$groupId","arn":"arn:aws:iam::$account:group/$iamGroup","createDate":"$iamDate"}}`},
+	{name: "iam:DeleteGroup", req: `{"groupName":"$iamGroup"}`},
+	{name: "iam:AddUserToGroup", req: `{"groupName":"$iamGroup","userName":"$iamUser"}`},
+	{name: "iam:RemoveUserFromGroup", req: `{"groupName":"$iamGroup","userName":"$iamUser"}`},
+	{name: "iam:CreatePolicy", req: `{"policyName":"$policyName","policyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:ListBucket\"],\"Resource\":\"*\"}]}"}`,
+		resp: `{"policy":{"policyName":"$policyName","policyId":"$policyId","arn":"arn:aws:iam::$account:policy/$policyName","path":"/","defaultVersionId":"v1","attachmentCount":0,"permissionsBoundaryUsageCount":0,"isAttachable":true,"createDate":"$iamDate","updateDate":"$iamDate"}}`},
+	{name: "iam:DeletePolicy", req: `{"policyArn":"arn:aws:iam::$account:policy/$policyName"}`},
+	{name: "iam:CreateRole", req: `{"roleName":"$iamRole","assumeRolePolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"}`,
+		resp: `{"role":{"path":"/","roleName":"$iamRole","roleId":"$roleId","arn":"arn:aws:iam::$account:role/$iamRole","createDate":"$iamDate","assumeRolePolicyDocument":"%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22lambda.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D"}}`},
+	{name: "iam:AttachRolePolicy", req: `{"roleName":"$iamRole","policyArn":"$managedPolicy"}`},
+	{name: "iam:DetachRolePolicy", req: `{"roleName":"$iamRole","policyArn":"$managedPolicy"}`},
+	{name: "iam:DeleteRole", req: `{"roleName":"$iamRole"}`},
+
+	// STS.
+	{name: "sts:AssumeRole", req: `{"roleArn":"$roleArn","roleSessionName":"$roleSession","durationSeconds":3600}`,
+		resp:      `{"credentials":{"accessKeyId":"$sessionKey","expiration":"$expiration"},"assumedRoleUser":{"assumedRoleId":"$targetRoleId:$roleSession","arn":"arn:aws:sts::$account:assumed-role/$targetRole/$roleSession"}}`,
+		resources: `[{"accountId":"$account","type":"AWS::IAM::Role","ARN":"$roleArn"}]`},
+
+	// EC2 changes.
+	{name: "ec2:RunInstances",
+		req:  `{"instancesSet":{"items":[{"imageId":"$imageId","minCount":1,"maxCount":1}]},"instanceType":"$instanceType","blockDeviceMapping":{},"monitoring":{"enabled":false},"disableApiTermination":false,"disableApiStop":false,"clientToken":"$clientToken","subnetId":"$subnetId","groupSet":{"items":[{"groupId":"$sgId"}]},"tagSpecificationSet":{"items":[{"resourceType":"instance","tags":[{"key":"Name","value":"$instanceName"}]}]}}`,
+		resp: `{"requestId":"$requestId","reservationId":"$reservationId","ownerId":"$account","groupSet":{},"instancesSet":{"items":[{"instanceId":"$instanceId","imageId":"$imageId","instanceState":{"code":0,"name":"pending"},"privateDnsName":"$privateDns","amiLaunchIndex":0,"productCodes":{},"instanceType":"$instanceType","launchTime":$epochMs,"placement":{"availabilityZone":"$zone","tenancy":"default"},"monitoring":{"state":"disabled"},"subnetId":"$subnetId","vpcId":"$vpcId","privateIpAddress":"$privateIp","sourceDestCheck":true,"groupSet":{"items":[{"groupId":"$sgId","groupName":"$sgName"}]},"architecture":"x86_64","rootDeviceType":"ebs","rootDeviceName":"/dev/xvda","blockDeviceMapping":{},"virtualizationType":"hvm","hypervisor":"xen","networkInterfaceSet":{"items":[{"networkInterfaceId":"$eniId","subnetId":"$subnetId","vpcId":"$vpcId","ownerId":"$account","status":"in-use","privateIpAddress":"$privateIp"}]},"ebsOptimized":false}]}}`},
+	{name: "ec2:TerminateInstances", req: `{"instancesSet":{"items":[{"instanceId":"$instanceId"}]}}`,
+		resp: `{"requestId":"$requestId","instancesSet":{"items":[{"instanceId":"$instanceId","currentState":{"code":32,"name":"shutting-down"},"previousState":{"code":16,"name":"running"}}]}}`},
+	{name: "ec2:CreateSecurityGroup", req: `{"groupName":"$sgName","groupDescription":"$sgName security group","vpcId":"$vpcId"}`,
+		resp: `{"requestId":"$requestId","_return":true,"groupId":"$sgId","securityGroupArn":"arn:aws:ec2:$region:$account:security-group/$sgId"}`},
+	{name: "ec2:AuthorizeSecurityGroupIngress", req: `{"groupId":"$sgId",` + sgPermissions + `}`,
+		resp: `{"requestId":"$requestId","_return":true,"securityGroupRuleSet":{"items":[{"groupOwnerId":"$account","groupId":"$sgId","securityGroupRuleId":"$sgRuleId","isEgress":false,"ipProtocol":"tcp","fromPort":$port,"toPort":$port,"cidrIpv4":"$cidr"}]}}`},
+	{name: "ec2:RevokeSecurityGroupIngress", req: `{"groupId":"$sgId",` + sgPermissions + `}`, resp: ec2OK},
+	{name: "ec2:DeleteSecurityGroup", req: `{"groupId":"$sgId"}`, resp: `{"requestId":"$requestId","_return":true,"groupId":"$sgId"}`},
+	{name: "ec2:CreateNetworkAcl", req: `{"vpcId":"$vpcId"}`,
+		resp: `{"requestId":"$requestId","networkAcl":{"networkAclId":"$aclId","vpcId":"$vpcId","default":false,"entrySet":{"items":[{"ruleNumber":32767,"protocol":"-1","ruleAction":"deny","egress":true,"cidrBlock":"0.0.0.0/0"},{"ruleNumber":32767,"protocol":"-1","ruleAction":"deny","egress":false,"cidrBlock":"0.0.0.0/0"}]},"associationSet":{},"tagSet":{},"ownerId":"$account"}}`},
+	{name: "ec2:CreateNetworkAclEntry", req: `{"networkAclId":"$aclId","ruleNumber":$aclRule,"egress":$aclEgress,"ruleAction":"allow","icmpTypeCode":{},"portRange":$aclPorts,"aclProtocol":"$aclProtocol","cidrBlock":"$aclCidr"}`, resp: ec2OK},
+	{name: "ec2:DeleteNetworkAcl", req: `{"networkAclId":"$aclId"}`, resp: ec2OK},
+	{name: "ec2:AllocateAddress", req: `{"domain":"vpc"}`,
+		resp: `{"requestId":"$requestId","publicIp":"$elasticIp","domain":"vpc","allocationId":"$allocationId","publicIpv4Pool":"amazon","networkBorderGroup":"$region"}`},
+	{name: "ec2:AssociateAddress", req: `{"allocationId":"$allocationId","instanceId":"$instanceId","allowReassociation":false}`,
+		resp: `{"requestId":"$requestId","_return":true,"associationId":"$associationId"}`},
+	{name: "ec2:DisassociateAddress", req: `{"associationId":"$associationId"}`, resp: ec2OK},
+	{name: "ec2:ReleaseAddress", req: `{"allocationId":"$allocationId"}`, resp: ec2OK},
+
+	// S3 changes; object-level calls are data events.
+	{name: "s3:CreateBucket", req: `{"CreateBucketConfiguration":{"LocationConstraint":"$region","xmlns":"http://s3.amazonaws.com/doc/2006-03-01/"},` + bucketHost + `}`, resources: bucketRes},
+	{name: "s3:DeleteBucket", req: `{` + bucketHost + `}`, resources: bucketRes},
+	{name: "s3:PutBucketAcl", req: `{` + bucketHost + `,"acl":"","AccessControlPolicy":{"AccessControlList":{"Grant":$aclGrants},"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Owner":{"ID":"$canonicalId"}}}`, resources: bucketRes},
+	{name: "s3:PutBucketPolicy", req: `{` + bucketHost + `,"policy":"","bucketPolicy":{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::$bucket/*"}]}}`, resources: bucketRes},
+	{name: "s3:PutBucketPublicAccessBlock", req: `{` + bucketHost + `,"publicAccessBlock":"","PublicAccessBlockConfiguration":{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","RestrictPublicBuckets":true,"BlockPublicPolicy":true,"BlockPublicAcls":true,"IgnorePublicAcls":true}}`, resources: bucketRes},
+	{name: "s3:DeleteBucketPublicAccessBlock", req: `{` + bucketHost + `,"publicAccessBlock":""}`, resources: bucketRes},
+	{name: "s3:PutObject", data: true, req: `{` + bucketHost + `,"key":"$objectKey"$objectAcl}`,
+		resp:  `{"x-amz-server-side-encryption":"AES256"}`,
+		extra: `{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":$objectSize,"SSEApplied":"Default_SSE_S3","AuthenticationMethod":"AuthHeader","x-amz-id-2":"$amzId2","bytesTransferredOut":0}`, resources: objectRes},
+	{name: "s3:PutObjectAcl", data: true, req: `{` + bucketHost + `,"key":"$objectKey","acl":"","x-amz-acl":"public-read"}`, resources: objectRes},
+	{name: "s3:DeleteObject", data: true, req: `{` + bucketHost + `,"key":"$objectKey"}`, resources: objectRes},
+
+	// KMS and CloudTrail changes.
+	{name: "kms:CreateKey", req: `{"description":"$kmsAlias key","keyUsage":"ENCRYPT_DECRYPT","keySpec":"SYMMETRIC_DEFAULT","origin":"AWS_KMS","bypassPolicyLockoutSafetyCheck":false}`,
+		resp:      `{"keyMetadata":{"aWSAccountId":"$account","keyId":"$kmsKey","arn":"arn:aws:kms:$region:$account:key/$kmsKey","creationDate":"$iamDate","enabled":true,"description":"$kmsAlias key","keyUsage":"ENCRYPT_DECRYPT","keyState":"Enabled","origin":"AWS_KMS","keyManager":"CUSTOMER","customerMasterKeySpec":"SYMMETRIC_DEFAULT","keySpec":"SYMMETRIC_DEFAULT","encryptionAlgorithms":["SYMMETRIC_DEFAULT"],"multiRegion":false}}`,
+		resources: keyRes},
+	{name: "kms:CreateAlias", req: `{"aliasName":"alias/$kmsAlias","targetKeyId":"$kmsKey"}`,
+		resources: `[{"accountId":"$account","type":"AWS::KMS::Key","ARN":"arn:aws:kms:$region:$account:alias/$kmsAlias"},{"accountId":"$account","type":"AWS::KMS::Key","ARN":"arn:aws:kms:$region:$account:key/$kmsKey"}]`},
+	{name: "kms:ScheduleKeyDeletion", req: `{"keyId":"$kmsKey","pendingWindowInDays":7}`,
+		resp:      `{"keyId":"arn:aws:kms:$region:$account:key/$kmsKey","deletionDate":"$deletionDate","keyState":"PendingDeletion","pendingWindowInDays":7}`,
+		resources: keyRes},
+	{name: "kms:RotateKey", eventType: "AwsServiceEvent", resources: keyRes, details: `{"keyId":"$kmsKey"}`},
+	{name: "cloudtrail:StopLogging", req: `{"name":"$trailArn"}`},
+	{name: "cloudtrail:StartLogging", req: `{"name":"$trailArn"}`},
+}
+
+// op is a compiled api.
+type op struct {
+	svc                                  *service
+	source, event, eventType             string
+	readOnly, data                       bool
+	weight                               int
+	req, resp, extra, resources, details tmpl
+	host, denyMsg                        tmpl
+}
+
+// scenario is a run of calls one principal makes, such as signing in and looking around, or
+// creating a user and deleting it minutes later. plan lists the steps, comma-separated:
+//
+//	[odds%] [delay] [!]call
+//
+// call is service:eventName, or "read" for a background read; delay is a range after the
+// previous step such as 20-90s or 1-3m; odds is the chance the step happens (always when
+// absent); ! refuses the call (access denied, or a wrong password at sign-in).
+type scenario struct {
+	name     string
+	weight   int
+	required bool // every run long enough has it at least once
+	actor    tag
+	console  bool              // the calls are made in the console
+	foreign  bool              // from hostile networks
+	vars     map[string]string // preset placeholders; a value "$x" takes placeholder x's value
+	plan     string
+	steps    []step
+}
+
+type step struct {
+	op       *op // nil: a background read
+	min, max time.Duration
+	odds     int
+	fail     bool
+}
+
+const publicObject = `,"x-amz-acl":"public-read"`
+
+var scenarios = []scenario{
+	{name: "read", weight: 600, actor: anyone, plan: "read"},
+	{name: "cli-burst", weight: 60, actor: anyone, plan: "read, 1-20s read, 60% 1-30s read, 30% 1-30s read"},
+	{name: "service-assume-role", weight: 60, required: true, actor: awsService, plan: "sts:AssumeRole"},
+	{name: "assume-role", weight: 12, actor: human | automation, plan: "sts:AssumeRole"},
+	{name: "console-session", weight: 14, required: true, actor: withMFA, console: true,
+		plan: "signin:ConsoleLogin, 5-40s read, 70% 5-90s read, 50% 5-90s read, 30% 10-120s read, 20% 10-120s read"},
+	{name: "login-without-mfa", weight: 6, required: true, actor: noMFA, console: true,
+		plan: "signin:ConsoleLogin, 5-40s read, 50% 5-90s read, 30% 10-120s read"},
+	{name: "failed-login", weight: 4, required: true, actor: human, console: true,
+		plan: "!signin:ConsoleLogin, 50% 5-40s !signin:ConsoleLogin, 10-60s signin:ConsoleLogin, 5-60s read"},
+	{name: "brute-force", weight: 1, required: true, actor: human, console: true, foreign: true,
+		plan: "!signin:ConsoleLogin, 2-20s !signin:ConsoleLogin, 2-20s !signin:ConsoleLogin, 60% 2-20s !signin:ConsoleLogin, 40% 2-20s !signin:ConsoleLogin"},
+	{name: "hidden-user-name", weight: 2, required: true, actor: hidden, console: true,
+		plan: "!signin:ConsoleLogin, 40% 5-60s !signin:ConsoleLogin"},
+	{name: "root-login", weight: 1, required: true, actor: root, console: true,
+		plan: "signin:ConsoleLogin, 10-60s read, 50% 10-120s read"},
+	{name: "access-denied", weight: 6, required: true, actor: restricted,
+		plan: "!ec2:DescribeInstances, 2-30s !iam:ListUsers, 60% 2-30s !ec2:RunInstances, 60% 2-30s !iam:CreateUser, 50% 2-30s !s3:GetBucketPolicy, 40% 2-30s !kms:Decrypt, 30% 2-30s !ec2:AuthorizeSecurityGroupIngress"},
+	{name: "short-lived-user", weight: 3, required: true, actor: admin, vars: map[string]string{"iamUser": "$newUser"},
+		plan: "iam:CreateUser, 20-90s iam:CreateAccessKey, 1-3m iam:DeleteAccessKey, 30-120s iam:DeleteUser"},
+	{name: "new-user", weight: 2, required: true, actor: admin, vars: map[string]string{"iamUser": "$newUser"},
+		plan: "iam:CreateUser, 10-60s iam:CreateLoginProfile, 10-60s iam:AttachUserPolicy, 50% 10-90s iam:CreateAccessKey"},
+	{name: "short-lived-group", weight: 1, required: true, actor: admin, vars: map[string]string{"iamGroup": "$newGroup"},
+		plan: "iam:CreateGroup, 20-120s iam:AddUserToGroup, 1-4m iam:RemoveUserFromGroup, 10-60s iam:DeleteGroup"},
+	{name: "short-lived-policy", weight: 1, required: true, actor: admin, plan: "iam:CreatePolicy, 2-8m iam:DeletePolicy"},
+	{name: "new-policy", weight: 1, actor: admin, plan: "iam:CreatePolicy"},
+	{name: "role-lifecycle", weight: 2, required: true, actor: admin, vars: map[string]string{"iamRole": "$newRole"},
+		plan: "iam:CreateRole, 5-30s iam:AttachRolePolicy, 5-25m iam:DetachRolePolicy, 5-30s iam:DeleteRole"},
+	{name: "instances", weight: 5, required: true, actor: human | automation, plan: "ec2:RunInstances, 70% 5-40m ec2:TerminateInstances"},
+	{name: "autoscaling", weight: 3, required: true, actor: linked, plan: "ec2:RunInstances, 10-40m ec2:TerminateInstances"},
+	{name: "security-group", weight: 3, actor: admin | automation,
+		plan: "ec2:CreateSecurityGroup, 2-30s ec2:AuthorizeSecurityGroupIngress, 40% 5-20m ec2:RevokeSecurityGroupIngress"},
+	{name: "temporary-security-group", weight: 2, required: true, actor: admin | automation,
+		plan: "ec2:CreateSecurityGroup, 2-30s ec2:AuthorizeSecurityGroupIngress, 5-40m ec2:DeleteSecurityGroup"},
+	{name: "open-ingress", weight: 1, required: true, actor: human | admin, vars: map[string]string{"cidr": "0.0.0.0/0", "port": "22"},
+		plan: "ec2:AuthorizeSecurityGroupIngress"},
+	{name: "network-acl", weight: 2, actor: admin | automation,
+		plan: "ec2:CreateNetworkAcl, 5-60s ec2:CreateNetworkAclEntry, 50% 5-60s ec2:CreateNetworkAclEntry"},
+	{name: "temporary-network-acl", weight: 1, required: true, actor: admin | automation,
+		plan: "ec2:CreateNetworkAcl, 5-60s ec2:CreateNetworkAclEntry, 10-40m ec2:DeleteNetworkAcl"},
+	{name: "allow-all-acl", weight: 1, required: true, actor: admin, vars: map[string]string{"aclProtocol": "-1", "aclCidr": "0.0.0.0/0"},
+		plan: "ec2:CreateNetworkAclEntry"},
+	{name: "elastic-ip", weight: 2, required: true, actor: human | automation,
+		plan: "ec2:AllocateAddress, 10-120s ec2:AssociateAddress, 5-30m ec2:DisassociateAddress, 5-60s ec2:ReleaseAddress"},
+	{name: "elastic-ip-kept", weight: 1, actor: human | automation, plan: "ec2:AllocateAddress, 10-120s ec2:AssociateAddress"},
+	{name: "public-bucket", weight: 1, required: true, actor: human, vars: map[string]string{"bucket": "$newBucket", "aclPublic": "true", "objectAcl": publicObject},
+		plan: "s3:CreateBucket, 10-60s s3:DeleteBucketPublicAccessBlock, 10-120s s3:PutBucketAcl, 30-300s s3:PutObject, 50% 5-60s s3:PutObject"},
+	{name: "bucket-lifecycle", weight: 2, required: true, actor: human | automation, vars: map[string]string{"bucket": "$newBucket", "objectAcl": ""},
+		plan: "s3:CreateBucket, 10-60s s3:PutBucketPublicAccessBlock, 1-5m s3:PutObject, 5-20m s3:DeleteObject, 10-60s s3:DeleteBucket"},
+	{name: "bucket-acl", weight: 1, actor: human | admin, plan: "s3:PutBucketAcl"},
+	{name: "public-bucket-policy", weight: 1, required: true, actor: human | admin, plan: "s3:PutBucketPolicy"},
+	{name: "public-object", weight: 3, required: true, actor: human | automation, vars: map[string]string{"objectAcl": publicObject}, plan: "s3:PutObject"},
+	{name: "public-object-acl", weight: 1, required: true, actor: human, plan: "s3:PutObjectAcl"},
+	{name: "objects", weight: 4, actor: automation, vars: map[string]string{"objectAcl": ""}, plan: "s3:PutObject, 50% 1-10m s3:DeleteObject"},
+	{name: "kms-key", weight: 1, required: true, actor: admin, vars: map[string]string{"kmsKey": "$newKmsKey", "kmsAlias": "$newKmsAlias"},
+		plan: "kms:CreateKey, 5-30s kms:CreateAlias, 30% 10-40m kms:ScheduleKeyDeletion"},
+	{name: "kms-rotation", weight: 1, required: true, actor: awsService, plan: "kms:RotateKey"},
+	{name: "trail-stopped", weight: 1, required: true, actor: admin, plan: "cloudtrail:StopLogging, 1-10m cloudtrail:StartLogging"},
+}
+
+var (
+	ops   = map[string]*op{}
+	reads []*op // background reads, with their weights summed in readWeight
+	// readWeight and scenarioWeight are the summed weights of reads and scenarios.
+	readWeight, scenarioWeight int
+)
+
+func init() {
+	for _, a := range apis {
+		svcName, event, _ := strings.Cut(a.name, ":")
+		s, ok := services[svcName]
+		if !ok {
+			panic("generate: unknown service in " + a.name)
+		}
+		host := s.host
+		if host == "" {
+			host = svcName + ".$region.amazonaws.com"
+		}
+		extra := a.extra
+		if extra == "" {
+			extra = s.extra
+		}
+		o := &op{svc: s, source: svcName + ".amazonaws.com", event: event, eventType: a.eventType,
+			readOnly: a.weight > 0, data: a.data, weight: a.weight,
+			req: compile(a.req), resp: compile(a.resp), extra: compile(extra), resources: compile(a.resources),
+			details: compile(a.details), host: compile(host), denyMsg: compile(s.denyMsg)}
+		if o.eventType == "" {
+			o.eventType = "AwsApiCall"
+		}
+		ops[a.name] = o
+		if a.weight > 0 {
+			reads = append(reads, o)
+			readWeight += a.weight
+		}
+	}
+	for i := range scenarios {
+		sc := &scenarios[i]
+		steps, err := parsePlan(sc.plan)
+		if err != nil {
+			panic(fmt.Sprintf("generate: scenario %s: %v", sc.name, err))
+		}
+		sc.steps = steps
+		scenarioWeight += sc.weight
+	}
+}
+
+func parsePlan(plan string) ([]step, error) {
+	var steps []step
+	for i, item := range strings.Split(plan, ",") {
+		var st step
+		fields := strings.Fields(item)
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("empty step %d", i+1)
+		}
+		call := fields[len(fields)-1]
+		for _, f := range fields[:len(fields)-1] {
+			var err error
+			if p, ok := strings.CutSuffix(f, "%"); ok {
+				st.odds, err = strconv.Atoi(p)
+			} else {
+				st.min, st.max, err = parseDelay(f)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("step %q: %w", item, err)
+			}
+		}
+		call, st.fail = strings.CutPrefix(call, "!")
+		if call != "read" {
+			if st.op = ops[call]; st.op == nil {
+				return nil, fmt.Errorf("unknown call %q", call)
+			}
+		}
+		if i == 0 && (st.odds != 0 || st.max != 0) {
+			return nil, fmt.Errorf("the first step %q must have neither odds nor delay", item)
+		}
+		steps = append(steps, st)
+	}
+	return steps, nil
+}
+
+// parseDelay parses a range such as 20-90s or 1-3m.
+func parseDelay(s string) (lo, hi time.Duration, err error) {
+	unit := time.Second
+	if n, ok := strings.CutSuffix(s, "m"); ok {
+		s, unit = n, time.Minute
+	} else if s, ok = strings.CutSuffix(s, "s"); !ok {
+		return 0, 0, fmt.Errorf("delay %q has no unit s or m", s)
+	}
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("delay %q is not a range", s)
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || x > y {
+		return 0, 0, fmt.Errorf("bad delay range %q", s)
+	}
+	return time.Duration(x) * unit, time.Duration(y) * unit, nil
+}

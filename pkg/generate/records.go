@@ -1,0 +1,474 @@
+package generate
+
+import (
+	"container/heap"
+	"encoding/json"
+	"iter"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Record is one generated CloudTrail record.
+type Record struct {
+	Account string    // recipientAccountId
+	Region  string    // awsRegion
+	Time    time.Time // eventTime (whole seconds, UTC)
+	JSON    []byte    // the record: one JSON object, owned by the receiver
+}
+
+// Records yields o.Events CloudTrail records in event-time order, all within
+// [o.Start, o.Start+o.Span). The same options give the same records; a zero Start means the
+// span before now (and so different records each call). Memory stays bounded whatever the number of records:
+// only scenes still in progress (a user created and not yet deleted) are held.
+func Records(o Options) iter.Seq[Record] {
+	o = o.withDefaults(time.Now())
+	return func(yield func(Record) bool) {
+		g := newGen(o)
+		for g.emitted < g.n {
+			if !yield(g.next()) {
+				return
+			}
+		}
+	}
+}
+
+// maxScenes bounds the scenes in progress; beyond it only single reads start.
+const maxScenes = 10000
+
+// gen makes records. Every record belongs to a scene (a scenario being played by one
+// principal); scenes start at a steady pace over the time range and wait in a heap for the
+// time of their next step.
+type gen struct {
+	rng        *rand.Rand
+	n          int
+	start, end time.Time
+	accounts   []*account
+	scenes     sceneHeap
+	queued     int // steps waiting in scenes
+	emitted    int
+	last       time.Time
+	seq        uint64
+	required   []*scenario // required scenarios not yet forced
+	forced     int
+	nRequired  int
+	buf        []byte
+}
+
+// scene is one scenario played by one principal.
+type scene struct {
+	acct    *account
+	who     *principal
+	region  string
+	ip      string
+	agent   string // user agent of its API calls
+	browser string // user agent of its sign-ins
+	console bool
+	service bool      // an AWS service makes the calls: no TLS details
+	key     string    // access key of its calls
+	since   time.Time // when its session started
+	tls     [2]string // TLS version and cipher suite
+	vars    map[string]string
+	steps   []timedStep
+	next    int
+	seq     uint64
+}
+
+type timedStep struct {
+	step
+	at time.Time
+}
+
+func newGen(o Options) *gen {
+	g := &gen{
+		rng:   rand.New(rand.NewPCG(o.Seed, 0x747261696c73)),
+		n:     o.Events,
+		start: o.Start.UTC(),
+		end:   o.Start.UTC().Add(o.Span),
+	}
+	for i := range o.Accounts {
+		g.accounts = append(g.accounts, newAccount(g.rng, i))
+	}
+	for i := range scenarios {
+		if scenarios[i].required {
+			g.required = append(g.required, &scenarios[i])
+		}
+	}
+	g.rng.Shuffle(len(g.required), func(i, j int) { g.required[i], g.required[j] = g.required[j], g.required[i] })
+	g.nRequired = len(g.required)
+	return g
+}
+
+// next returns the next record in time order.
+func (g *gen) next() Record {
+	frac := (float64(g.emitted) + g.rng.Float64()) / float64(g.n)
+	base := g.start.Add(time.Duration(frac * float64(g.end.Sub(g.start))))
+	if base.Before(g.last) {
+		base = g.last
+	}
+	if len(g.scenes) == 0 || g.scenes[0].steps[g.scenes[0].next].at.After(base) {
+		g.begin(base)
+	}
+	s := g.scenes[0]
+	st := s.steps[s.next]
+	s.next++
+	if s.next == len(s.steps) {
+		heap.Pop(&g.scenes)
+	} else {
+		heap.Fix(&g.scenes, 0)
+	}
+	g.queued--
+	g.emitted++
+	g.last = st.at
+	return g.render(s, st)
+}
+
+// begin starts a scene at time at, if the records left to make leave room for its steps.
+func (g *gen) begin(at time.Time) {
+	left := g.n - g.emitted
+	sc := g.choose()
+	steps := g.plan(sc, at)
+	if len(steps) > 1 && (g.queued+len(steps) > left || len(g.scenes) >= maxScenes) {
+		sc = &scenarios[0]
+		steps = g.plan(sc, at)
+	}
+	if g.queued+len(steps) > left {
+		return
+	}
+	g.seq++
+	heap.Push(&g.scenes, g.newScene(sc, at, steps))
+	g.queued += len(steps)
+}
+
+// choose picks the next scenario: a required one when its turn has come (they are spread
+// evenly over the run), otherwise one at random by weight.
+func (g *gen) choose() *scenario {
+	if len(g.required) > 0 && g.emitted >= g.n*(g.forced+1)/(g.nRequired+2) {
+		sc := g.required[0]
+		g.required = g.required[1:]
+		g.forced++
+		return sc
+	}
+	n := g.rng.IntN(scenarioWeight)
+	for i := range scenarios {
+		if n -= scenarios[i].weight; n < 0 {
+			return &scenarios[i]
+		}
+	}
+	return &scenarios[0]
+}
+
+// plan decides which steps of sc happen and when; every step falls before the end.
+func (g *gen) plan(sc *scenario, at time.Time) []timedStep {
+	limit := g.end.Add(-time.Second)
+	if limit.Before(at) {
+		limit = at
+	}
+	var out []timedStep
+	t := at
+	for _, st := range sc.steps {
+		if st.odds > 0 && g.rng.IntN(100) >= st.odds {
+			continue
+		}
+		if st.max > 0 {
+			t = t.Add(st.min + time.Duration(g.rng.Int64N(int64(st.max-st.min)+1)))
+		}
+		if t.After(limit) {
+			t = limit
+		}
+		out = append(out, timedStep{st, t})
+	}
+	return out
+}
+
+func (g *gen) newScene(sc *scenario, at time.Time, steps []timedStep) *scene {
+	r := g.rng
+	a := g.accounts[r.IntN(len(g.accounts))]
+	s := &scene{acct: a, who: a.pick(r, sc.actor), region: a.region(r), steps: steps, seq: g.seq,
+		vars: map[string]string{}, tls: [2]string{"TLSv1.3", "TLS_AES_128_GCM_SHA256"}}
+	w := s.who
+	switch {
+	case w.kind == "AWSService":
+		s.ip, s.agent, s.service = w.name, w.name, true
+	case w.invokedBy != "":
+		s.ip, s.agent, s.service = w.invokedBy, w.invokedBy, true
+	default:
+		s.console = sc.console || w.kind == "Root" || w.console && r.IntN(100) < 35
+		switch {
+		case sc.foreign:
+			s.ip = randomIP(r, pickCountry(r, hostile).nets)
+		case w.tags&(human|sso) != 0 && r.IntN(100) < 8: // travelling
+			s.ip = randomIP(r, pickCountry(r, homes).nets)
+		case len(w.ips) > 0:
+			s.ip = pick(r, w.ips)
+		default:
+			s.ip = randomIP(r, regions[s.region])
+		}
+		s.browser = pick(r, browsers)
+		if s.console {
+			s.agent = consoleAgent
+		} else {
+			s.agent = pick(r, w.cli)
+		}
+		if r.IntN(5) == 0 {
+			s.tls = [2]string{"TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"}
+		}
+	}
+	s.key = "ASIA" + base32String(r, 16)
+	if w.kind == "IAMUser" && !s.console {
+		s.key = w.key
+	}
+	s.since = at.Add(-time.Duration(r.Int64N(int64(2 * time.Hour))))
+	if steps[0].op != nil && steps[0].op.eventType == "AwsConsoleSignIn" {
+		s.since = at
+	}
+	for _, k := range slices.Sorted(maps.Keys(sc.vars)) { // in a fixed order: values draw random numbers
+		v := sc.vars[k]
+		if len(v) > 1 && v[0] == '$' {
+			v = (&call{g: g, scene: s, region: s.region}).value(v[1:])
+		}
+		s.vars[k] = v
+	}
+	return s
+}
+
+// call is one record being rendered.
+type call struct {
+	g         *gen
+	scene     *scene
+	op        *op
+	at        time.Time
+	region    string
+	requestID string
+	fail      bool
+}
+
+func (g *gen) render(s *scene, st timedStep) Record {
+	r := g.rng
+	o := st.op
+	if o == nil {
+		o = g.pickRead()
+	}
+	c := &call{g: g, scene: s, op: o, at: st.at.UTC().Truncate(time.Second), region: s.region, fail: st.fail}
+	if o.svc.global {
+		c.region = "us-east-1"
+	}
+	signIn := o.eventType == "AwsConsoleSignIn"
+	serviceEvent := o.eventType == "AwsServiceEvent"
+	if !signIn && !serviceEvent {
+		if o.svc.shortID {
+			c.requestID = randomString(r, upperHex, 16)
+		} else {
+			c.requestID = uuid(r)
+		}
+	}
+	rec := record{
+		EventVersion:       o.svc.version,
+		UserIdentity:       c.identity(),
+		EventTime:          c.at.Format(time.RFC3339),
+		EventSource:        o.source,
+		EventName:          o.event,
+		AWSRegion:          c.region,
+		SourceIPAddress:    s.ip,
+		UserAgent:          s.agent,
+		RequestID:          c.requestID,
+		ReadOnly:           o.readOnly,
+		EventType:          o.eventType,
+		ManagementEvent:    !o.data,
+		RecipientAccountID: s.acct.id,
+		EventCategory:      "Management",
+	}
+	if o.data {
+		rec.EventCategory = "Data"
+	}
+	switch {
+	case signIn:
+		rec.UserAgent = s.browser
+	case serviceEvent:
+		rec.SourceIPAddress, rec.UserAgent = o.source, o.source
+	}
+	// Each part is rendered into the shared buffer and kept as its own slice of it.
+	buf := g.buf[:0]
+	part := func(t tmpl) json.RawMessage {
+		if len(t) == 0 {
+			return nil
+		}
+		from := len(buf)
+		buf = t.render(buf, c.value)
+		return json.RawMessage(buf[from:len(buf):len(buf)])
+	}
+	rec.RequestParameters = part(o.req)
+	if c.fail {
+		rec.ErrorCode = o.svc.denyCode
+		rec.ErrorMessage = string(o.denyMsg.render(nil, c.value))
+	}
+	if !c.fail || signIn {
+		rec.ResponseElements = part(o.resp)
+	}
+	rec.AdditionalEventData = part(o.extra)
+	rec.Resources = part(o.resources)
+	rec.ServiceEventDetails = part(o.details)
+	if !s.service && !serviceEvent {
+		rec.TLSDetails = &tlsDetails{Version: s.tls[0], CipherSuite: s.tls[1], Host: string(o.host.render(nil, c.value))}
+		if s.console && !signIn {
+			rec.SessionCredentialFromConsole = "true"
+		}
+	}
+	rec.EventID = uuid(r)
+	out, err := json.Marshal(rec)
+	if err != nil {
+		panic("generate: " + o.source + " " + o.event + " rendered invalid JSON: " + err.Error())
+	}
+	g.buf = buf
+	return Record{Account: s.acct.id, Region: c.region, Time: c.at, JSON: out}
+}
+
+func (g *gen) pickRead() *op {
+	n := g.rng.IntN(readWeight)
+	for _, o := range reads {
+		if n -= o.weight; n < 0 {
+			return o
+		}
+	}
+	return reads[0]
+}
+
+// actorArn is the ARN that error messages name for the scene's principal.
+func (s *scene) actorArn() string {
+	w, id := s.who, s.acct.id
+	switch w.kind {
+	case "AssumedRole":
+		return "arn:aws:sts::" + id + ":assumed-role/" + w.name + "/" + w.session
+	case "Root":
+		return "arn:aws:iam::" + id + ":root"
+	}
+	return "arn:aws:iam::" + id + ":user/" + w.name
+}
+
+// identity is the userIdentity of the call.
+func (c *call) identity() *identity {
+	s := c.scene
+	w, id := s.who, s.acct.id
+	switch {
+	case c.op.eventType == "AwsServiceEvent":
+		return &identity{AccountID: id, InvokedBy: c.op.source}
+	case w.kind == "AWSService":
+		return &identity{Type: "AWSService", InvokedBy: w.name}
+	}
+	u := &identity{Type: w.kind, AccountID: id}
+	switch w.kind {
+	case "IAMUser":
+		if w.tags&hidden == 0 {
+			u.PrincipalID, u.ARN = w.id, s.actorArn()
+		}
+		u.UserName = w.name
+	case "Root":
+		u.PrincipalID, u.ARN = id, s.actorArn()
+	case "AssumedRole":
+		u.PrincipalID, u.ARN, u.InvokedBy = w.id+":"+w.session, s.actorArn(), w.invokedBy
+	}
+	if c.op.eventType == "AwsConsoleSignIn" {
+		if c.fail {
+			u.AccessKeyID = new(string)
+		}
+		return u
+	}
+	u.AccessKeyID = &s.key
+	if s.console || w.kind == "AssumedRole" {
+		sc := &sessionContext{}
+		sc.Attributes.CreationDate = s.since.UTC().Format(time.RFC3339)
+		sc.Attributes.MFAAuthenticated = "false"
+		if s.console && w.mfa {
+			sc.Attributes.MFAAuthenticated = "true"
+		}
+		if w.kind == "AssumedRole" {
+			sc.SessionIssuer = issuer{Type: "Role", PrincipalID: w.id, ARN: "arn:aws:iam::" + id + ":role/" + w.name, AccountID: id, UserName: w.name}
+		}
+		u.SessionContext = sc
+	}
+	return u
+}
+
+// record is a CloudTrail record, its fields in the order CloudTrail writes them.
+type record struct {
+	EventVersion                 string          `json:"eventVersion"`
+	UserIdentity                 *identity       `json:"userIdentity"`
+	EventTime                    string          `json:"eventTime"`
+	EventSource                  string          `json:"eventSource"`
+	EventName                    string          `json:"eventName"`
+	AWSRegion                    string          `json:"awsRegion"`
+	SourceIPAddress              string          `json:"sourceIPAddress"`
+	UserAgent                    string          `json:"userAgent"`
+	ErrorCode                    string          `json:"errorCode,omitempty"`
+	ErrorMessage                 string          `json:"errorMessage,omitempty"`
+	RequestParameters            json.RawMessage `json:"requestParameters"`
+	ResponseElements             json.RawMessage `json:"responseElements"`
+	AdditionalEventData          json.RawMessage `json:"additionalEventData,omitempty"`
+	RequestID                    string          `json:"requestID,omitempty"`
+	EventID                      string          `json:"eventID"`
+	ReadOnly                     bool            `json:"readOnly"`
+	Resources                    json.RawMessage `json:"resources,omitempty"`
+	EventType                    string          `json:"eventType"`
+	ManagementEvent              bool            `json:"managementEvent"`
+	RecipientAccountID           string          `json:"recipientAccountId"`
+	ServiceEventDetails          json.RawMessage `json:"serviceEventDetails,omitempty"`
+	EventCategory                string          `json:"eventCategory"`
+	TLSDetails                   *tlsDetails     `json:"tlsDetails,omitempty"`
+	SessionCredentialFromConsole string          `json:"sessionCredentialFromConsole,omitempty"`
+}
+
+type identity struct {
+	Type           string          `json:"type,omitempty"`
+	PrincipalID    string          `json:"principalId,omitempty"`
+	ARN            string          `json:"arn,omitempty"`
+	AccountID      string          `json:"accountId,omitempty"`
+	AccessKeyID    *string         `json:"accessKeyId,omitempty"`
+	UserName       string          `json:"userName,omitempty"`
+	SessionContext *sessionContext `json:"sessionContext,omitempty"`
+	InvokedBy      string          `json:"invokedBy,omitempty"`
+}
+
+type sessionContext struct {
+	SessionIssuer       issuer   `json:"sessionIssuer"`
+	WebIDFederationData struct{} `json:"webIdFederationData"`
+	Attributes          struct {
+		CreationDate     string `json:"creationDate"`
+		MFAAuthenticated string `json:"mfaAuthenticated"`
+	} `json:"attributes"`
+}
+
+type issuer struct {
+	Type        string `json:"type,omitempty"`
+	PrincipalID string `json:"principalId,omitempty"`
+	ARN         string `json:"arn,omitempty"`
+	AccountID   string `json:"accountId,omitempty"`
+	UserName    string `json:"userName,omitempty"`
+}
+
+type tlsDetails struct {
+	Version     string `json:"tlsVersion"`
+	CipherSuite string `json:"cipherSuite"`
+	Host        string `json:"clientProvidedHostHeader"`
+}
+
+// sceneHeap orders scenes by the time of their next step, then by when they started.
+type sceneHeap []*scene
+
+func (h sceneHeap) Len() int { return len(h) }
+func (h sceneHeap) Less(i, j int) bool {
+	a, b := h[i].steps[h[i].next].at, h[j].steps[h[j].next].at
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h sceneHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sceneHeap) Push(x any)   { *h = append(*h, x.(*scene)) }
+func (h *sceneHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return s
+}

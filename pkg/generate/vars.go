@@ -1,0 +1,247 @@
+package generate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// iamTime is how IAM, STS and KMS write dates in responseElements.
+const iamTime = "Jan 2, 2006, 3:04:05 PM"
+
+// value returns the value of placeholder name in this call. Values that depend on the call
+// itself (time, request ID, outcome) are computed each time; the others are made once per
+// scene and reused by its later steps, so a user created in one step is the one deleted in
+// a later step.
+func (c *call) value(name string) string {
+	s, r := c.scene, c.g.rng
+	switch name {
+	case "account":
+		return s.acct.id
+	case "region":
+		return c.region
+	case "requestId":
+		return c.requestID
+	case "clientToken":
+		return uuid(r)
+	case "iamDate":
+		return c.at.Format(iamTime)
+	case "expiration":
+		return c.at.Add(time.Hour).Format(iamTime)
+	case "deletionDate":
+		return c.at.Add(7 * 24 * time.Hour).Truncate(24 * time.Hour).Format(iamTime)
+	case "epochMs":
+		return strconv.FormatInt(c.at.UnixMilli(), 10)
+	case "action":
+		return strings.Replace(c.op.source, ".amazonaws.com", ":", 1) + c.op.event
+	case "actorArn":
+		return s.actorArn()
+	case "encoded":
+		return randomString(r, base64Ish, 96)
+	case "amzId2":
+		return randomString(r, base64Ish, 76)
+	case "loginState":
+		return hexString(r, 16)
+	case "loginResult":
+		if c.fail {
+			return "Failure"
+		}
+		return "Success"
+	case "mfaUsed":
+		if !c.fail && s.who.mfa {
+			return "Yes"
+		}
+		return "No"
+	case "mfaIdentifier":
+		if c.fail || !s.who.mfa {
+			return ""
+		}
+		device := "mfa/" + s.who.name
+		if s.who.kind == "Root" {
+			device = "mfa/root-account-mfa-device"
+		}
+		return `,"MFAIdentifier":"arn:aws:iam::` + s.acct.id + ":" + device + `"`
+	case "aclRule":
+		return strconv.Itoa(100 + 10*r.IntN(20))
+	case "aclEgress":
+		return strconv.FormatBool(r.IntN(10) < 3)
+	case "objectSize":
+		return strconv.Itoa(200 + r.IntN(5<<20))
+	}
+	if v, ok := s.vars[name]; ok {
+		return v
+	}
+	mk, ok := makers[name]
+	if !ok {
+		panic("generate: no value for placeholder $" + name)
+	}
+	v := mk(c)
+	s.vars[name] = v
+	return v
+}
+
+// makers make the values that stay the same for a whole scene.
+var makers map[string]func(c *call) string
+
+func init() {
+	makers = map[string]func(c *call) string{
+		// IAM.
+		"iamUser":       func(c *call) string { return pick(c.g.rng, c.scene.acct.users) },
+		"newUser":       func(c *call) string { return pick(c.g.rng, newUsers) + "-" + digits(c, 3) },
+		"userId":        func(c *call) string { return "AIDA" + base32String(c.g.rng, 17) },
+		"newKeyId":      func(c *call) string { return "AKIA" + base32String(c.g.rng, 16) },
+		"iamGroup":      func(c *call) string { return pick(c.g.rng, c.scene.acct.groups) },
+		"newGroup":      func(c *call) string { return pick(c.g.rng, newGroups) + "-" + digits(c, 2) },
+		"groupId":       func(c *call) string { return "AGPA" + base32String(c.g.rng, 17) },
+		"policyName":    func(c *call) string { return pick(c.g.rng, newPolicies) + "-" + digits(c, 3) },
+		"policyId":      func(c *call) string { return "ANPA" + base32String(c.g.rng, 17) },
+		"iamRole":       func(c *call) string { return pick(c.g.rng, c.scene.acct.roles) },
+		"newRole":       func(c *call) string { return pick(c.g.rng, newRoles) + "-" + hexString(c.g.rng, 4) },
+		"roleId":        func(c *call) string { return "AROA" + base32String(c.g.rng, 17) },
+		"managedPolicy": func(c *call) string { return "arn:aws:iam::aws:policy/" + pick(c.g.rng, managedPolicies) },
+
+		// STS: the role a principal assumes and the session it gets.
+		"targetRole": func(c *call) string {
+			if t := c.scene.who.target; t != "" {
+				return t
+			}
+			return pick(c.g.rng, standingRoles)
+		},
+		"targetRoleId": func(c *call) string { return c.scene.acct.roleIDs[c.value("targetRole")] },
+		"roleArn":      func(c *call) string { return "arn:aws:iam::" + c.scene.acct.id + ":role/" + c.value("targetRole") },
+		"roleSession": func(c *call) string {
+			switch w := c.scene.who; {
+			case w.name == "lambda.amazonaws.com":
+				return pick(c.g.rng, functions)
+			case w.name == "ec2.amazonaws.com":
+				return "i-" + hexString(c.g.rng, 17)
+			case w.kind == "AWSService":
+				return hexString(c.g.rng, 32)
+			case w.kind == "IAMUser":
+				return w.name + "-" + digits(c, 10)
+			default:
+				return w.session
+			}
+		},
+		"sessionKey": func(c *call) string { return "ASIA" + base32String(c.g.rng, 16) },
+
+		// EC2.
+		"vpcId":         func(c *call) string { return c.scene.acct.vpcs[c.region][0] },
+		"subnetId":      func(c *call) string { return c.scene.acct.vpcs[c.region][1] },
+		"zone":          func(c *call) string { return c.region + string(rune('a'+c.g.rng.IntN(3))) },
+		"imageId":       func(c *call) string { return "ami-" + hexString(c.g.rng, 17) },
+		"instanceType":  func(c *call) string { return pick(c.g.rng, instanceTypes) },
+		"instanceName":  func(c *call) string { return pick(c.g.rng, instanceNames) + "-" + digits(c, 2) },
+		"instanceId":    func(c *call) string { return "i-" + hexString(c.g.rng, 17) },
+		"reservationId": func(c *call) string { return "r-" + hexString(c.g.rng, 17) },
+		"eniId":         func(c *call) string { return "eni-" + hexString(c.g.rng, 17) },
+		"privateIp": func(c *call) string {
+			return fmt.Sprintf("10.0.%d.%d", c.g.rng.IntN(64), 4+c.g.rng.IntN(250))
+		},
+		"privateDns": func(c *call) string {
+			domain := c.region + ".compute.internal"
+			if c.region == "us-east-1" {
+				domain = "ec2.internal"
+			}
+			return "ip-" + strings.ReplaceAll(c.value("privateIp"), ".", "-") + "." + domain
+		},
+		"sgId":     func(c *call) string { return "sg-" + hexString(c.g.rng, 17) },
+		"sgName":   func(c *call) string { return pick(c.g.rng, securityGroups) },
+		"sgRuleId": func(c *call) string { return "sgr-" + hexString(c.g.rng, 17) },
+		"port":     func(c *call) string { return pick(c.g.rng, ports) },
+		"cidr": func(c *call) string {
+			switch c.g.rng.IntN(10) {
+			case 0, 1, 2, 3:
+				return "0.0.0.0/0"
+			case 4, 5, 6:
+				return c.scene.acct.office + "/32"
+			}
+			return "10.0.0.0/16"
+		},
+		"aclId": func(c *call) string { return "acl-" + hexString(c.g.rng, 17) },
+		"aclProtocol": func(c *call) string {
+			if c.g.rng.IntN(10) < 4 {
+				return "-1" // all traffic
+			}
+			return "6"
+		},
+		"aclPorts": func(c *call) string {
+			if c.value("aclProtocol") == "-1" {
+				return "{}"
+			}
+			p := pick(c.g.rng, ports)
+			return `{"from":` + p + `,"to":` + p + `}`
+		},
+		"aclCidr": func(c *call) string {
+			if c.g.rng.IntN(10) < 6 {
+				return "0.0.0.0/0"
+			}
+			return "10.0.0.0/16"
+		},
+		"elasticIp":     func(c *call) string { return randomIP(c.g.rng, regions[c.region]) },
+		"allocationId":  func(c *call) string { return "eipalloc-" + hexString(c.g.rng, 17) },
+		"associationId": func(c *call) string { return "eipassoc-" + hexString(c.g.rng, 17) },
+
+		// S3.
+		"bucket": func(c *call) string { return pick(c.g.rng, c.scene.acct.buckets) },
+		"newBucket": func(c *call) string {
+			return fmt.Sprintf("acme-%s-%s-%s", c.scene.acct.env, pick(c.g.rng, newBuckets), hexString(c.g.rng, 6))
+		},
+		"objectKey": func(c *call) string {
+			return pick(c.g.rng, objectPrefixes) + pick(c.g.rng, objectNames) + "-" + digits(c, 4) + pick(c.g.rng, objectSuffixes)
+		},
+		"objectAcl": func(c *call) string {
+			if c.g.rng.IntN(10) == 0 {
+				return publicObject
+			}
+			return ""
+		},
+		"aclPublic":   func(c *call) string { return strconv.FormatBool(c.g.rng.IntN(10) < 3) },
+		"canonicalId": func(c *call) string { return c.scene.acct.canonical },
+		"aclGrants": func(c *call) string {
+			owner := `{"Grantee":{"xsi:type":"CanonicalUser","ID":"` + c.scene.acct.canonical + `"},"Permission":"FULL_CONTROL"}`
+			if c.value("aclPublic") == "true" {
+				return `[` + owner + `,{"Grantee":{"xsi:type":"Group","URI":"http://acs.amazonaws.com/groups/global/AllUsers"},"Permission":"READ"}]`
+			}
+			return `[` + owner + `,{"Grantee":{"xsi:type":"Group","URI":"http://acs.amazonaws.com/groups/s3/LogDelivery"},"Permission":"WRITE"}]`
+		},
+
+		// KMS, CloudTrail and the rest.
+		"kmsKey":      func(c *call) string { return c.scene.acct.keys[c.region] },
+		"newKmsKey":   func(c *call) string { return uuid(c.g.rng) },
+		"kmsAlias":    func(c *call) string { return "app-data" },
+		"newKmsAlias": func(c *call) string { return pick(c.g.rng, newAliases) + "-" + digits(c, 2) },
+		"trailArn": func(c *call) string {
+			return "arn:aws:cloudtrail:" + c.scene.acct.regions[0] + ":" + c.scene.acct.id + ":trail/management-events"
+		},
+		"ssmParam":     func(c *call) string { return "/" + c.scene.acct.env + "/" + pick(c.g.rng, parameters) },
+		"secretId":     func(c *call) string { return c.scene.acct.env + "/" + pick(c.g.rng, parameters) },
+		"functionName": func(c *call) string { return pick(c.g.rng, functions) },
+		"tableName":    func(c *call) string { return pick(c.g.rng, tables) },
+		"stackName":    func(c *call) string { return c.scene.acct.env + "-" + pick(c.g.rng, stacks) },
+	}
+}
+
+var (
+	newUsers        = []string{"tmp-contractor", "test-user", "debug-access", "svc-reporting", "migration-bot", "backup-admin", "qa-automation", "vendor-support"}
+	newGroups       = []string{"contractors", "incident-response", "data-science", "oncall"}
+	newPolicies     = []string{"s3-read-exports", "ec2-start-stop", "kms-decrypt-app", "ci-deploy-permissions"}
+	newRoles        = []string{"lambda-exec", "batch-runner", "cross-account-audit", "ecs-task"}
+	managedPolicies = []string{"AdministratorAccess", "ReadOnlyAccess", "AmazonS3FullAccess", "PowerUserAccess", "IAMFullAccess", "AmazonEC2FullAccess"}
+	instanceTypes   = []string{"t3.micro", "t3.medium", "m6i.large", "c6i.xlarge", "r6g.large"}
+	instanceNames   = []string{"web", "api", "worker", "bastion", "batch"}
+	securityGroups  = []string{"web-sg", "bastion-sg", "db-access", "temp-debug", "launch-wizard-3"}
+	ports           = []string{"22", "3389", "443", "80", "5432", "6379", "8080"}
+	newBuckets      = []string{"tmp", "share", "data", "static", "public-assets"}
+	objectPrefixes  = []string{"exports/", "reports/2025/", "uploads/", "static/img/", "backups/db/"}
+	objectNames     = []string{"report", "invoice", "customers", "logo", "dump", "dataset"}
+	objectSuffixes  = []string{".csv", ".pdf", ".json", ".png", ".sql.gz", ".parquet"}
+	newAliases      = []string{"payments", "backups", "tenant-data", "secrets"}
+	parameters      = []string{"app/db-password", "app/api-key", "payments/stripe-key", "etl/source-dsn"}
+	functions       = []string{"etl-loader", "image-resizer", "slack-notifier", "cost-report"}
+	tables          = []string{"orders", "sessions", "customers", "audit-log"}
+	stacks          = []string{"network", "app", "data", "monitoring"}
+)
+
+func digits(c *call, n int) string { return randomString(c.g.rng, digitChars, n) }
