@@ -1,0 +1,245 @@
+// Package generate makes realistic synthetic CloudTrail logs: IAM users, role sessions, the
+// root user and AWS services at work across accounts and regions, from addresses in several
+// countries; console sign-ins that succeed (with and without MFA) and fail (also with
+// HIDDEN_DUE_TO_SECURITY_REASONS); resources created and deleted, some within minutes; security
+// groups and network ACLs opened to the world, public buckets and objects, access-denied
+// bursts, elastic IPs, KMS keys, a stopped trail; and above all the reads that dominate real
+// trails. Every run of 600 records or more has each of these at least once.
+//
+// Records yields the records one by one in time order, Files groups them into CloudTrail log
+// files, WriteFile writes a log file, and Run (the `trailstream generate` tool) writes the
+// files to S3 and sends the notification S3 would send for each, or writes a local file.
+// Output is deterministic for a given seed and time range, and memory stays bounded for any
+// number of records.
+package generate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/trailstream/trailstream/pkg/awsutil"
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/s3event"
+)
+
+// Options say what to generate. A zero field takes its default.
+type Options struct {
+	Events         int           // records in all (default 1000)
+	Accounts       int           // AWS accounts the records belong to (default 2)
+	RecordsPerFile int           // most records in one CloudTrail file (default 250)
+	Seed           uint64        // selects the output; Run picks a random one when it is 0
+	Start          time.Time     // time of the earliest record (default: one span before now)
+	Span           time.Duration // the records fall in [Start, Start+Span) (default one hour)
+	Out            string        // Run writes here instead of to the bucket: x.jsonl or x.json.gz
+}
+
+// Defaults of Options.
+const (
+	DefaultEvents         = 1000
+	DefaultAccounts       = 2
+	DefaultRecordsPerFile = 250
+	DefaultSpan           = time.Hour
+)
+
+// Register defines the generate flags on fs: --events, --accounts, --records-per-file,
+// --seed, --start, --span and --out.
+func (o *Options) Register(fs *flag.FlagSet) {
+	fs.IntVar(&o.Events, "events", DefaultEvents, "CloudTrail records to generate")
+	fs.IntVar(&o.Accounts, "accounts", DefaultAccounts, "AWS accounts the records belong to")
+	fs.IntVar(&o.RecordsPerFile, "records-per-file", DefaultRecordsPerFile, "most records in one CloudTrail file")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed: the same seed, start and span give the same records (0: a random seed, logged)")
+	fs.Func("start", "time of the earliest record: RFC3339 (2025-01-02T15:04:05Z) or relative to now (-3h) (default: one span before now)",
+		func(v string) error {
+			t, err := ParseStart(v, time.Now())
+			o.Start = t
+			return err
+		})
+	fs.DurationVar(&o.Span, "span", DefaultSpan, "the records' times spread over this long from the start")
+	fs.StringVar(&o.Out, "out", "", "write a local file instead of to the bucket: x.jsonl (one record a line) or x.json.gz (one CloudTrail file)")
+}
+
+// ParseStart reads a start time: an RFC3339 time, or a duration added to now ("-3h" is
+// three hours ago).
+func ParseStart(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("start %q is neither an RFC3339 time nor a duration such as -3h", v)
+	}
+	return now.Add(d), nil
+}
+
+func (o Options) withDefaults(now time.Time) Options {
+	if o.Accounts <= 0 {
+		o.Accounts = DefaultAccounts
+	}
+	if o.RecordsPerFile <= 0 {
+		o.RecordsPerFile = DefaultRecordsPerFile
+	}
+	if o.Span <= 0 {
+		o.Span = DefaultSpan
+	}
+	if o.Start.IsZero() {
+		o.Start = now.Add(-o.Span)
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	var errs []error
+	if o.Events < 1 {
+		errs = append(errs, fmt.Errorf("--events %d: want at least 1", o.Events))
+	}
+	if o.Accounts < 0 {
+		errs = append(errs, fmt.Errorf("--accounts %d: want at least 1", o.Accounts))
+	}
+	if o.RecordsPerFile < 0 {
+		errs = append(errs, fmt.Errorf("--records-per-file %d: want at least 1", o.RecordsPerFile))
+	}
+	if o.Span < 0 {
+		errs = append(errs, fmt.Errorf("--span %s: want a positive duration", o.Span))
+	}
+	if o.Out != "" && !strings.HasSuffix(o.Out, ".jsonl") && !strings.HasSuffix(o.Out, ".json.gz") {
+		errs = append(errs, fmt.Errorf("--out %q: want a name ending in .jsonl or .json.gz", o.Out))
+	}
+	return errors.Join(errs...)
+}
+
+// Run generates the records o asks for. Without o.Out it writes CloudTrail log files to
+// cfg.Bucket and, for each, sends the S3 event notification to cfg.Queue as S3 would.
+func Run(ctx context.Context, cfg config.Config, o Options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.Seed == 0 {
+		o.Seed = rand.Uint64()
+	}
+	o = o.withDefaults(time.Now())
+	log := slog.With("events", o.Events, "accounts", o.Accounts, "seed", o.Seed,
+		"start", o.Start.UTC().Format(time.RFC3339), "span", o.Span.String())
+	log.Info("generating CloudTrail records")
+	if o.Out != "" {
+		if err := writeLocal(ctx, o); err != nil {
+			return err
+		}
+		log.Info("wrote CloudTrail records", "file", o.Out)
+		return nil
+	}
+	return upload(ctx, cfg, o, log)
+}
+
+// writeLocal writes all records to o.Out: one a line (.jsonl) or one CloudTrail file
+// (.json.gz).
+func writeLocal(ctx context.Context, o Options) (err error) {
+	f, err := os.Create(o.Out)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", o.Out, err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %s: %w", o.Out, cerr)
+		}
+	}()
+	records := func(yield func([]byte) bool) {
+		for r := range Records(o) {
+			if ctx.Err() != nil || !yield(r.JSON) {
+				return
+			}
+		}
+	}
+	if strings.HasSuffix(o.Out, ".json.gz") {
+		err = WriteFile(f, records)
+	} else {
+		err = writeLines(f, records)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", o.Out, err)
+	}
+	return ctx.Err()
+}
+
+func writeLines(out io.Writer, records iter.Seq[[]byte]) error {
+	w := bufio.NewWriterSize(out, 1<<16)
+	for r := range records {
+		if _, err := w.Write(r); err != nil {
+			return err
+		}
+		if err := w.WriteByte('\n'); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// progressEvery is how often a long upload logs its progress.
+const progressEvery = 10 * time.Second
+
+// upload writes each CloudTrail file to the bucket, then notifies the queue of it.
+func upload(ctx context.Context, cfg config.Config, o Options, log *slog.Logger) error {
+	cl, err := awsutil.New(ctx, cfg.AWSRegion, cfg.AWSEndpoint)
+	if err != nil {
+		return err
+	}
+	queueURL, err := cl.QueueURL(ctx, cfg.Queue)
+	if err != nil {
+		return err
+	}
+	var (
+		buf            bytes.Buffer
+		files, records int
+		lastLog        = time.Now()
+	)
+	for f := range Files(o) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		buf.Reset()
+		if err := WriteFile(&buf, slices.Values(f.Records)); err != nil {
+			return fmt.Errorf("encode %s: %w", f.Key, err)
+		}
+		sum := md5.Sum(buf.Bytes())
+		_, err := cl.S3.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:        aws.String(cfg.Bucket),
+			Key:           aws.String(f.Key),
+			Body:          bytes.NewReader(buf.Bytes()),
+			ContentLength: aws.Int64(int64(buf.Len())),
+			ContentType:   aws.String("application/json"),
+		})
+		if err != nil {
+			return fmt.Errorf("put s3://%s/%s: %w", cfg.Bucket, f.Key, err)
+		}
+		note := s3event.ObjectCreated(cfg.AWSRegion, cfg.Bucket, f.Key, int64(buf.Len()), hex.EncodeToString(sum[:]), time.Now())
+		if _, err := cl.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(note))}); err != nil {
+			return fmt.Errorf("notify %s of s3://%s/%s: %w", queueURL, cfg.Bucket, f.Key, err)
+		}
+		files++
+		records += len(f.Records)
+		if time.Since(lastLog) >= progressEvery {
+			log.Info("uploading CloudTrail files", "files", files, "records", records)
+			lastLog = time.Now()
+		}
+	}
+	log.Info("uploaded CloudTrail files and notified the queue", "files", files, "records", records,
+		"bucket", cfg.Bucket, "queue", queueURL)
+	return nil
+}
