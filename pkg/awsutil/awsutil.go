@@ -35,6 +35,8 @@ func New(ctx context.Context, region, endpoint string) (*Clients, error) {
 	}
 	c := &Clients{
 		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			// Emulators send no checksums; the SDK would log that for every object.
+			o.DisableLogOutputChecksumValidationSkipped = true
 			if endpoint != "" {
 				o.BaseEndpoint = aws.String(endpoint)
 				o.UsePathStyle = true
