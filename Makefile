@@ -9,7 +9,7 @@ STACK := deploy/local/stack.sh
 FUZZTIME ?= 20s
 GO_FILES = find . -name '*.go' -not -path './deploy/local/node_modules/*' -not -path './.local/*'
 
-.PHONY: build test demo stack-up stack-down fmt bench fuzz clean
+.PHONY: build test demo stack-up stack-down fmt bench bench-pipeline fuzz clean
 
 ## build: the trailstream binary in bin/
 build:
@@ -40,6 +40,10 @@ fmt:
 ## bench: every Go benchmark, with allocations
 bench: stack-up
 	go test -run '^$$' -bench . -benchmem ./...
+
+## bench-pipeline: records/s and latency of the whole pipeline (`trailstream all`) on this machine
+bench-pipeline: stack-up
+	bench/pipeline.sh
 
 ## fuzz: a short run of each fuzz target, one line per target (FUZZTIME=2m make fuzz for longer)
 fuzz:

@@ -194,7 +194,7 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 	for q, want := range map[string]uint64{
-		"SELECT count() FROM " + db + ".events FINAL WHERE event_name = 'ConsoleLogin' AND outcome = 'failure'": 2,
+		"SELECT count() FROM " + db + ".events FINAL WHERE event_name = 'ConsoleLogin' AND outcome = 'failure'":                2,
 		"SELECT count() FROM " + db + ".events FINAL WHERE user_name = 'root' OR user_name = 'HIDDEN_DUE_TO_SECURITY_REASONS'": 0,
 	} {
 		if n := count(q); n != want {
