@@ -4,11 +4,13 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,12 +18,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/s3event"
 )
 
 const howToStart = "start the local stack with `deploy/local/stack.sh up` (or run `make test`, which does)"
@@ -181,6 +185,42 @@ func Committed(t testing.TB, brokers []string, group, topic string) int64 {
 		if p.CommittedOffset > 0 {
 			n += p.CommittedOffset
 		}
+	}
+	return n
+}
+
+// PutObject stores body at key in c.Bucket (no object when body is nil) and returns the
+// notification S3 would send for it.
+func PutObject(t testing.TB, cl *awsutil.Clients, c config.Config, key string, body []byte) string {
+	t.Helper()
+	if body != nil {
+		if _, err := cl.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatalf("put s3://%s/%s: %v", c.Bucket, key, err)
+		}
+	}
+	return string(s3event.ObjectCreated(c.AWSRegion, c.Bucket, key, int64(len(body)), "etag", time.Now()))
+}
+
+// SendMessage sends body to the queue.
+func SendMessage(t testing.TB, cl *awsutil.Clients, queueURL, body string) {
+	t.Helper()
+	if _, err := cl.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(body)}); err != nil {
+		t.Fatalf("send to %s: %v", queueURL, err)
+	}
+}
+
+// QueueDepth returns how many messages the queue holds, visible or in flight.
+func QueueDepth(t testing.TB, cl *awsutil.Clients, queueURL string) int {
+	t.Helper()
+	out, err := cl.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		t.Fatalf("attributes of %s: %v", queueURL, err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		i, _ := strconv.Atoi(v)
+		n += i
 	}
 	return n
 }

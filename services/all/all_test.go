@@ -11,20 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/trailstream/trailstream/pkg/awsutil"
-	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
-	"github.com/trailstream/trailstream/pkg/s3event"
 	"github.com/trailstream/trailstream/pkg/testenv"
 	"github.com/trailstream/trailstream/services/console/consoletest"
 )
@@ -75,46 +66,6 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-type pipeline struct {
-	t        *testing.T
-	c        config.Config
-	aws      *awsutil.Clients
-	queueURL string
-}
-
-// put stores body at key (nil: no object) and returns the notification S3 would send.
-func (p *pipeline) put(key string, body []byte) string {
-	p.t.Helper()
-	if body != nil {
-		if _, err := p.aws.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(p.c.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-			p.t.Fatal(err)
-		}
-	}
-	return string(s3event.ObjectCreated(p.c.AWSRegion, p.c.Bucket, key, int64(len(body)), "etag", time.Now()))
-}
-
-func (p *pipeline) send(body string) {
-	p.t.Helper()
-	if _, err := p.aws.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(p.queueURL), MessageBody: aws.String(body)}); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-func (p *pipeline) queueDepth() int {
-	p.t.Helper()
-	out, err := p.aws.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(p.queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	n := 0
-	for _, v := range out.Attributes {
-		i, _ := strconv.Atoi(v)
-		n += i
-	}
-	return n
-}
-
 // eventually polls cond every 100 ms for up to a minute.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -139,25 +90,24 @@ func TestPipeline(t *testing.T) {
 	c.ConsoleAddr = freeAddr(t)
 	conn := testenv.ClickHouse(t, c)
 	cl, queueURL := testenv.AWS(t, c)
-	p := &pipeline{t: t, c: c, aws: cl, queueURL: queueURL}
 	db := c.ClickHouseDatabase
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	file, records := trail(t)
-	notice := p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/111122223333_CloudTrail_us-east-1_20261121T1000Z_e2e.json.gz", file)
+	notice := testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/111122223333_CloudTrail_us-east-1_20261121T1000Z_e2e.json.gz", file)
 	bad := []string{
-		p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/corrupt.json.gz", file[:len(file)/2]),
-		p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/notjson.json.gz", []byte("<html>not json</html>")),
-		p.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/missing.json.gz", nil),
+		testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/corrupt.json.gz", file[:len(file)/2]),
+		testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/notjson.json.gz", []byte("<html>not json</html>")),
+		testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/missing.json.gz", nil),
 		"garbage notification",
 	}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, c) }()
 	start := time.Now()
-	p.send(notice)
+	testenv.SendMessage(t, cl, queueURL, notice)
 	for _, b := range bad {
-		p.send(b)
+		testenv.SendMessage(t, cl, queueURL, b)
 	}
 
 	count := func(q string) uint64 {
@@ -220,7 +170,7 @@ func TestPipeline(t *testing.T) {
 	// Bad input: three files dead-lettered, the garbage notification left in the queue.
 	testenv.ReadTopic(t, c.Brokers(), c.TopicDeadLetter, 3, 30*time.Second)
 	eventually(t, "only the unparseable notification left in the queue", func() (bool, string) {
-		n := p.queueDepth()
+		n := testenv.QueueDepth(t, cl, queueURL)
 		return n == 1, fmt.Sprintf("%d messages", n)
 	})
 
@@ -244,7 +194,7 @@ func TestPipeline(t *testing.T) {
 		return out
 	}
 	before := panels()
-	p.send(notice)
+	testenv.SendMessage(t, cl, queueURL, notice)
 	eventually(t, "the redelivered file loaded", func() (bool, string) {
 		raw := testenv.TopicSize(t, c.Brokers(), c.TopicRaw)
 		events := testenv.TopicSize(t, c.Brokers(), c.TopicEvents)

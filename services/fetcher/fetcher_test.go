@@ -7,21 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trailstream/trailstream/pkg/awsutil"
-	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
-	"github.com/trailstream/trailstream/pkg/s3event"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
 
@@ -31,40 +23,6 @@ func gz(b []byte) []byte {
 	w.Write(b)
 	w.Close()
 	return buf.Bytes()
-}
-
-// put stores body at key (unless body is nil) and sends the notification S3 would.
-func put(t *testing.T, cl *awsutil.Clients, c config.Config, queueURL, key string, body []byte) {
-	t.Helper()
-	ctx := context.Background()
-	if body != nil {
-		if _, err := cl.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(t, cl, queueURL, string(s3event.ObjectCreated(c.AWSRegion, c.Bucket, key, int64(len(body)), "etag", time.Now())))
-}
-
-func send(t *testing.T, cl *awsutil.Clients, queueURL, body string) {
-	t.Helper()
-	if _, err := cl.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(body)}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func queueDepth(t *testing.T, cl *awsutil.Clients, queueURL string) int {
-	t.Helper()
-	out, err := cl.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, v := range out.Attributes {
-		i, _ := strconv.Atoi(v)
-		n += i
-	}
-	return n
 }
 
 // TestFetcher runs the fetcher against the real emulator and an embedded broker with good
@@ -90,9 +48,9 @@ func TestFetcher(t *testing.T) {
 	big.WriteString(`]}`)
 	prefix := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/"
 	good := prefix + "111122223333_CloudTrail_us-east-1_20261121T1000Z_good file+1.json.gz"
-	put(t, cl, c, queueURL, good, gz([]byte(`{"Records":[`+string(sample)+`,{"eventID":"b","eventTime":"2026-11-21T10:00:00Z"}]}`)))
-	put(t, cl, c, queueURL, prefix+"big.json.gz", gz([]byte(big.String())))
-	put(t, cl, c, queueURL, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/21/digest.json.gz", gz([]byte(`{"awsAccountId":"111122223333"}`)))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, good, gz([]byte(`{"Records":[`+string(sample)+`,{"eventID":"b","eventTime":"2026-11-21T10:00:00Z"}]}`))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, prefix+"big.json.gz", gz([]byte(big.String()))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/21/digest.json.gz", gz([]byte(`{"awsAccountId":"111122223333"}`))))
 	badFiles := map[string][]byte{
 		prefix + "corrupt.json.gz": gz([]byte(`{"Records":[{"eventID":"x"}]}`))[:30],
 		prefix + "notjson.json.gz": gz([]byte(`this is not json`)),
@@ -100,9 +58,9 @@ func TestFetcher(t *testing.T) {
 		prefix + "missing.json.gz": nil,
 	}
 	for k, b := range badFiles {
-		put(t, cl, c, queueURL, k, b)
+		testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, k, b))
 	}
-	send(t, cl, queueURL, "garbage, not a notification")
+	testenv.SendMessage(t, cl, queueURL, "garbage, not a notification")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -149,9 +107,9 @@ func TestFetcher(t *testing.T) {
 
 	// Every notification is deleted but the garbage one, left for the redrive policy.
 	deadline := time.Now().Add(30 * time.Second)
-	for queueDepth(t, cl, queueURL) != 1 {
+	for testenv.QueueDepth(t, cl, queueURL) != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("queue holds %d messages, want only the unparseable one", queueDepth(t, cl, queueURL))
+			t.Fatalf("queue holds %d messages, want only the unparseable one", testenv.QueueDepth(t, cl, queueURL))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
