@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/trailstream/trailstream/pkg/config"
@@ -93,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	c := config.Default()
 	runTarget := t.setup(fs, &c)
-	fs.Usage = config.Usage(fs, fmt.Sprintf("Usage: trailstream %s [options]\n\n%s.", t.name, t.summary))
+	fs.Usage = config.Usage(fs, fmt.Sprintf("Usage: trailstream %s [options]\n\n%s%s.", t.name, strings.ToUpper(t.summary[:1]), t.summary[1:]))
 	if err := config.Parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
