@@ -3,14 +3,21 @@
 package normalize
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/trailstream/trailstream/pkg/model"
 )
+
+// lenient decodes CloudTrail as AWS writes it, tolerating what strict JSON would reject
+// rather than losing a record over it: duplicate keys and invalid UTF-8. Unknown fields are
+// ignored, so newer eventVersions decode too.
+var lenient = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 // hiddenUser is what CloudTrail writes for a user name it will not reveal, e.g. the name
 // typed in a sign-in that failed because no such user exists.
@@ -31,8 +38,8 @@ type record struct {
 	ErrorMessage       string          `json:"errorMessage"`
 	EventID            string          `json:"eventID"`
 	RecipientAccountID string          `json:"recipientAccountId"`
-	ResponseElements   json.RawMessage `json:"responseElements"`
-	AdditionalData     json.RawMessage `json:"additionalEventData"`
+	ResponseElements   jsontext.Value `json:"responseElements"`
+	AdditionalData     jsontext.Value `json:"additionalEventData"`
 }
 
 type identity struct {
@@ -48,7 +55,7 @@ type identity struct {
 // environment. The record must be a JSON object with an eventID and a valid eventTime.
 func Normalize(raw []byte, environment string) (*model.Event, error) {
 	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := json.Unmarshal(raw, &r, lenient); err != nil {
 		return nil, fmt.Errorf("CloudTrail record is not a JSON object: %w", err)
 	}
 	if r.EventID == "" {
@@ -88,7 +95,7 @@ func Normalize(raw []byte, environment string) (*model.Event, error) {
 	var extra struct {
 		MFAUsed string `json:"MFAUsed"`
 	}
-	if len(r.AdditionalData) > 0 && r.AdditionalData[0] == '{' && json.Unmarshal(r.AdditionalData, &extra) == nil {
+	if len(r.AdditionalData) > 0 && r.AdditionalData[0] == '{' && json.Unmarshal(r.AdditionalData, &extra, lenient) == nil {
 		e.MFAUsed = extra.MFAUsed == "Yes"
 	}
 	return e, nil
@@ -104,7 +111,7 @@ func loginFailed(r *record) bool {
 		ConsoleLogin string `json:"ConsoleLogin"`
 		CheckMfa     string `json:"CheckMfa"`
 	}
-	if json.Unmarshal(r.ResponseElements, &resp) != nil {
+	if json.Unmarshal(r.ResponseElements, &resp, lenient) != nil {
 		return false
 	}
 	return resp.ConsoleLogin == "Failure" || resp.CheckMfa == "Failure"
