@@ -7,17 +7,19 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrNotCloudTrail reports a file that is JSON but not a CloudTrail log file.
 var ErrNotCloudTrail = errors.New("not a CloudTrail log file: no Records array")
 
 // Records calls fn with each record of the CloudTrail file read from r, in file order. The
-// record is the bytes of the file, unchanged; fn may keep it. A gzip file is recognised by
+// record is the bytes of the file, unchanged; fn may keep it. Duplicate keys and invalid
+// UTF-8 inside a record are passed on as they are, not rejected. A gzip file is recognised by
 // its magic bytes. Records stops at the first error, fn's included.
 func Records(r io.Reader, fn func(record []byte) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -30,45 +32,44 @@ func Records(r io.Reader, fn func(record []byte) error) error {
 		defer zr.Close()
 		in = zr
 	}
-	dec := json.NewDecoder(in)
-	if err := expectDelim(dec, '{'); err != nil {
+	dec := jsontext.NewDecoder(in, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if err := expect(dec, '{'); err != nil {
 		return err
 	}
 	found := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
 		if err != nil {
 			return fmt.Errorf("read CloudTrail file: %w", err)
 		}
-		if tok != "Records" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
+		if name.String() != "Records" {
+			if err := dec.SkipValue(); err != nil {
 				return fmt.Errorf("read CloudTrail file: %w", err)
 			}
 			continue
 		}
 		found = true
-		if err := expectDelim(dec, '['); err != nil {
+		if err := expect(dec, '['); err != nil {
 			return err
 		}
-		for i := 0; dec.More(); i++ {
-			var rec json.RawMessage
-			if err := dec.Decode(&rec); err != nil {
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			rec, err := dec.ReadValue()
+			if err != nil {
 				return fmt.Errorf("read CloudTrail record %d: %w", i, err)
 			}
-			if len(rec) == 0 || rec[0] != '{' {
+			if rec.Kind() != '{' {
 				return fmt.Errorf("CloudTrail record %d is not a JSON object", i)
 			}
-			if err := fn(rec); err != nil {
+			if err := fn(bytes.Clone(rec)); err != nil {
 				return err
 			}
 		}
-		if _, err := dec.Token(); err != nil {
+		if _, err := dec.ReadToken(); err != nil {
 			return fmt.Errorf("read CloudTrail file: %w", err)
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("read CloudTrail file: %w", err)
+	if err := expect(dec, '}'); err != nil {
+		return err
 	}
 	if !found {
 		return ErrNotCloudTrail
@@ -76,13 +77,14 @@ func Records(r io.Reader, fn func(record []byte) error) error {
 	return nil
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
+// expect reads the next token, which must be the delimiter want.
+func expect(dec *jsontext.Decoder, want jsontext.Kind) error {
+	tok, err := dec.ReadToken()
 	if err != nil {
-		return fmt.Errorf("read CloudTrail file: %w", err)
+		return fmt.Errorf("%w: %w", ErrNotCloudTrail, err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("%w (found %v where %q belongs)", ErrNotCloudTrail, tok, want)
+	if tok.Kind() != want {
+		return fmt.Errorf("%w (found %v where %v belongs)", ErrNotCloudTrail, tok.Kind(), want)
 	}
 	return nil
 }
