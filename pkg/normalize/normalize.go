@@ -25,19 +25,19 @@ const hiddenUser = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
 // record holds the parts of a CloudTrail record the event model reads.
 type record struct {
-	EventVersion       string          `json:"eventVersion"`
-	UserIdentity       identity        `json:"userIdentity"`
-	EventTime          string          `json:"eventTime"`
-	EventSource        string          `json:"eventSource"`
-	EventName          string          `json:"eventName"`
-	EventType          string          `json:"eventType"`
-	AWSRegion          string          `json:"awsRegion"`
-	SourceIPAddress    string          `json:"sourceIPAddress"`
-	UserAgent          string          `json:"userAgent"`
-	ErrorCode          string          `json:"errorCode"`
-	ErrorMessage       string          `json:"errorMessage"`
-	EventID            string          `json:"eventID"`
-	RecipientAccountID string          `json:"recipientAccountId"`
+	EventVersion       string         `json:"eventVersion"`
+	UserIdentity       identity       `json:"userIdentity"`
+	EventTime          string         `json:"eventTime"`
+	EventSource        string         `json:"eventSource"`
+	EventName          string         `json:"eventName"`
+	EventType          string         `json:"eventType"`
+	AWSRegion          string         `json:"awsRegion"`
+	SourceIPAddress    string         `json:"sourceIPAddress"`
+	UserAgent          string         `json:"userAgent"`
+	ErrorCode          string         `json:"errorCode"`
+	ErrorMessage       string         `json:"errorMessage"`
+	EventID            string         `json:"eventID"`
+	RecipientAccountID string         `json:"recipientAccountId"`
 	ResponseElements   jsontext.Value `json:"responseElements"`
 	AdditionalData     jsontext.Value `json:"additionalEventData"`
 }
