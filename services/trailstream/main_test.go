@@ -56,7 +56,7 @@ func TestMigrateTarget(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var n uint64
-	if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE database = ?", db).Scan(&n); err != nil || n != 3 {
-		t.Fatalf("%d tables in %s (want events, detections, schema_migrations): %v", n, db, err)
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE database = ?", db).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d tables in %s (want events, detections, admin_users, schema_migrations): %v", n, db, err)
 	}
 }
