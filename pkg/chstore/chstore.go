@@ -4,6 +4,7 @@ package chstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -91,6 +92,16 @@ func split(sql string) []string {
 	return stmts
 }
 
+// columnExists tells an ADD COLUMN that failed because an interrupted earlier run of the
+// same migration added the column already (ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS).
+func columnExists(stmt string, err error) bool {
+	var ex *clickhouse.Exception
+	return strings.Contains(stmt, " ADD COLUMN ") && errors.As(err, &ex) && ex.Code == codeDuplicateColumn
+}
+
+// codeDuplicateColumn is ClickHouse's error code for "column with this name already exists".
+const codeDuplicateColumn = 44
+
 // Migrate creates database db if needed and applies the migrations it has not had yet. Every
 // statement is idempotent, so two processes migrating at once do no harm.
 func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger) error {
@@ -131,7 +142,7 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 			continue
 		}
 		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
