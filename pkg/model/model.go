@@ -1,12 +1,26 @@
 // Package model holds the messages trailstream publishes — normalized events and
-// detections — and their Avro encoding (schemas/*.avsc, single-object encoding).
+// detections — and their Avro encoding.
+//
+// Messages are Avro single-object encoded: the bytes C3 01, the 8-byte little-endian
+// CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form, then the Avro binary
+// datum (schemas/*.avsc, schemas/README.md). The codec is written out by hand, for speed,
+// and driven by one table per record type — eventCodec and detectionCodec below — that
+// binds each schema field to its Go struct field. Encoding, decoding and the JSON
+// rendering (AppendJSON) all follow the table, and the table is checked against the
+// embedded schema when the package initializes: a schema field missing from it, or one in
+// another order or of another type, stops the program at start (and fails the tests). To
+// add a field: add it to the .avsc, to the struct, and one line to the table.
+//
+// Other teams decode the topics with the .avsc files and Avro schema resolution, so they
+// read messages written with older and newer versions of the schema. trailstream's own
+// services share the schema compiled into the binary: DecodeEvent and DecodeDetection
+// accept only messages that carry its fingerprint and reject the others with an
+// "unknown schema fingerprint" error.
 package model
 
 import (
 	"fmt"
 	"time"
-
-	"github.com/linkedin/goavro/v2"
 
 	"github.com/trailstream/trailstream/schemas"
 )
@@ -54,145 +68,96 @@ type Detection struct {
 	DetectedAt   time.Time
 }
 
-var (
-	eventCodec     = mustCodec(schemas.Event)
-	detectionCodec = mustCodec(schemas.Detection)
+// eventCodec binds the fields of schemas/cloudtrail_event.avsc, in schema order, to Event.
+var eventCodec = mustTable(schemas.Event,
+	stringField("event_id", func(e *Event) *string { return &e.EventID }),
+	timeField("event_time", func(e *Event) *time.Time { return &e.EventTime }),
+	stringField("event_version", func(e *Event) *string { return &e.EventVersion }),
+	stringField("event_source", func(e *Event) *string { return &e.EventSource }),
+	stringField("event_name", func(e *Event) *string { return &e.EventName }),
+	stringField("event_type", func(e *Event) *string { return &e.EventType }),
+	stringField("aws_region", func(e *Event) *string { return &e.AWSRegion }),
+	stringField("account_id", func(e *Event) *string { return &e.AccountID }),
+	stringField("source_ip", func(e *Event) *string { return &e.SourceIP }),
+	stringField("user_agent", func(e *Event) *string { return &e.UserAgent }),
+	stringField("user_type", func(e *Event) *string { return &e.UserType }),
+	stringField("user_name", func(e *Event) *string { return &e.UserName }),
+	stringField("user_arn", func(e *Event) *string { return &e.UserARN }),
+	stringField("error_code", func(e *Event) *string { return &e.ErrorCode }),
+	stringField("error_message", func(e *Event) *string { return &e.ErrorMessage }),
+	stringField("outcome", func(e *Event) *string { return &e.Outcome }),
+	boolField("mfa_used", func(e *Event) *bool { return &e.MFAUsed }),
+	stringField("action", func(e *Event) *string { return &e.Action }),
+	stringField("environment", func(e *Event) *string { return &e.Environment }),
+	stringField("raw", func(e *Event) *string { return &e.Raw }),
 )
 
-func mustCodec(schema string) *goavro.Codec {
-	c, err := goavro.NewCodec(schema)
-	if err != nil {
-		panic(fmt.Sprintf("model: embedded Avro schema does not compile: %v", err))
-	}
-	return c
-}
+// detectionCodec binds the fields of schemas/detection.avsc, in schema order, to Detection.
+var detectionCodec = mustTable(schemas.Detection,
+	stringField("detection_id", func(d *Detection) *string { return &d.DetectionID }),
+	stringField("rule_id", func(d *Detection) *string { return &d.RuleID }),
+	stringField("severity", func(d *Detection) *string { return &d.Severity }),
+	stringField("title", func(d *Detection) *string { return &d.Title }),
+	stringField("account_id", func(d *Detection) *string { return &d.AccountID }),
+	stringField("environment", func(d *Detection) *string { return &d.Environment }),
+	stringField("resource_type", func(d *Detection) *string { return &d.ResourceType }),
+	stringField("resource_name", func(d *Detection) *string { return &d.ResourceName }),
+	stringsField("event_ids", func(d *Detection) *[]string { return &d.EventIDs }),
+	stringsField("actors", func(d *Detection) *[]string { return &d.Actors }),
+	timeField("first_time", func(d *Detection) *time.Time { return &d.FirstTime }),
+	timeField("last_time", func(d *Detection) *time.Time { return &d.LastTime }),
+	timeField("detected_at", func(d *Detection) *time.Time { return &d.DetectedAt }),
+)
 
-// EncodeEvent appends the Avro single-object encoding of e to buf.
+// EncodeEvent appends the Avro single-object encoding of e to buf. It allocates nothing
+// when buf has room for the message, else it grows buf once. Times are stored in
+// milliseconds; it fails only for a time outside the range of timestamp-millis (about
+// ±292 million years).
 func EncodeEvent(buf []byte, e *Event) ([]byte, error) {
-	out, err := eventCodec.SingleFromNative(buf, map[string]any{
-		"event_id":      e.EventID,
-		"event_time":    e.EventTime,
-		"event_version": e.EventVersion,
-		"event_source":  e.EventSource,
-		"event_name":    e.EventName,
-		"event_type":    e.EventType,
-		"aws_region":    e.AWSRegion,
-		"account_id":    e.AccountID,
-		"source_ip":     e.SourceIP,
-		"user_agent":    e.UserAgent,
-		"user_type":     e.UserType,
-		"user_name":     e.UserName,
-		"user_arn":      e.UserARN,
-		"error_code":    e.ErrorCode,
-		"error_message": e.ErrorMessage,
-		"outcome":       e.Outcome,
-		"mfa_used":      e.MFAUsed,
-		"action":        e.Action,
-		"environment":   e.Environment,
-		"raw":           e.Raw,
-	})
+	out, err := eventCodec.encode(buf, e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.EventID, err)
 	}
 	return out, nil
 }
 
-// DecodeEvent decodes an Avro single-object encoded event.
+// DecodeEvent decodes an Avro single-object encoded event. It fails on a message that is
+// not single-object encoded, carries another schema's fingerprint, is truncated, or has
+// bytes after the record. The strings of the event share one copy of the message, so
+// keeping any of them keeps all of it.
 func DecodeEvent(b []byte) (*Event, error) {
-	n, _, err := eventCodec.NativeFromSingle(b)
-	if err != nil {
+	e := new(Event)
+	if err := eventCodec.decode(b, e); err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
-	m := n.(map[string]any)
-	return &Event{
-		EventID:      str(m, "event_id"),
-		EventTime:    ts(m, "event_time"),
-		EventVersion: str(m, "event_version"),
-		EventSource:  str(m, "event_source"),
-		EventName:    str(m, "event_name"),
-		EventType:    str(m, "event_type"),
-		AWSRegion:    str(m, "aws_region"),
-		AccountID:    str(m, "account_id"),
-		SourceIP:     str(m, "source_ip"),
-		UserAgent:    str(m, "user_agent"),
-		UserType:     str(m, "user_type"),
-		UserName:     str(m, "user_name"),
-		UserARN:      str(m, "user_arn"),
-		ErrorCode:    str(m, "error_code"),
-		ErrorMessage: str(m, "error_message"),
-		Outcome:      str(m, "outcome"),
-		MFAUsed:      m["mfa_used"] == true,
-		Action:       str(m, "action"),
-		Environment:  str(m, "environment"),
-		Raw:          str(m, "raw"),
-	}, nil
+	return e, nil
 }
 
-// EncodeDetection appends the Avro single-object encoding of d to buf.
+// EncodeDetection appends the Avro single-object encoding of d to buf, as EncodeEvent does.
 func EncodeDetection(buf []byte, d *Detection) ([]byte, error) {
-	out, err := detectionCodec.SingleFromNative(buf, map[string]any{
-		"detection_id":  d.DetectionID,
-		"rule_id":       d.RuleID,
-		"severity":      d.Severity,
-		"title":         d.Title,
-		"account_id":    d.AccountID,
-		"environment":   d.Environment,
-		"resource_type": d.ResourceType,
-		"resource_name": d.ResourceName,
-		"event_ids":     strSlice(d.EventIDs),
-		"actors":        strSlice(d.Actors),
-		"first_time":    d.FirstTime,
-		"last_time":     d.LastTime,
-		"detected_at":   d.DetectedAt,
-	})
+	out, err := detectionCodec.encode(buf, d)
 	if err != nil {
 		return nil, fmt.Errorf("encode detection %s: %w", d.DetectionID, err)
 	}
 	return out, nil
 }
 
-// DecodeDetection decodes an Avro single-object encoded detection.
+// DecodeDetection decodes an Avro single-object encoded detection, as DecodeEvent does.
+// Empty arrays decode as empty, non-nil slices.
 func DecodeDetection(b []byte) (*Detection, error) {
-	n, _, err := detectionCodec.NativeFromSingle(b)
-	if err != nil {
+	d := new(Detection)
+	if err := detectionCodec.decode(b, d); err != nil {
 		return nil, fmt.Errorf("decode detection: %w", err)
 	}
-	m := n.(map[string]any)
-	return &Detection{
-		DetectionID:  str(m, "detection_id"),
-		RuleID:       str(m, "rule_id"),
-		Severity:     str(m, "severity"),
-		Title:        str(m, "title"),
-		AccountID:    str(m, "account_id"),
-		Environment:  str(m, "environment"),
-		ResourceType: str(m, "resource_type"),
-		ResourceName: str(m, "resource_name"),
-		EventIDs:     strs(m, "event_ids"),
-		Actors:       strs(m, "actors"),
-		FirstTime:    ts(m, "first_time"),
-		LastTime:     ts(m, "last_time"),
-		DetectedAt:   ts(m, "detected_at"),
-	}, nil
+	return d, nil
 }
 
-func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+// AppendJSON appends e to buf as one JSON object and returns the extended buffer. The keys
+// are the field names of schemas/cloudtrail_event.avsc in schema order, all of them present;
+// times are RFC 3339 UTC strings in milliseconds, the precision Avro keeps
+// ("2026-11-21T22:49:29.000Z"). No newline is appended.
+func (e *Event) AppendJSON(buf []byte) []byte { return eventCodec.appendJSON(buf, e) }
 
-func ts(m map[string]any, k string) time.Time { t, _ := m[k].(time.Time); return t.UTC() }
-
-func strs(m map[string]any, k string) []string {
-	in, _ := m[k].([]any)
-	out := make([]string, 0, len(in))
-	for _, v := range in {
-		s, _ := v.(string)
-		out = append(out, s)
-	}
-	return out
-}
-
-func strSlice(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
+// AppendJSON appends d to buf as one JSON object, keyed by the field names of
+// schemas/detection.avsc, as Event.AppendJSON does; arrays are never null.
+func (d *Detection) AppendJSON(buf []byte) []byte { return detectionCodec.appendJSON(buf, d) }
