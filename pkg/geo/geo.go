@@ -63,11 +63,13 @@ func New(cityDB string) (*Locator, error) {
 }
 
 // Lookup returns the location of ip, a textual IPv4 or IPv6 address, and whether it has
-// one. It answers false for anything that is not a public IP address and for public
-// addresses neither source knows. An address the city database has wins, with its city,
-// coordinates and country (coordinates missing from its record are the country's
-// representative point); otherwise the embedded country data answers. An IPv4-mapped IPv6
-// address is looked up as IPv4, a 6to4 address (2002::/16) as the IPv4 address it embeds.
+// one; with false the Location is zero. It answers false for anything that is not a public
+// IP address and for public addresses neither source knows. An address the city database
+// has with a country wins, with its city, coordinates and country (coordinates missing
+// from its record are the country's representative point, and the name is the embedded
+// table's for a code it knows, so that one code has one name); otherwise the embedded
+// country data answers. An IPv4-mapped IPv6 address is looked up as IPv4, a 6to4 address
+// (2002::/16) as the IPv4 address it embeds. It does not allocate on the embedded path.
 func (l *Locator) Lookup(ip string) (Location, bool) {
 	if !addressChars(ip) {
 		return Location{}, false
