@@ -39,6 +39,10 @@ type Config struct {
 
 	ConsoleAddr string
 
+	GeoIPCityDB       string
+	AdminUsers        string
+	AdminUsersRefresh time.Duration
+
 	BatchSize int
 	BatchWait time.Duration
 }
@@ -54,6 +58,7 @@ const (
 	ClickHouse
 	Console
 	Batch
+	Enrich
 )
 
 // Default returns the settings that point at the local stack.
@@ -76,6 +81,7 @@ func Default() Config {
 		ClickHouseDatabase: "trailstream",
 		ClickHouseUser:     "default",
 		ConsoleAddr:        "127.0.0.1:8080",
+		AdminUsersRefresh:  time.Minute,
 		BatchSize:          5000,
 		BatchWait:          500 * time.Millisecond,
 	}
@@ -108,6 +114,10 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.ClickHousePassword, "clickhouse-password", c.ClickHousePassword, "ClickHouse password")
 		case Console:
 			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
+		case Enrich:
+			fs.StringVar(&c.GeoIPCityDB, "geoip-city-db", c.GeoIPCityDB, "MaxMind-format city database (GeoLite2-City.mmdb); empty: the embedded country data only")
+			fs.StringVar(&c.AdminUsers, "admin-users", c.AdminUsers, "CSV file of administrative user names, one a line; empty: the list uploaded to the console (ClickHouse), when there is one")
+			fs.DurationVar(&c.AdminUsersRefresh, "admin-users-refresh", c.AdminUsersRefresh, "how often the uploaded admin-users list is reloaded from ClickHouse")
 		case Batch:
 			fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "most messages handled (and inserted) in one batch")
 			fs.DurationVar(&c.BatchWait, "batch-wait", c.BatchWait, "longest wait to fill a batch before it is handled anyway")

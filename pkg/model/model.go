@@ -48,6 +48,29 @@ type Event struct {
 	Action       string
 	Environment  string
 	Raw          string
+
+	RoleName          string
+	SessionName       string
+	PrincipalID       string
+	AccessKeyID       string
+	ActorAccountID    string
+	InvokedBy         string
+	SessionMFA        bool
+	UserNameHidden    bool
+	LoginResult       string
+	EventCategory     string
+	IsReadOnly        bool
+	IsNetworkSecurity bool
+	IsPublicExposure  bool
+	ResourceType      string
+	ResourceNames     []string
+	ResourceARNs      []string
+	CountryCode       string
+	CountryName       string
+	City              string
+	Latitude          float64
+	Longitude         float64
+	IsAdmin           bool
 }
 
 // Detection is one finding of a detection rule, the payload of cloudtrail.detections.
@@ -90,6 +113,28 @@ var eventCodec = mustTable(schemas.Event,
 	stringField("action", func(e *Event) *string { return &e.Action }),
 	stringField("environment", func(e *Event) *string { return &e.Environment }),
 	stringField("raw", func(e *Event) *string { return &e.Raw }),
+	stringField("role_name", func(e *Event) *string { return &e.RoleName }),
+	stringField("session_name", func(e *Event) *string { return &e.SessionName }),
+	stringField("principal_id", func(e *Event) *string { return &e.PrincipalID }),
+	stringField("access_key_id", func(e *Event) *string { return &e.AccessKeyID }),
+	stringField("actor_account_id", func(e *Event) *string { return &e.ActorAccountID }),
+	stringField("invoked_by", func(e *Event) *string { return &e.InvokedBy }),
+	boolField("session_mfa", func(e *Event) *bool { return &e.SessionMFA }),
+	boolField("user_name_hidden", func(e *Event) *bool { return &e.UserNameHidden }),
+	stringField("login_result", func(e *Event) *string { return &e.LoginResult }),
+	stringField("event_category", func(e *Event) *string { return &e.EventCategory }),
+	boolField("is_read_only", func(e *Event) *bool { return &e.IsReadOnly }),
+	boolField("is_network_security", func(e *Event) *bool { return &e.IsNetworkSecurity }),
+	boolField("is_public_exposure", func(e *Event) *bool { return &e.IsPublicExposure }),
+	stringField("resource_type", func(e *Event) *string { return &e.ResourceType }),
+	stringsField("resource_names", func(e *Event) *[]string { return &e.ResourceNames }),
+	stringsField("resource_arns", func(e *Event) *[]string { return &e.ResourceARNs }),
+	stringField("country_code", func(e *Event) *string { return &e.CountryCode }),
+	stringField("country_name", func(e *Event) *string { return &e.CountryName }),
+	stringField("city", func(e *Event) *string { return &e.City }),
+	doubleField("latitude", func(e *Event) *float64 { return &e.Latitude }),
+	doubleField("longitude", func(e *Event) *float64 { return &e.Longitude }),
+	boolField("is_admin", func(e *Event) *bool { return &e.IsAdmin }),
 )
 
 // detectionCodec binds the fields of schemas/detection.avsc, in schema order, to Detection.

@@ -1,5 +1,7 @@
-// Package normalize turns one raw CloudTrail record into a model.Event: who acted, on which
-// account, with what outcome, and what kind of action it was.
+// Package normalize turns one raw CloudTrail record into a model.Event: who acted (for
+// every userIdentity type, with the human behind an assumed role), on which account and
+// resources, with what outcome, what kind of action it was, whether it touched network
+// security or exposed something publicly, and from where.
 package normalize
 
 import (
@@ -11,6 +13,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/trailstream/trailstream/pkg/geo"
 	"github.com/trailstream/trailstream/pkg/model"
 )
 
@@ -19,44 +22,57 @@ import (
 // ignored, so newer eventVersions decode too.
 var lenient = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
-// hiddenUser is what CloudTrail writes for a user name it will not reveal, e.g. the name
-// typed in a sign-in that failed because no such user exists.
-const hiddenUser = "HIDDEN_DUE_TO_SECURITY_REASONS"
-
 // record holds the parts of a CloudTrail record the event model reads.
 type record struct {
-	EventVersion       string         `json:"eventVersion"`
-	UserIdentity       identity       `json:"userIdentity"`
-	EventTime          string         `json:"eventTime"`
-	EventSource        string         `json:"eventSource"`
-	EventName          string         `json:"eventName"`
-	EventType          string         `json:"eventType"`
-	AWSRegion          string         `json:"awsRegion"`
-	SourceIPAddress    string         `json:"sourceIPAddress"`
-	UserAgent          string         `json:"userAgent"`
-	ErrorCode          string         `json:"errorCode"`
-	ErrorMessage       string         `json:"errorMessage"`
-	EventID            string         `json:"eventID"`
-	RecipientAccountID string         `json:"recipientAccountId"`
-	ResponseElements   jsontext.Value `json:"responseElements"`
-	AdditionalData     jsontext.Value `json:"additionalEventData"`
+	EventVersion       string               `json:"eventVersion"`
+	UserIdentity       identity             `json:"userIdentity"`
+	EventTime          string               `json:"eventTime"`
+	EventSource        string               `json:"eventSource"`
+	EventName          string               `json:"eventName"`
+	EventType          string               `json:"eventType"`
+	AWSRegion          string               `json:"awsRegion"`
+	SourceIPAddress    string               `json:"sourceIPAddress"`
+	UserAgent          string               `json:"userAgent"`
+	ErrorCode          string               `json:"errorCode"`
+	ErrorMessage       string               `json:"errorMessage"`
+	EventID            string               `json:"eventID"`
+	RecipientAccountID string               `json:"recipientAccountId"`
+	ReadOnly           jsontext.Value       `json:"readOnly"`
+	RequestParameters  jsontext.Value       `json:"requestParameters"`
+	ResponseElements   jsontext.Value       `json:"responseElements"`
+	AdditionalData     jsontext.Value       `json:"additionalEventData"`
+	Resources          []cloudTrailResource `json:"resources"`
 }
 
-type identity struct {
-	Type        string `json:"type"`
-	PrincipalID string `json:"principalId"`
-	ARN         string `json:"arn"`
-	AccountID   string `json:"accountId"`
-	UserName    string `json:"userName"`
-	InvokedBy   string `json:"invokedBy"`
+// Geolocator finds where a public IP address is; *geo.Locator is one.
+type Geolocator interface {
+	Lookup(ip string) (geo.Location, bool)
 }
 
-// Normalize decodes one CloudTrail record and returns its normalized event, stamped with
-// environment. The record must be a JSON object with an eventID and a valid eventTime.
+// AdminList tells whether a user is one of the administrators.
+type AdminList interface {
+	IsAdmin(userName string) bool
+}
+
+// Normalizer normalizes records for one deployment. The zero value works: no environment
+// label, no geolocation, no administrators.
+type Normalizer struct {
+	Environment string
+	Geo         Geolocator // nil: no geolocation
+	Admins      AdminList  // nil: nobody is an administrator
+}
+
+// Normalize decodes one CloudTrail record with no geolocation and no administrators.
 func Normalize(raw []byte, environment string) (*model.Event, error) {
+	return (&Normalizer{Environment: environment}).Normalize(raw)
+}
+
+// Normalize decodes one CloudTrail record and returns its normalized event. The record must
+// be a JSON object with an eventID and a valid eventTime; anything else in it is optional.
+func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	var r record
 	if err := json.Unmarshal(raw, &r, lenient); err != nil {
-		return nil, fmt.Errorf("CloudTrail record is not a JSON object: %w", err)
+		return nil, fmt.Errorf("CloudTrail record is not a JSON object of the expected shape: %w", err)
 	}
 	if r.EventID == "" {
 		return nil, errors.New("CloudTrail record has no eventID")
@@ -73,70 +89,87 @@ func Normalize(raw []byte, environment string) (*model.Event, error) {
 		EventName:    r.EventName,
 		EventType:    r.EventType,
 		AWSRegion:    r.AWSRegion,
-		AccountID:    r.RecipientAccountID,
+		AccountID:    first(r.RecipientAccountID, r.UserIdentity.AccountID),
 		SourceIP:     r.SourceIPAddress,
 		UserAgent:    r.UserAgent,
-		UserType:     r.UserIdentity.Type,
-		UserName:     userName(&r.UserIdentity),
-		UserARN:      r.UserIdentity.ARN,
 		ErrorCode:    r.ErrorCode,
 		ErrorMessage: r.ErrorMessage,
 		Outcome:      "success",
 		Action:       Action(r.EventName),
-		Environment:  environment,
+		Environment:  n.Environment,
 		Raw:          string(raw),
 	}
-	if e.AccountID == "" {
-		e.AccountID = r.UserIdentity.AccountID
+	var extra struct {
+		MFAUsed  string `json:"MFAUsed"`
+		UserName string `json:"UserName"`
 	}
-	if r.ErrorCode != "" || loginFailed(&r) {
+	decodeObject(r.AdditionalData, &extra)
+	e.MFAUsed = extra.MFAUsed == "Yes"
+	setIdentity(e, &r.UserIdentity, extra.UserName)
+
+	var p response
+	decodeObject(r.ResponseElements, &p)
+	if isSignIn(r.EventSource, r.EventName) {
+		e.LoginResult = "success"
+		if r.ErrorCode != "" || p.ConsoleLogin == "Failure" || p.CheckMfa == "Failure" {
+			e.LoginResult = "failure"
+		}
+	}
+	if r.ErrorCode != "" || e.LoginResult == "failure" {
 		e.Outcome = "failure"
 	}
-	var extra struct {
-		MFAUsed string `json:"MFAUsed"`
+
+	e.IsReadOnly = readOnly(r.ReadOnly, e.Action)
+	e.EventCategory = category(r.EventSource, r.EventName)
+	e.IsNetworkSecurity = isNetworkSecurity(r.EventSource, r.EventName, e.IsReadOnly)
+	var q request
+	switch r.EventSource {
+	case "iam.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com", "s3-control.amazonaws.com":
+		decodeObject(r.RequestParameters, &q)
 	}
-	if len(r.AdditionalData) > 0 && r.AdditionalData[0] == '{' && json.Unmarshal(r.AdditionalData, &extra, lenient) == nil {
-		e.MFAUsed = extra.MFAUsed == "Yes"
+	e.IsPublicExposure = e.Outcome == "success" && isPublicExposure(r.EventName, &q)
+	tg := resources(r.EventSource, r.EventName, r.AWSRegion, e.AccountID, partition(e.UserARN), &q, &p, r.Resources)
+	e.ResourceType, e.ResourceNames, e.ResourceARNs = tg.typ, tg.names, tg.arns
+
+	if n.Geo != nil {
+		if loc, ok := n.Geo.Lookup(r.SourceIPAddress); ok {
+			e.CountryCode, e.CountryName, e.City = loc.CountryCode, loc.CountryName, loc.City
+			e.Latitude, e.Longitude = loc.Latitude, loc.Longitude
+		}
+	}
+	if n.Admins != nil && e.UserName != "" {
+		e.IsAdmin = n.Admins.IsAdmin(e.UserName)
 	}
 	return e, nil
 }
 
-// loginFailed tells a sign-in that CloudTrail records as a call without error but with
-// responseElements {"ConsoleLogin":"Failure"} (or CheckMfa: "Failure").
-func loginFailed(r *record) bool {
-	if len(r.ResponseElements) == 0 || r.ResponseElements[0] != '{' {
-		return false
+// isSignIn tells the calls that are a sign-in attempt.
+func isSignIn(source, name string) bool {
+	switch name {
+	case "ConsoleLogin", "CheckMfa", "UserAuthentication", "CredentialVerification", "CredentialChallenge":
+		return true
 	}
-	var resp struct {
-		ConsoleLogin string `json:"ConsoleLogin"`
-		CheckMfa     string `json:"CheckMfa"`
-	}
-	if json.Unmarshal(r.ResponseElements, &resp, lenient) != nil {
-		return false
-	}
-	return resp.ConsoleLogin == "Failure" || resp.CheckMfa == "Failure"
+	return source == "signin.amazonaws.com" && strings.HasSuffix(name, "Login")
 }
 
-// userName returns the actor a person would name: the IAM user, "root", the session
-// behind an assumed role, or the service that called on the user's behalf.
-func userName(id *identity) string {
-	if id.UserName == hiddenUser {
-		return ""
+// readOnly is CloudTrail's readOnly when the record has it (true or "true"), else derived
+// from the action.
+func readOnly(v jsontext.Value, action string) bool {
+	switch string(v) {
+	case "true", `"true"`:
+		return true
+	case "false", `"false"`:
+		return false
 	}
-	switch id.Type {
-	case "Root":
-		return "root"
-	case "AssumedRole", "FederatedUser":
-		if id.ARN != "" {
-			return id.ARN[strings.LastIndexByte(id.ARN, '/')+1:]
-		}
-	case "AWSService":
-		return id.InvokedBy
+	return action == "read" || action == "list"
+}
+
+// partition is the AWS partition of an ARN: aws, aws-cn, aws-us-gov.
+func partition(arn string) string {
+	if p, rest, ok := strings.Cut(strings.TrimPrefix(arn, "arn:"), ":"); ok && rest != "" && strings.HasPrefix(arn, "arn:") {
+		return p
 	}
-	if id.UserName != "" {
-		return id.UserName
-	}
-	return id.PrincipalID
+	return "aws"
 }
 
 // verbs maps the leading verb of an API name to its action; the first match wins.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -26,8 +27,10 @@ func TestNormalizeSumoSample(t *testing.T) {
 		UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/37.0.2062.124 Safari/537.36",
 		UserType:  "IAMUser", UserName: "system", UserARN: "arn:aws:iam::956882708938:user/Olaf",
 		Outcome: "failure", MFAUsed: false, Action: "login", Environment: "prod", Raw: string(raw),
+		PrincipalID: "AIDAJ6IGVQ4XQZQDAYEOA", ActorAccountID: "956882708938", LoginResult: "failure",
+		EventCategory: "authentication",
 	}
-	if *e != want {
+	if !reflect.DeepEqual(*e, want) {
 		t.Fatalf("got  %+v\nwant %+v", *e, want)
 	}
 }

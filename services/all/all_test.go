@@ -11,9 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/trailstream/trailstream/pkg/geo"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/testenv"
@@ -64,6 +67,34 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// stored is row as ClickHouse keeps it: booleans as UInt8, times in whole seconds.
+func stored(row []any) []any {
+	for i, v := range row {
+		switch v := v.(type) {
+		case bool:
+			row[i] = uint8(0)
+			if v {
+				row[i] = uint8(1)
+			}
+		case time.Time:
+			row[i] = v.Truncate(time.Second).UTC()
+		}
+	}
+	return row
+}
+
+// scanTargets returns a pointer to a value of each column's ClickHouse type.
+func scanTargets(row []any) []any {
+	out := make([]any, len(row))
+	for i, v := range row {
+		if _, ok := v.(bool); ok {
+			v = uint8(0)
+		}
+		out[i] = reflect.New(reflect.TypeOf(v)).Interface()
+	}
+	return out
 }
 
 // eventually polls cond every 100 ms for up to a minute.
@@ -123,24 +154,30 @@ func TestPipeline(t *testing.T) {
 	})
 	t.Logf("notification to all %d rows in ClickHouse: %s", len(records), time.Since(start))
 
-	// Every record arrived with the fields the normalizer gives it.
+	// Every record arrived with every field the normalizer gives it.
+	loc, err := geo.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := normalize.Normalizer{Environment: c.Environment, Geo: loc}
+	columns := strings.Join(model.EventFields(), ", ")
 	for _, rec := range records {
-		want, err := normalize.Normalize(rec, c.Environment)
+		want, err := n.Normalize(rec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got model.Event
-		var mfa uint8
-		if err := conn.QueryRow(ctx, "SELECT event_id, event_time, event_version, event_source, event_name, event_type, aws_region, account_id, "+
-			"source_ip, user_agent, user_type, user_name, user_arn, error_code, error_message, outcome, mfa_used, action, environment, raw "+
-			"FROM "+db+".events FINAL WHERE event_id = ?", want.EventID).Scan(&got.EventID, &got.EventTime, &got.EventVersion,
-			&got.EventSource, &got.EventName, &got.EventType, &got.AWSRegion, &got.AccountID, &got.SourceIP, &got.UserAgent, &got.UserType,
-			&got.UserName, &got.UserARN, &got.ErrorCode, &got.ErrorMessage, &got.Outcome, &mfa, &got.Action, &got.Environment, &got.Raw); err != nil {
+		wantRow, gotRow := stored(want.Values(nil)), scanTargets(want.Values(nil))
+		if err := conn.QueryRow(ctx, "SELECT "+columns+" FROM "+db+".events FINAL WHERE event_id = ?", want.EventID).Scan(gotRow...); err != nil {
 			t.Fatalf("event %s: %v", want.EventID, err)
 		}
-		got.MFAUsed, got.EventTime = mfa == 1, got.EventTime.UTC()
-		if got != *want {
-			t.Errorf("event %s in ClickHouse:\n got %+v\nwant %+v", want.EventID, got, *want)
+		for i, name := range model.EventFields() {
+			got := reflect.ValueOf(gotRow[i]).Elem().Interface()
+			if tm, ok := got.(time.Time); ok {
+				got = tm.UTC()
+			}
+			if !reflect.DeepEqual(got, wantRow[i]) {
+				t.Errorf("event %s: %s = %#v in ClickHouse, want %#v", want.EventID, name, got, wantRow[i])
+			}
 		}
 	}
 	for q, want := range map[string]uint64{

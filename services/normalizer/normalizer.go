@@ -31,9 +31,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer events.Close()
 	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
 	defer dead.Close()
+	n, closeN, err := newNormalizer(ctx, cfg, true, log)
+	if err != nil {
+		return err
+	}
+	defer closeN()
 	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
 	return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
-		out, bad := Batch(msgs, cfg.Environment)
+		out, bad := batch(n, msgs)
 		if err := events.WriteMessages(ctx, out...); err != nil {
 			return fmt.Errorf("write %s: %w", cfg.TopicEvents, err)
 		}
@@ -47,19 +52,19 @@ func Run(ctx context.Context, cfg config.Config) error {
 	})
 }
 
-// Batch normalizes raw messages into event messages; those it cannot normalize come back
-// as dead-letter messages. The environment header of a message, set by the fetcher, wins
-// over defaultEnv.
-func Batch(msgs []kafka.Message, defaultEnv string) (events, dead []kafka.Message) {
+// batch normalizes raw messages into event messages; those it cannot normalize come back
+// as dead-letter messages. The environment header of a message, set by the fetcher that
+// read it, wins over the normalizer's own.
+func batch(n *normalize.Normalizer, msgs []kafka.Message) (events, dead []kafka.Message) {
 	events = make([]kafka.Message, 0, len(msgs))
 	for _, m := range msgs {
-		env := defaultEnv
+		nm := *n
 		for _, h := range m.Headers {
 			if h.Key == "environment" {
-				env = string(h.Value)
+				nm.Environment = string(h.Value)
 			}
 		}
-		e, err := normalize.Normalize(m.Value, env)
+		e, err := nm.Normalize(m.Value)
 		var v []byte
 		if err == nil {
 			v, err = model.EncodeEvent(nil, e)

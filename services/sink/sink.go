@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -82,64 +83,52 @@ func Run(ctx context.Context, cfg config.Config) error {
 	return errors.Join(errs...)
 }
 
-// eventColumns are the columns of the events table, in the order InsertEvents appends.
-const eventColumns = "event_id, event_time, event_version, event_source, event_name, event_type, aws_region, account_id, " +
-	"source_ip, user_agent, user_type, user_name, user_arn, error_code, error_message, outcome, mfa_used, action, environment, raw"
-
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
 // that do not decode come back as dead-letter messages.
 func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []kafka.Message, err error) {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+eventColumns+")")
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert into %s.events: %w", db, err)
-	}
-	defer b.Abort()
-	for _, m := range msgs {
-		e, err := model.DecodeEvent(m.Value)
+	return insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
+		e, err := model.DecodeEvent(b)
 		if err != nil {
-			dead = append(dead, deadletter.FromMessage("sink", m, err).Message())
-			continue
+			return nil, err
 		}
-		var mfa uint8
-		if e.MFAUsed {
-			mfa = 1
-		}
-		if err := b.Append(e.EventID, e.EventTime, e.EventVersion, e.EventSource, e.EventName, e.EventType, e.AWSRegion,
-			e.AccountID, e.SourceIP, e.UserAgent, e.UserType, e.UserName, e.UserARN, e.ErrorCode, e.ErrorMessage,
-			e.Outcome, mfa, e.Action, e.Environment, e.Raw); err != nil {
-			return nil, fmt.Errorf("append event %s: %w", e.EventID, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return nil, fmt.Errorf("insert into %s.events: %w", db, err)
-	}
-	return dead, nil
+		return e.Values(row), nil
+	})
 }
-
-const detectionColumns = "detection_id, rule_id, severity, title, account_id, environment, resource_type, resource_name, " +
-	"event_ids, actors, first_time, last_time, detected_at"
 
 // InsertDetections decodes Avro detections and inserts them into db.detections in one batch.
 // Messages that do not decode come back as dead-letter messages.
 func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []kafka.Message, err error) {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".detections ("+detectionColumns+")")
+	return insert(ctx, conn, db+".detections", model.DetectionFields(), msgs, func(b []byte, row []any) ([]any, error) {
+		d, err := model.DecodeDetection(b)
+		if err != nil {
+			return nil, err
+		}
+		return d.Values(row), nil
+	})
+}
+
+// insert decodes each message into a row of columns and inserts the rows into table in one
+// batch. The columns are named explicitly, as ClickHouse 18.16 needs.
+func insert(ctx context.Context, conn driver.Conn, table string, columns []string, msgs []kafka.Message,
+	decode func(msg []byte, row []any) ([]any, error)) (dead []kafka.Message, err error) {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(columns, ", ")+")")
 	if err != nil {
-		return nil, fmt.Errorf("prepare insert into %s.detections: %w", db, err)
+		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
 	}
 	defer b.Abort()
+	row := make([]any, 0, len(columns))
 	for _, m := range msgs {
-		d, err := model.DecodeDetection(m.Value)
+		row, err = decode(m.Value, row[:0])
 		if err != nil {
 			dead = append(dead, deadletter.FromMessage("sink", m, err).Message())
 			continue
 		}
-		if err := b.Append(d.DetectionID, d.RuleID, d.Severity, d.Title, d.AccountID, d.Environment, d.ResourceType,
-			d.ResourceName, d.EventIDs, d.Actors, d.FirstTime, d.LastTime, d.DetectedAt); err != nil {
-			return nil, fmt.Errorf("append detection %s: %w", d.DetectionID, err)
+		if err := b.Append(row...); err != nil {
+			return nil, fmt.Errorf("append a row to %s: %w", table, err)
 		}
 	}
 	if err := b.Send(); err != nil {
-		return nil, fmt.Errorf("insert into %s.detections: %w", db, err)
+		return nil, fmt.Errorf("insert into %s: %w", table, err)
 	}
 	return dead, nil
 }

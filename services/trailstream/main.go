@@ -44,7 +44,7 @@ var targets = []target{
 	{"fetcher", "read notified CloudTrail files from S3, one Kafka message per record",
 		service([]config.Group{config.AWS, config.Kafka}, fetcher.Run)},
 	{"normalizer", "turn raw records into normalized Avro events",
-		service([]config.Group{config.Kafka, config.Batch}, normalizer.Run)},
+		service([]config.Group{config.Kafka, config.Batch, config.Enrich, config.ClickHouse}, normalizer.Run)},
 	{"detector", "run windowed detection rules over the events",
 		service([]config.Group{config.Kafka, config.Batch}, detector.Run)},
 	{"sink", "load events and detections into ClickHouse",
@@ -54,7 +54,7 @@ var targets = []target{
 	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.KafkaBrokers = "" // empty means: start the embedded broker
-			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch}, all.Run)(fs, c)
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich}, all.Run)(fs, c)
 		}},
 	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
@@ -62,6 +62,14 @@ var targets = []target{
 			var o generate.Options
 			o.Register(fs)
 			return func(ctx context.Context) error { return generate.Run(ctx, *c, o) }
+		}},
+	{"normalize", "normalize CloudTrail files or JSON lines (files or stdin) to JSON lines or Avro on stdout",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common, config.Enrich)
+			format := fs.String("format", "json", "output: json (one event a line, keys = Avro field names) or avro (single-object encoded messages)")
+			return func(ctx context.Context) error {
+				return normalizer.Tool(ctx, *c, *format, fs.Args(), os.Stdin, os.Stdout, os.Stderr)
+			}
 		}},
 	{"migrate", "create or upgrade the ClickHouse schema",
 		service([]config.Group{config.ClickHouse}, migrate.Run)},

@@ -1,0 +1,94 @@
+package normalize
+
+import (
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// items is EC2's way of writing a list: {"items": [...]}.
+type items[T any] struct {
+	Items []T `json:"items"`
+}
+
+type instance struct {
+	InstanceID string `json:"instanceId"`
+}
+
+// request holds the requestParameters the event model reads. Members of the same name mean
+// different things to different services (groupName: an IAM group or a security group).
+type request struct {
+	UserName            string          `json:"userName"`
+	RoleName            string          `json:"roleName"`
+	GroupName           string          `json:"groupName"`
+	PolicyName          string          `json:"policyName"`
+	PolicyARN           string          `json:"policyArn"`
+	AccessKeyID         string          `json:"accessKeyId"`
+	InstanceProfileName string          `json:"instanceProfileName"`
+	GroupID             string          `json:"groupId"`
+	NetworkACLID        string          `json:"networkAclId"`
+	AllocationID        string          `json:"allocationId"`
+	PublicIP            string          `json:"publicIp"`
+	InstancesSet        items[instance] `json:"instancesSet"`
+	BucketName          string          `json:"bucketName"`
+	Key                 string          `json:"key"`
+
+	CannedACL         jsontext.Value `json:"x-amz-acl"`
+	GrantRead         jsontext.Value `json:"x-amz-grant-read"`
+	GrantFullControl  jsontext.Value `json:"x-amz-grant-full-control"`
+	AccessControl     jsontext.Value `json:"AccessControlPolicy"`
+	BucketPolicy      jsontext.Value `json:"bucketPolicy"`
+	PublicAccessBlock jsontext.Value `json:"PublicAccessBlockConfiguration"`
+	IPPermissions     items[struct {
+		IPRanges items[struct {
+			CidrIP string `json:"cidrIp"`
+		}] `json:"ipRanges"`
+		IPv6Ranges items[struct {
+			CidrIPv6 string `json:"cidrIpv6"`
+		}] `json:"ipv6Ranges"`
+	}] `json:"ipPermissions"`
+	CidrIP                 string     `json:"cidrIp"`
+	RuleAction             string     `json:"ruleAction"`
+	CidrBlock              string     `json:"cidrBlock"`
+	IPv6CidrBlock          string     `json:"ipv6CidrBlock"`
+	ACLProtocol            string     `json:"aclProtocol"`
+	LaunchPermission       permission `json:"launchPermission"`
+	CreateVolumePermission permission `json:"createVolumePermission"`
+}
+
+// permission is an AMI's or snapshot's permission change; group "all" makes it public.
+type permission struct {
+	Add items[struct {
+		Group string `json:"group"`
+	}] `json:"add"`
+}
+
+type named struct {
+	ARN string `json:"arn"`
+}
+
+// response holds the responseElements the event model reads.
+type response struct {
+	ConsoleLogin string `json:"ConsoleLogin"`
+	CheckMfa     string `json:"CheckMfa"`
+	User         named  `json:"user"`
+	Role         named  `json:"role"`
+	Group        named  `json:"group"`
+	Policy       named  `json:"policy"`
+	AccessKey    struct {
+		AccessKeyID string `json:"accessKeyId"`
+	} `json:"accessKey"`
+	GroupID    string `json:"groupId"`
+	NetworkACL struct {
+		NetworkACLID string `json:"networkAclId"`
+	} `json:"networkAcl"`
+	AllocationID string          `json:"allocationId"`
+	PublicIP     string          `json:"publicIp"`
+	InstancesSet items[instance] `json:"instancesSet"`
+}
+
+// decodeObject decodes v into out when v is a JSON object, and tells whether it did. The
+// parameters are best effort: a shape the model does not know leaves the fields empty
+// rather than losing the record.
+func decodeObject(v jsontext.Value, out any) bool {
+	return len(v) > 0 && v.Kind() == '{' && json.Unmarshal(v, out, lenient) == nil
+}

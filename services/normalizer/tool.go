@@ -1,0 +1,117 @@
+package normalizer
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/trailstream/trailstream/pkg/cloudtrail"
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/model"
+)
+
+// Tool is `trailstream normalize [FILE ...]`: it reads CloudTrail log files (.json, or
+// .json.gz, with a Records array) or JSON lines (one record a line), from the files or from
+// stdin, and writes one normalized event per record to stdout: a JSON object a line (keys:
+// the Avro field names, every field present) for format "json", or Avro single-object
+// encoded messages back to back for format "avro" (each is self-delimiting for a reader with
+// schemas/cloudtrail_event.avsc). A record that cannot be normalized is reported on stderr
+// with its place and reason, and Tool then returns an error once all input is read.
+func Tool(ctx context.Context, cfg config.Config, format string, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if format != "json" && format != "avro" {
+		return fmt.Errorf("--format %q: use json or avro", format)
+	}
+	n, closeN, err := newNormalizer(ctx, cfg, false, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer closeN()
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	var buf []byte
+	bad := 0
+	emit := func(where string, i int) func([]byte) error {
+		return func(rec []byte) error {
+			i++
+			e, err := n.Normalize(rec)
+			if err != nil {
+				bad++
+				fmt.Fprintf(stderr, "%s: record %d: %v\n", where, i, err)
+				return nil
+			}
+			if format == "avro" {
+				buf, err = model.EncodeEvent(buf[:0], e)
+				if err != nil {
+					return err
+				}
+			} else {
+				buf = append(e.AppendJSON(buf[:0]), '\n')
+			}
+			_, err = out.Write(buf)
+			return err
+		}
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	for _, name := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := readInput(name, stdin, emit(name, 0)); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d records could not be normalized (reasons above)", bad)
+	}
+	return nil
+}
+
+// readInput calls fn with each record of the named input ("-": stdin): a CloudTrail log file
+// when it starts with {"Records", else JSON lines; either may be gzip-compressed.
+func readInput(name string, stdin io.Reader, fn func([]byte) error) error {
+	in := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	br := bufio.NewReaderSize(in, 64<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("gunzip: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 64<<10)
+	}
+	head, err := br.Peek(64)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return err
+	}
+	if isTrailFile(head) {
+		return cloudtrail.Records(br, fn)
+	}
+	return cloudtrail.Lines(br, fn)
+}
+
+// isTrailFile tells the start of a CloudTrail log file: an object whose first key is Records.
+func isTrailFile(head []byte) bool {
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if len(head) == 0 || head[0] != '{' {
+		return false
+	}
+	return bytes.HasPrefix(bytes.TrimLeft(head[1:], " \t\r\n"), []byte(`"Records"`))
+}
