@@ -19,3 +19,10 @@ var Detection string
 //
 //go:embed clickhouse/*.sql
 var ClickHouse embed.FS
+
+// History holds every earlier version of the schemas above, history/<name>.<n>.avsc, oldest
+// first. A version only ever appends fields with defaults to the one before it, so readers
+// holding any version can read messages written with any other.
+//
+//go:embed history/*.avsc
+var History embed.FS

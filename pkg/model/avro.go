@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -78,14 +77,20 @@ func stringsField[T any](name string, get func(*T) *[]string) field[T] {
 // table is the Avro codec of one record type: its single-object header and its fields in
 // schema order.
 type table[T any] struct {
-	header [10]byte // 0xC3 0x01, then the CRC-64-AVRO fingerprint, little-endian
-	fields []field[T]
+	header   [10]byte // 0xC3 0x01, then the CRC-64-AVRO fingerprint, little-endian
+	fields   []field[T]
+	older    map[uint64]int // fingerprint of an earlier schema version → its number of fields
+	defaults []func(*T)     // per field: set it to its schema default
 }
 
-// mustTable is newTable for package initialization: a table that does not match its
-// embedded schema is a programming error, reported at start.
-func mustTable[T any](schema string, fields ...field[T]) *table[T] {
+// mustTable is newTable for package initialization, reading also the messages of the
+// earlier versions schemas/history/<history>.*.avsc: a table that does not match its
+// embedded schemas is a programming error, reported at start.
+func mustTable[T any](schema, history string, fields ...field[T]) *table[T] {
 	t, err := newTable(schema, fields...)
+	if err == nil {
+		t, err = t.withHistory(schema, history)
+	}
 	if err != nil {
 		panic("model: " + err.Error())
 	}
@@ -252,13 +257,16 @@ func (t *table[T]) decode(msg []byte, v *T) error {
 	if len(msg) < len(t.header) || msg[0] != t.header[0] || msg[1] != t.header[1] {
 		return errNotSingleObject
 	}
-	if !bytes.Equal(msg[2:len(t.header)], t.header[2:]) {
-		return fmt.Errorf("written with an unknown schema fingerprint %016x (this binary's is %016x)",
-			binary.LittleEndian.Uint64(msg[2:]), binary.LittleEndian.Uint64(t.header[2:]))
+	n, err := t.fieldCount(msg[:len(t.header)])
+	if err != nil {
+		return err
 	}
 	d := decoder{b: msg[len(t.header):]}
 	d.s = string(d.b)
-	for i := range t.fields {
+	for i := n; i < len(t.fields); i++ {
+		t.defaults[i](v)
+	}
+	for i := range t.fields[:n] {
 		f := &t.fields[i]
 		var err error
 		switch f.kind {

@@ -102,7 +102,7 @@ func TestMustTablePanicsOnMismatch(t *testing.T) {
 			t.Fatalf("mustTable with the detection schema and the event table: panic %v", r)
 		}
 	}()
-	mustTable(schemas.Detection, eventCodec.fields...)
+	mustTable(schemas.Detection, "detection", eventCodec.fields...)
 }
 
 // every is a record with a field of each kind the codec table knows.

@@ -92,7 +92,7 @@ type Detection struct {
 }
 
 // eventCodec binds the fields of schemas/cloudtrail_event.avsc, in schema order, to Event.
-var eventCodec = mustTable(schemas.Event,
+var eventCodec = mustTable(schemas.Event, "cloudtrail_event",
 	stringField("event_id", func(e *Event) *string { return &e.EventID }),
 	timeField("event_time", func(e *Event) *time.Time { return &e.EventTime }),
 	stringField("event_version", func(e *Event) *string { return &e.EventVersion }),
@@ -138,7 +138,7 @@ var eventCodec = mustTable(schemas.Event,
 )
 
 // detectionCodec binds the fields of schemas/detection.avsc, in schema order, to Detection.
-var detectionCodec = mustTable(schemas.Detection,
+var detectionCodec = mustTable(schemas.Detection, "detection",
 	stringField("detection_id", func(d *Detection) *string { return &d.DetectionID }),
 	stringField("rule_id", func(d *Detection) *string { return &d.RuleID }),
 	stringField("severity", func(d *Detection) *string { return &d.Severity }),
