@@ -9,7 +9,7 @@ STACK := deploy/local/stack.sh
 FUZZTIME ?= 20s
 GO_FILES = find . -name '*.go' -not -path './deploy/local/node_modules/*' -not -path './.local/*'
 
-.PHONY: build test demo stack-up stack-down fmt bench bench-pipeline fuzz clean
+.PHONY: build test demo stack-up stack-down fmt bench bench-pipeline bench-normalize fuzz clean
 
 ## build: the trailstream binary in bin/
 build:
@@ -45,11 +45,17 @@ bench: stack-up
 bench-pipeline: stack-up
 	bench/pipeline.sh
 
+## bench-normalize: `trailstream normalize --format avro` against a plain encoding/json decode, as processes
+bench-normalize:
+	bench/normalize.sh
+
 ## fuzz: a short run of each fuzz target, one line per target (FUZZTIME=2m make fuzz for longer)
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/s3event
 	go test -run '^$$' -fuzz '^FuzzRecords$$' -fuzztime $(FUZZTIME) ./pkg/cloudtrail
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./pkg/normalize
+	go test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./pkg/model
+	go test -run '^$$' -fuzz '^FuzzLookup$$' -fuzztime $(FUZZTIME) ./pkg/geo
 
 ## clean: the built binary (the local stack's data in .local/ is kept; stack-down stops it)
 clean:
