@@ -1,14 +1,20 @@
 // Package console serves trailstream's web console: the dashboards of the CloudTrail events
-// stored in ClickHouse, drawn in the browser from a JSON API, and a health endpoint.
+// stored in ClickHouse, drawn in the browser from a JSON API, the admin-users upload, and a
+// health endpoint.
 //
 // Routes:
 //
 //	GET /                  the Overview dashboard (?range=24h or ?from=&to=, &environment=)
 //	GET /api/panels        the panels: id, dashboard, title, kind, columns
 //	GET /api/panels/{id}   one panel's rows for range or from/to, and environment
+//	GET /api/admin-users   the admin users in force: {"admin_users": ["alice", ...]}
+//	PUT /api/admin-users   replace them with admin_users.csv (curl -T admin_users.csv URL);
+//	                       POST does the same: {"admin_users": N}
 //	GET /healthz           200 "ok" when ClickHouse answers, 503 with the reason otherwise
 //
 // Every asset is embedded in the binary; the page makes no request outside the console.
+// Browsers' cross-origin PUT and POST requests are refused, so no other web site can change
+// the admin users through a visitor's browser.
 package console
 
 import (
@@ -24,12 +30,15 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/trailstream/trailstream/pkg/admins"
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/geo"
 )
 
 //go:embed web
@@ -94,15 +103,16 @@ func Handler(conn driver.Conn, db string) http.Handler {
 			http.Error(w, fmt.Sprintf("console misconfigured: ClickHouse database name %q: use letters, digits and _", db), http.StatusServiceUnavailable)
 		}))
 	}
-	s := &server{conn: conn, store: newStore(conn, db)}
+	s := &server{conn: conn, db: db, store: newStore(conn, db)}
 	static, _ := fs.Sub(web, "web")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.dashboard)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/panels", s.listPanels)
 	mux.HandleFunc("GET /api/panels/{id}", s.panel)
+	mux.HandleFunc(adminUsersPath, s.adminUsers)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	return secure(mux)
+	return secure(http.NewCrossOriginProtection().Handler(mux))
 }
 
 // secure sets the headers every response carries: the page loads only its own assets.
@@ -119,6 +129,7 @@ func secure(h http.Handler) http.Handler {
 
 type server struct {
 	conn  driver.Conn
+	db    string
 	store *store
 }
 
@@ -190,6 +201,9 @@ type dashboardPage struct {
 	Environments       []string
 	Environment        string // selected environment, "all" for every one
 	Problem            string // why the page cannot show what was asked, if it cannot
+	AdminUsers         string // how many admin users are in force, "unknown" if unreadable
+	UploadURL          string // where admin_users.csv is uploaded to
+	Attribution        string // credit for the geolocation data, when a panel shows locations
 }
 
 func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -204,6 +218,9 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 	for _, p := range panels {
 		if p.Dashboard == "overview" {
 			pg.Panels = append(pg.Panels, p)
+			if p.Geolocated {
+				pg.Attribution = geo.Attribution
+			}
 		}
 	}
 	switch {
@@ -231,6 +248,13 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 	if pg.Environment != "all" && !slices.Contains(envs, pg.Environment) {
 		pg.Environments = append(pg.Environments, pg.Environment)
 	}
+	pg.AdminUsers = "unknown"
+	if names, err := admins.Current(ctx, s.conn, s.db); err != nil {
+		slog.Error("dashboard", "err", err)
+	} else {
+		pg.AdminUsers = strconv.Itoa(len(names))
+	}
+	pg.UploadURL = uploadURL(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := page.Execute(w, pg); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/geo"
 	"github.com/trailstream/trailstream/pkg/testenv"
 	"github.com/trailstream/trailstream/services/console"
 )
@@ -28,9 +31,12 @@ type panelAnswer struct {
 	From        string `json:"from"`
 	To          string `json:"to"`
 	Environment string `json:"environment"`
-	Columns     []struct{ Name, Label, Type string }
-	Rows        [][]any `json:"rows"`
-	Error       string  `json:"error"`
+	Columns     []struct {
+		Name, Label, Type string
+		Hidden            bool
+	}
+	Rows  [][]any `json:"rows"`
+	Error string  `json:"error"`
 }
 
 // get fetches path from the console and decodes its JSON answer, checking the status.
@@ -66,18 +72,25 @@ func TestPanels(t *testing.T) {
 		return out
 	}
 	prod, dev := with(day, "environment", "prod"), with(day, "environment", "dev")
+	// country returns the geo panel's row maker for one country: code, name, events, users
+	// and the country's point as pkg/geo's embedded data gives it.
+	country := func(code, name string, lat, lon float64) func(events, users float64) []any {
+		return func(events, users float64) []any { return []any{code, name, events, users, lat, lon} }
+	}
+	gb, nl := country("GB", "United Kingdom", 55.378051, -3.435973), country("NL", "Netherlands", 52.132633, 5.291266)
+	de, us := country("DE", "Germany", 51.165691, 10.451526), country("US", "United States", 37.09024, -95.712891)
+	jp := country("JP", "Japan", 36.204824, 138.252924)
 	tests := []struct {
 		name  string
 		panel string
 		query url.Values
 		want  [][]any
 	}{
-		{"geo", "overview-geo", day, [][]any{
-			{"203.0.113.10", 5.0, 2.0}, {"192.0.2.44", 3.0, 1.0}, {"203.0.113.99", 3.0, 1.0},
-			{"198.51.100.7", 2.0, 1.0}, {"2001:db8::1", 1.0, 1.0}}},
-		{"geo prod", "overview-geo", prod, [][]any{
-			{"203.0.113.10", 5.0, 2.0}, {"192.0.2.44", 3.0, 1.0}, {"198.51.100.7", 2.0, 1.0}, {"2001:db8::1", 1.0, 1.0}}},
-		{"geo dev", "overview-geo", dev, [][]any{{"203.0.113.99", 3.0, 1.0}}},
+		{"geo", "overview-geo", day, [][]any{gb(5, 2), nl(5, 2), de(3, 1), us(2, 1), jp(1, 0)}},
+		{"geo prod", "overview-geo", prod, [][]any{gb(5, 2), nl(5, 2), us(2, 1), jp(1, 0)}},
+		{"geo dev", "overview-geo", dev, [][]any{de(3, 1)}},
+		{"geo from the second hour", "overview-geo", with(day, "from", f.at(1)), [][]any{de(2, 1), gb(2, 1)}},
+		{"geo last minute", "overview-geo", url.Values{"range": {"1m"}}, [][]any{}},
 		{"created", "overview-created-resources", day, [][]any{
 			{"CreateUser", 3.0}, {"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"RunInstances", 1.0}}},
 		{"created prod", "overview-created-resources", prod, [][]any{
@@ -92,19 +105,19 @@ func TestPanels(t *testing.T) {
 		{"deleted prod", "overview-deleted-resources", prod, [][]any{{f.at(1), 1.0}, {f.at(2), 2.0}}},
 		{"deleted dev", "overview-deleted-resources", dev, [][]any{{f.at(1), 1.0}}},
 		{"top users", "overview-top-users", day, [][]any{
-			{"alice", 5.0}, {"bob", 4.0}, {"carol", 3.0}, {"dave", 3.0}, {"erin", 3.0}}},
-		{"top users prod", "overview-top-users", prod, [][]any{{"alice", 5.0}, {"bob", 4.0}, {"carol", 3.0}, {"dave", 3.0}}},
+			{"alice", 5.0}, {"bob", 4.0}, {"dave", 4.0}, {"carol", 3.0}, {"erin", 3.0}}},
+		{"top users prod", "overview-top-users", prod, [][]any{{"alice", 5.0}, {"bob", 4.0}, {"dave", 4.0}, {"carol", 3.0}}},
 		{"top users from the second hour", "overview-top-users", with(day, "from", f.at(1)), [][]any{
 			{"alice", 2.0}, {"carol", 2.0}, {"erin", 2.0}}},
-		{"failed logins", "overview-failed-logins", day, [][]any{{3.0}}},
-		{"failed logins prod", "overview-failed-logins", prod, [][]any{{2.0}}},
+		{"failed logins", "overview-failed-logins", day, [][]any{{4.0}}},
+		{"failed logins prod", "overview-failed-logins", prod, [][]any{{3.0}}},
 		{"failed logins dev", "overview-failed-logins", dev, [][]any{{1.0}}},
 		{"failed logins unknown environment", "overview-failed-logins", with(day, "environment", "staging"), [][]any{{0.0}}},
 		{"failed logins last minute", "overview-failed-logins", url.Values{"range": {"1m"}}, [][]any{{0.0}}},
 		{"network and security", "overview-network-security-events", day, [][]any{
 			{"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"DeleteSecurityGroup", 1.0}}},
 		{"network and security dev", "overview-network-security-events", dev, [][]any{}},
-		{"environment all", "overview-failed-logins", with(day, "environment", "all"), [][]any{{3.0}}},
+		{"environment all", "overview-failed-logins", with(day, "environment", "all"), [][]any{{4.0}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +145,14 @@ func TestPanelSelectionEcho(t *testing.T) {
 	}
 	if a.Kind != "column" || len(a.Columns) != 2 || a.Columns[0].Name != "user_name" || a.Columns[1].Type != "number" {
 		t.Errorf("kind %q columns %+v", a.Kind, a.Columns)
+	}
+	a = get(t, f.srv.URL, "/api/panels/overview-geo", http.StatusOK)
+	var cols []string
+	for _, c := range a.Columns {
+		cols = append(cols, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Hidden))
+	}
+	if want := "country_code:string:false country_name:string:false events:number:false users:number:false latitude:number:true longitude:number:true"; strings.Join(cols, " ") != want {
+		t.Errorf("geo panel columns (name:type:hidden) %s, want %s", strings.Join(cols, " "), want)
 	}
 	a = get(t, f.srv.URL, "/api/panels/overview-top-users", http.StatusOK)
 	from, _ := time.Parse(time.RFC3339, a.From)
@@ -233,6 +254,21 @@ func TestDashboardPage(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
 		}
+	}
+	for _, want := range []string{
+		`<a href="https://db-ip.com">` + geo.Attribution + `</a>`,
+		`Admin users: <a href="/api/admin-users" id="admin-users">0</a>`,
+		"<code>curl -T admin_users.csv " + f.srv.URL + "/api/admin-users</code>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page's footer lacks %s", want)
+		}
+	}
+	if err := admins.Store(context.Background(), f.conn, f.db, []string{"alice", "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := body(t, f.srv.URL, "/"); !strings.Contains(page, `id="admin-users">2</a>`) {
+		t.Error("the page does not count the two admin users stored")
 	}
 	if strings.Contains(page, "<script>alert(1)") {
 		t.Error("the environment parameter is rendered unescaped")

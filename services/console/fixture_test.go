@@ -27,6 +27,14 @@ type fixtureEvent struct {
 	IP          string `json:"ip"`
 	Env         string `json:"env"`
 	Redelivered bool   `json:"redelivered"` // inserted a second time, as a redelivery would
+	// The normalizer's fields the panels read: sign-in result, hidden user name, and the
+	// location of a public source IP (as pkg/geo's embedded data places it).
+	LoginResult string  `json:"login_result"`
+	Hidden      bool    `json:"hidden"`
+	Country     string  `json:"country"`
+	CountryName string  `json:"country_name"`
+	Lat         float64 `json:"lat"`
+	Lon         float64 `json:"lon"`
 }
 
 // fixture is a console over a private database holding testdata/events.jsonl.
@@ -95,13 +103,15 @@ func readFixture(t *testing.T) []fixtureEvent {
 func (f *fixture) insert(t *testing.T, events []fixtureEvent) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db+".events (event_id, event_time, event_version, event_source, event_name, event_type, aws_region, account_id, source_ip, user_name, outcome, action, environment)")
+	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db+".events (event_id, event_time, event_version, event_source, event_name, event_type, aws_region, account_id, source_ip, user_name, outcome, action, environment, "+
+		"login_result, user_name_hidden, country_code, country_name, latitude, longitude)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range events {
 		at := f.anchor.Add(time.Duration(e.Minute) * time.Minute)
-		if err := b.Append(e.ID, at, "1.08", e.Source, e.Name, "AwsApiCall", "us-east-1", "123456789012", e.IP, e.User, e.Outcome, e.Action, e.Env); err != nil {
+		if err := b.Append(e.ID, at, "1.08", e.Source, e.Name, "AwsApiCall", "us-east-1", "123456789012", e.IP, e.User, e.Outcome, e.Action, e.Env,
+			e.LoginResult, e.Hidden, e.Country, e.CountryName, e.Lat, e.Lon); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,6 +18,9 @@ type panel struct {
 	Title     string   `json:"title"`
 	Kind      string   `json:"kind"` // pie, bar (time series), column, single or table
 	Columns   []column `json:"columns"`
+	// Geolocated panels show where source addresses are; a page with one credits the
+	// geolocation data (geo.Attribution).
+	Geolocated bool `json:"-"`
 	// SQL returns the columns in order. It reads {events} (the events table with FINAL)
 	// and restricts it with {filter} (time range and environment, bound as parameters).
 	SQL string `json:"-"`
@@ -28,54 +31,54 @@ type column struct {
 	Name  string `json:"name"`
 	Label string `json:"label"`
 	Type  string `json:"type"` // string, number or time (RFC 3339, UTC)
+	// Hidden columns are in the rows for API users (a map's coordinates) but not drawn.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
-// publicIP holds for a source_ip that is an IPv4 or IPv6 address outside the private,
-// loopback, link-local, carrier-grade NAT, multicast and reserved ranges. It leaves out
-// the AWS service names (ec2.amazonaws.com, AWS Internal) CloudTrail puts there.
-const publicIP = `((match(source_ip, '^[0-9]{1,3}(\\.[0-9]{1,3}){3}$')
-	AND NOT match(source_ip, '^(0|10|127|22[4-9]|2[3-5][0-9])\\.|^169\\.254\\.|^172\\.(1[6-9]|2[0-9]|3[01])\\.|^192\\.168\\.|^100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\\.'))
-	OR (match(source_ip, '^[0-9A-Fa-f:.]+$') AND position(source_ip, ':') > 0
-	AND NOT match(lower(source_ip), '^(::1$|::$|f[cd]|fe[89ab]|ff)')))`
-
-var eventsColumn = column{"events", "Events", "number"}
+var eventsColumn = column{Name: "events", Label: "Events", Type: "number"}
 
 // panels lists every panel the console serves, dashboard by dashboard.
 var panels = []panel{
 	{
-		ID: "overview-geo", Dashboard: "overview", Title: "Geo Location of All Users", Kind: "table",
-		Columns: []column{{"source_ip", "Source IP", "string"}, eventsColumn, {"users", "Users", "number"}},
-		SQL: `SELECT source_ip, count() AS events, uniqExactIf(user_name, user_name != '') AS users
-			FROM {events} WHERE {filter} AND ` + publicIP + `
-			GROUP BY source_ip ORDER BY events DESC, source_ip LIMIT 100`,
+		ID: "overview-geo", Dashboard: "overview", Title: "Geo Location of All Users", Kind: "table", Geolocated: true,
+		Columns: []column{
+			{Name: "country_code", Label: "Code", Type: "string"}, {Name: "country_name", Label: "Country", Type: "string"},
+			eventsColumn, {Name: "users", Label: "Users", Type: "number"},
+			{Name: "latitude", Label: "Latitude", Type: "number", Hidden: true},
+			{Name: "longitude", Label: "Longitude", Type: "number", Hidden: true},
+		},
+		SQL: `SELECT country_code, any(country_name) AS country_name, count() AS events,
+			uniqExactIf(user_name, user_name != '') AS users, any(latitude) AS latitude, any(longitude) AS longitude
+			FROM {events} WHERE {filter} AND country_code != ''
+			GROUP BY country_code ORDER BY events DESC, country_code LIMIT 300`,
 	},
 	{
 		ID: "overview-created-resources", Dashboard: "overview", Title: "Created Resources", Kind: "pie",
-		Columns: []column{{"event_name", "Event", "string"}, eventsColumn},
+		Columns: []column{{Name: "event_name", Label: "Event", Type: "string"}, eventsColumn},
 		SQL: `SELECT event_name, count() AS events FROM {events} WHERE {filter} AND action = 'create'
 			GROUP BY event_name ORDER BY events DESC, event_name LIMIT 50`,
 	},
 	{
 		ID: "overview-deleted-resources", Dashboard: "overview", Title: "Deleted Resources Over Time", Kind: "bar",
-		Columns: []column{{"hour", "Hour", "time"}, {"events", "Deleted", "number"}},
+		Columns: []column{{Name: "hour", Label: "Hour", Type: "time"}, {Name: "events", Label: "Deleted", Type: "number"}},
 		SQL: `SELECT toStartOfHour(event_time, 'UTC') AS hour, count() AS events
 			FROM {events} WHERE {filter} AND action = 'delete' GROUP BY hour ORDER BY hour`,
 	},
 	{
 		ID: "overview-top-users", Dashboard: "overview", Title: "Top 10 Users", Kind: "column",
-		Columns: []column{{"user_name", "User", "string"}, eventsColumn},
+		Columns: []column{{Name: "user_name", Label: "User", Type: "string"}, eventsColumn},
 		SQL: `SELECT user_name, count() AS events FROM {events} WHERE {filter} AND user_name != ''
 			GROUP BY user_name ORDER BY events DESC, user_name LIMIT 10`,
 	},
 	{
 		ID: "overview-failed-logins", Dashboard: "overview", Title: "Failed Logins", Kind: "single",
-		Columns: []column{{"failures", "Failed logins", "number"}},
+		Columns: []column{{Name: "failures", Label: "Failed logins", Type: "number"}},
 		SQL: `SELECT count() AS failures FROM {events}
-			WHERE {filter} AND event_name = 'ConsoleLogin' AND outcome = 'failure'`,
+			WHERE {filter} AND event_name = 'ConsoleLogin' AND login_result = 'failure'`,
 	},
 	{
 		ID: "overview-network-security-events", Dashboard: "overview", Title: "Created and Deleted Network and Security Events", Kind: "pie",
-		Columns: []column{{"event_name", "Event", "string"}, eventsColumn},
+		Columns: []column{{Name: "event_name", Label: "Event", Type: "string"}, eventsColumn},
 		SQL: `SELECT event_name, count() AS events FROM {events}
 			WHERE {filter} AND match(event_name, 'Security|Network') AND action IN ('create', 'delete')
 			GROUP BY event_name ORDER BY events DESC, event_name LIMIT 50`,

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/trailstream/trailstream/pkg/geo"
 )
 
 // OverviewPanels are the IDs of the Overview dashboard's panels.
@@ -50,10 +52,17 @@ const readPanels = `(() => {
 	}));
 })()`
 
+// geoCreditURL is where the licence of pkg/geo's data asks pages showing locations to link.
+const geoCreditURL = "https://db-ip.com"
+
+// attribution reads the text of the page's link to geoCreditURL, "" without one.
+const attribution = `document.querySelector('a[href="` + geoCreditURL + `"]')?.textContent ?? ""`
+
 // AssertOverviewRendered opens the Overview dashboard at baseURL in headless Chromium and
 // fails t unless all six panels finished with data-state="ready" and drew their data as SVG
-// marks or table rows. baseURL is the console's root ("http://127.0.0.1:8080"); it may carry
-// a query selecting the time range and environment ("http://127.0.0.1:8080/?range=168h").
+// marks or table rows, and the page credits the geolocation data (geo.Attribution linked to
+// DB-IP, as its licence asks). baseURL is the console's root ("http://127.0.0.1:8080"); it
+// may carry a query selecting the time range and environment ("http://127.0.0.1:8080/?range=168h").
 // A full-page screenshot is written to t.ArtifactDir() as overview.png.
 func AssertOverviewRendered(t testing.TB, baseURL string) {
 	t.Helper()
@@ -85,6 +94,14 @@ func AssertOverviewRendered(t testing.TB, baseURL string) {
 		t.Fatalf("write screenshot: %v", err)
 	}
 	t.Logf("screenshot of %s: %s", u, shot)
+
+	credit, err := chromedp.Run(ctx, chromedp.Evaluate[string](attribution))
+	if err != nil {
+		t.Fatalf("read the footer of %s: %v", u, err)
+	}
+	if credit != geo.Attribution {
+		t.Errorf("the page shows locations and its link to %s says %q, want %q", geoCreditURL, credit, geo.Attribution)
+	}
 
 	byID := map[string]panelState{}
 	for _, p := range panels {

@@ -169,12 +169,14 @@
     return el("div", { class: "single" }, svg);
   }
 
-  // table lists the rows under the column labels; numbers are right-aligned.
+  // table lists the rows under the column labels, leaving out hidden columns; numbers are
+  // right-aligned.
   function table(data) {
     const cls = c => (c.type === "number" ? "num" : "");
-    const head = el("tr", {}, ...data.columns.map(c => el("th", { class: cls(c), scope: "col" }, c.label)));
-    const body = data.rows.map(r => el("tr", {}, ...r.map((v, i) => {
-      const c = data.columns[i];
+    const shown = data.columns.map((c, i) => [c, i]).filter(([c]) => !c.hidden);
+    const head = el("tr", {}, ...shown.map(([c]) => el("th", { class: cls(c), scope: "col" }, c.label)));
+    const body = data.rows.map(r => el("tr", {}, ...shown.map(([c, i]) => {
+      const v = r[i];
       const text = c.type === "number" ? number.format(Number(v)) : c.type === "time" ? new Date(v).toLocaleString() : String(v);
       return el("td", { class: cls(c) }, text);
     })));
