@@ -103,7 +103,7 @@ func (l *List) LoadFile(path string) error {
 
 // Current returns the names of the latest upload in db.admin_users.
 func Current(ctx context.Context, conn driver.Conn, db string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT user_name FROM "+db+".admin_users WHERE upload_id = (SELECT max(upload_id) FROM "+db+".admin_users)")
+	rows, err := conn.Query(ctx, "SELECT user_name FROM "+db+".admin_users WHERE upload_id = (SELECT max(upload_id) FROM "+db+".admin_users) AND user_name != ''")
 	if err != nil {
 		return nil, fmt.Errorf("read %s.admin_users: %w", db, err)
 	}
@@ -120,8 +120,12 @@ func Current(ctx context.Context, conn driver.Conn, db string) ([]string, error)
 }
 
 // Store records names as the new list in db.admin_users (the previous uploads stay, for the
-// record; the latest one counts).
+// record; the latest one counts). An empty list is recorded as one row with an empty name,
+// so that it replaces the previous list too.
 func Store(ctx context.Context, conn driver.Conn, db string, names []string) error {
+	if len(names) == 0 {
+		names = []string{""}
+	}
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".admin_users (upload_id, user_name, uploaded_at)")
 	if err != nil {
 		return fmt.Errorf("store admin users: %w", err)

@@ -63,6 +63,10 @@ func TestFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return l.IsAdmin("carol") && !l.IsAdmin("bob") })
+	if err := admins.Store(ctx, conn, c.ClickHouseDatabase, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return l.Len() == 0 })
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -73,25 +73,13 @@ func (s *server) uploadAdminUsers(w http.ResponseWriter, r *http.Request) {
 	names = unique(names)
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
-	if err := s.replaceAdminUsers(ctx, names); err != nil {
+	if err := admins.Store(ctx, s.conn, s.db, names); err != nil {
 		slog.Error("upload admin users", "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	slog.Info("admin users uploaded", "count", len(names), "from", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]int{"admin_users": len(names)})
-}
-
-// replaceAdminUsers makes names the admin users in force. admins.Store records no upload
-// for no names, so an empty list empties the table instead.
-func (s *server) replaceAdminUsers(ctx context.Context, names []string) error {
-	if len(names) > 0 {
-		return admins.Store(ctx, s.conn, s.db, names)
-	}
-	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+s.db+".admin_users"); err != nil {
-		return fmt.Errorf("clear admin users: %w", err)
-	}
-	return nil
 }
 
 // unique returns names without repeats, compared case-insensitively as IAM user names

@@ -74,7 +74,7 @@ var panels = []panel{
 		ID: "overview-failed-logins", Dashboard: "overview", Title: "Failed Logins", Kind: "single",
 		Columns: []column{{Name: "failures", Label: "Failed logins", Type: "number"}},
 		SQL: `SELECT count() AS failures FROM {events}
-			WHERE {filter} AND event_name = 'ConsoleLogin' AND login_result = 'failure'`,
+			WHERE {filter} AND event_name = 'ConsoleLogin' AND outcome = 'failure'`, // also right for rows older than login_result,
 	},
 	{
 		ID: "overview-network-security-events", Dashboard: "overview", Title: "Created and Deleted Network and Security Events", Kind: "pie",
