@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -15,14 +16,14 @@ var publicCannedACLs = [][]byte{[]byte(`"public-read"`), []byte(`"public-read-wr
 
 // isPublicExposure tells a successful call that opens something to the world: a bucket or
 // object ACL granting AllUsers or AuthenticatedUsers, a bucket policy allowing Principal "*",
-// a public access block removed or weakened, an AMI or snapshot shared with everyone, a
-// security group ingress from 0.0.0.0/0 or ::/0, a network ACL entry allowing all traffic
-// from anywhere.
+// a public access block removed or weakened, an AMI or snapshot (EC2 or RDS) shared with
+// everyone, a security group ingress from 0.0.0.0/0 or ::/0, an inbound network ACL entry
+// allowing all traffic from anywhere.
 func isPublicExposure(name string, q *request) bool {
 	switch name {
 	case "PutBucketAcl", "PutObjectAcl", "PutObject", "CopyObject", "CreateMultipartUpload", "CreateBucket":
 		return anyContains(publicCannedACLs, q.CannedACL) ||
-			anyContains(publicGrantees, q.GrantRead, q.GrantFullControl, q.AccessControl)
+			anyContains(publicGrantees, q.GrantRead, q.GrantWrite, q.GrantReadACP, q.GrantWriteACP, q.GrantFullControl, q.AccessControl)
 	case "PutBucketPolicy":
 		return policyIsPublic(q.BucketPolicy)
 	case "DeleteBucketPublicAccessBlock", "DeletePublicAccessBlock", "DeleteAccountPublicAccessBlock":
@@ -43,6 +44,8 @@ func isPublicExposure(name string, q *request) bool {
 		return sharedWithAll(q.LaunchPermission)
 	case "ModifySnapshotAttribute":
 		return sharedWithAll(q.CreateVolumePermission)
+	case "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute":
+		return q.AttributeName == "restore" && bytes.Contains(q.ValuesToAdd, []byte(`"all"`))
 	case "AuthorizeSecurityGroupIngress":
 		if q.CidrIP == "0.0.0.0/0" {
 			return true
@@ -60,7 +63,7 @@ func isPublicExposure(name string, q *request) bool {
 			}
 		}
 	case "CreateNetworkAclEntry", "ReplaceNetworkAclEntry":
-		return q.RuleAction == "allow" && q.ACLProtocol == "-1" && (q.CidrBlock == "0.0.0.0/0" || q.IPv6CidrBlock == "::/0")
+		return !q.Egress && q.RuleAction == "allow" && q.ACLProtocol == "-1" && (q.CidrBlock == "0.0.0.0/0" || q.IPv6CidrBlock == "::/0")
 	}
 	return false
 }
@@ -86,8 +89,9 @@ func sharedWithAll(p permission) bool {
 }
 
 // policyIsPublic tells a bucket policy with a statement allowing Principal "*" or
-// {"AWS": "*"}. CloudTrail records the policy as an object; a string holding the JSON is
-// read too.
+// {"AWS": "*"} that no condition confines to known networks, accounts or principals.
+// CloudTrail records the policy as an object; a string holding the JSON is read too, and so
+// is a single statement not wrapped in an array.
 func policyIsPublic(v jsontext.Value) bool {
 	if len(v) > 0 && v.Kind() == '"' {
 		var s string
@@ -103,8 +107,9 @@ func policyIsPublic(v jsontext.Value) bool {
 		return false
 	}
 	type statement struct {
-		Effect    string         `json:"Effect"`
-		Principal jsontext.Value `json:"Principal"`
+		Effect    string                               `json:"Effect"`
+		Principal jsontext.Value                       `json:"Principal"`
+		Condition map[string]map[string]jsontext.Value `json:"Condition"`
 	}
 	var stmts []statement
 	if len(p.Statement) > 0 && p.Statement.Kind() == '{' {
@@ -116,16 +121,51 @@ func policyIsPublic(v jsontext.Value) bool {
 		return false
 	}
 	for _, s := range stmts {
-		if s.Effect != "Allow" {
-			continue
-		}
-		if string(s.Principal) == `"*"` {
+		if s.Effect == "Allow" && anyPrincipal(s.Principal) && !confined(s.Condition) {
 			return true
 		}
-		var aws struct {
-			AWS jsontext.Value `json:"AWS"`
+	}
+	return false
+}
+
+// anyPrincipal tells a statement's Principal that is everyone: "*", or "*" among the AWS
+// principals.
+func anyPrincipal(v jsontext.Value) bool {
+	if string(v) == `"*"` {
+		return true
+	}
+	var aws struct {
+		AWS jsontext.Value `json:"AWS"`
+	}
+	return decodeObject(v, &aws) && bytes.Contains(aws.AWS, []byte(`"*"`))
+}
+
+// confiningKeys are the condition keys that, required to equal given values, confine a
+// statement to known networks, accounts or principals, as S3 itself judges a policy not
+// public (lower case: condition keys are case-insensitive).
+var confiningKeys = map[string]bool{
+	"aws:sourceip": true, "aws:sourcevpc": true, "aws:sourcevpce": true, "aws:sourcearn": true,
+	"aws:sourceaccount": true, "aws:sourceowner": true, "aws:sourceorgid": true, "aws:sourceorgpaths": true,
+	"aws:principalorgid": true, "aws:principalorgpaths": true, "aws:principalaccount": true,
+	"aws:principalarn": true, "aws:userid": true,
+}
+
+// confined tells whether a statement's conditions confine it: a positive test (not a Not…
+// operator, not …IfExists, which passes when the key is absent) of a confining key, and for
+// aws:SourceIp a range that is not the whole Internet.
+func confined(cond map[string]map[string]jsontext.Value) bool {
+	for op, tests := range cond {
+		if strings.Contains(op, "Not") || strings.HasSuffix(op, "IfExists") || op == "Null" {
+			continue
 		}
-		if decodeObject(s.Principal, &aws) && (string(aws.AWS) == `"*"` || bytes.Contains(aws.AWS, []byte(`"*"`))) {
+		for key, val := range tests {
+			key = strings.ToLower(key)
+			if !confiningKeys[key] {
+				continue
+			}
+			if key == "aws:sourceip" && (bytes.Contains(val, []byte(`"0.0.0.0/0"`)) || bytes.Contains(val, []byte(`"::/0"`))) {
+				continue
+			}
 			return true
 		}
 	}

@@ -70,7 +70,10 @@ func setIdentity(e *model.Event, id *identity, additionalUser string) {
 		e.UserName = first(id.UserName, additionalUser, id.OnBehalfOf.UserID)
 	case "SAMLUser", "WebIdentityUser":
 		e.UserName = first(id.UserName, afterColon(id.PrincipalID))
-	default: // AWSAccount, Directory, Unknown and types yet to come
+	case "AWSAccount":
+		// Another account's principal, or the account "anonymous" for unsigned S3 requests.
+		e.UserName = first(id.UserName, id.PrincipalID, id.AccountID)
+	default: // Directory, Unknown and types yet to come
 		e.UserName = first(id.UserName, additionalUser, id.PrincipalID, id.InvokedBy)
 	}
 	if e.UserName == hiddenUser {

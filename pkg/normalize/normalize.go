@@ -41,6 +41,7 @@ type record struct {
 	RequestParameters  jsontext.Value       `json:"requestParameters"`
 	ResponseElements   jsontext.Value       `json:"responseElements"`
 	AdditionalData     jsontext.Value       `json:"additionalEventData"`
+	ServiceDetails     jsontext.Value       `json:"serviceEventDetails"`
 	Resources          []cloudTrailResource `json:"resources"`
 }
 
@@ -107,11 +108,10 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	e.MFAUsed = extra.MFAUsed == "Yes"
 	setIdentity(e, &r.UserIdentity, extra.UserName)
 
-	var p response
-	decodeObject(r.ResponseElements, &p)
 	if isSignIn(r.EventSource, r.EventName) {
+		e.Action = "login"
 		e.LoginResult = "success"
-		if r.ErrorCode != "" || p.ConsoleLogin == "Failure" || p.CheckMfa == "Failure" {
+		if r.ErrorCode != "" || signInFailed(r.ResponseElements) || signInFailed(r.ServiceDetails) {
 			e.LoginResult = "failure"
 		}
 	}
@@ -124,11 +124,13 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	e.IsNetworkSecurity = isNetworkSecurity(r.EventSource, r.EventName, e.IsReadOnly)
 	var q request
 	switch r.EventSource {
-	case "iam.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com", "s3-control.amazonaws.com":
+	case "iam.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com", "s3-control.amazonaws.com", "rds.amazonaws.com":
 		decodeObject(r.RequestParameters, &q)
 	}
 	e.IsPublicExposure = e.Outcome == "success" && isPublicExposure(r.EventName, &q)
-	tg := resources(r.EventSource, r.EventName, r.AWSRegion, e.AccountID, partition(e.UserARN), &q, &p, r.Resources)
+	var p response
+	decodeObject(r.ResponseElements, &p)
+	tg := resources(r.EventSource, r.EventName, r.AWSRegion, e.AccountID, partition(e.UserARN, r.AWSRegion), &q, &p, r.Resources)
 	e.ResourceType, e.ResourceNames, e.ResourceARNs = tg.typ, tg.names, tg.arns
 
 	if n.Geo != nil {
@@ -143,13 +145,39 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	return e, nil
 }
 
-// isSignIn tells the calls that are a sign-in attempt.
+// isSignIn tells the calls that are a sign-in attempt: console sign-in and its MFA step, and
+// the steps of an IAM Identity Center sign-in.
 func isSignIn(source, name string) bool {
 	switch name {
-	case "ConsoleLogin", "CheckMfa", "UserAuthentication", "CredentialVerification", "CredentialChallenge":
+	case "ConsoleLogin", "CheckMfa", "UserAuthentication", "CredentialChallenge", "CredentialVerification":
 		return true
 	}
 	return source == "signin.amazonaws.com" && strings.HasSuffix(name, "Login")
+}
+
+// signInResult is where a sign-in records its result: responseElements for the console
+// (ConsoleLogin, CheckMfa), serviceEventDetails for Identity Center.
+type signInResult struct {
+	ConsoleLogin           string `json:"ConsoleLogin"`
+	CheckMfa               string `json:"CheckMfa"`
+	UserAuthentication     string `json:"UserAuthentication"`
+	CredentialChallenge    string `json:"CredentialChallenge"`
+	CredentialVerification string `json:"CredentialVerification"`
+}
+
+// signInFailed tells whether v, a responseElements or serviceEventDetails object, reports a
+// failed sign-in step.
+func signInFailed(v jsontext.Value) bool {
+	var s signInResult
+	if !decodeObject(v, &s) {
+		return false
+	}
+	for _, r := range []string{s.ConsoleLogin, s.CheckMfa, s.UserAuthentication, s.CredentialChallenge, s.CredentialVerification} {
+		if r == "Failure" {
+			return true
+		}
+	}
+	return false
 }
 
 // readOnly is CloudTrail's readOnly when the record has it (true or "true"), else derived
@@ -164,42 +192,71 @@ func readOnly(v jsontext.Value, action string) bool {
 	return action == "read" || action == "list"
 }
 
-// partition is the AWS partition of an ARN: aws, aws-cn, aws-us-gov.
-func partition(arn string) string {
-	if p, rest, ok := strings.Cut(strings.TrimPrefix(arn, "arn:"), ":"); ok && rest != "" && strings.HasPrefix(arn, "arn:") {
-		return p
+// partition is the AWS partition (aws, aws-cn, aws-us-gov, ...) of the actor's ARN, else of
+// the region: the actor and the resources it acts on are always in one partition.
+func partition(arn, region string) string {
+	if rest, ok := strings.CutPrefix(arn, "arn:"); ok {
+		if p, _, ok := strings.Cut(rest, ":"); ok && p != "" {
+			return p
+		}
+	}
+	for _, r := range regionPartitions {
+		if strings.HasPrefix(region, r.prefix) {
+			return r.partition
+		}
 	}
 	return "aws"
 }
 
-// verbs maps the leading verb of an API name to its action; the first match wins.
+// regionPartitions are the region name prefixes of the partitions other than aws.
+var regionPartitions = []struct{ prefix, partition string }{
+	{"cn-", "aws-cn"}, {"us-gov-", "aws-us-gov"}, {"us-isob-", "aws-iso-b"}, {"us-isof-", "aws-iso-f"},
+	{"us-iso-", "aws-iso"}, {"eu-isoe-", "aws-iso-e"},
+}
+
+// verbs maps the leading verb of an API name to its action; the first match wins. Paired
+// verbs go the same way: Add/Remove and Register/Deregister create and delete what they
+// name, Attach/Detach, Associate/Disassociate and Authorize/Revoke modify what they attach
+// to. A call that neither reads nor changes configuration (Decrypt, AssumeRole, SendCommand)
+// is other.
 var verbs = []struct{ prefix, action string }{
-	{"ConsoleLogin", "login"}, {"CheckMfa", "login"}, {"SwitchRole", "login"},
+	{"ConsoleLogin", "login"}, {"CheckMfa", "login"}, {"UserAuthentication", "login"},
+	{"CredentialChallenge", "login"}, {"CredentialVerification", "login"},
 	{"Create", "create"}, {"Run", "create"}, {"Allocate", "create"}, {"Put", "create"},
 	{"Add", "create"}, {"Import", "create"}, {"Register", "create"}, {"Copy", "create"},
 	{"Issue", "create"}, {"Request", "create"}, {"Upload", "create"}, {"Launch", "create"},
+	{"Publish", "create"}, {"Purchase", "create"}, {"Restore", "create"}, {"Subscribe", "create"},
 	{"Delete", "delete"}, {"Terminate", "delete"}, {"Release", "delete"}, {"Remove", "delete"},
-	{"Deregister", "delete"},
+	{"Deregister", "delete"}, {"Purge", "delete"}, {"Retire", "delete"}, {"Unsubscribe", "delete"},
+	{"Leave", "delete"},
 	{"Describe", "read"}, {"Get", "read"}, {"Head", "read"}, {"Lookup", "read"}, {"Search", "read"},
+	{"Query", "read"}, {"Scan", "read"}, {"Select", "read"}, {"Filter", "read"}, {"Download", "read"},
+	{"Simulate", "read"}, {"Decode", "read"}, {"Estimate", "read"}, {"Validate", "read"},
 	{"List", "list"},
 	{"Update", "modify"}, {"Modify", "modify"}, {"Set", "modify"}, {"Attach", "modify"},
 	{"Authorize", "modify"}, {"Associate", "modify"}, {"Enable", "modify"}, {"Disable", "modify"},
 	{"Change", "modify"}, {"Replace", "modify"}, {"Reset", "modify"}, {"Start", "modify"},
 	{"Stop", "modify"}, {"Reboot", "modify"}, {"Tag", "modify"}, {"Untag", "modify"},
-	{"Revoke", "modify"}, {"Detach", "modify"}, {"Disassociate", "modify"},
-	{"Assume", "other"},
+	{"Revoke", "modify"}, {"Detach", "modify"}, {"Disassociate", "modify"}, {"Cancel", "modify"},
+	{"Accept", "modify"}, {"Reject", "modify"}, {"Apply", "modify"}, {"Assign", "modify"},
+	{"Unassign", "modify"}, {"Rotate", "modify"}, {"Suspend", "modify"}, {"Resume", "modify"},
+	{"Activate", "modify"}, {"Deactivate", "modify"}, {"Move", "modify"}, {"Write", "modify"},
 }
 
-// Action classifies an API name as create, delete, modify, read, list, login or other.
+// Action classifies an API name as create, delete, modify, read, list, login or other by its
+// leading verb. A Batch call is classified by the verb after Batch: BatchGetItem reads.
 func Action(eventName string) string {
+	if rest, ok := strings.CutPrefix(eventName, "Batch"); ok && wordStart(rest) {
+		eventName = rest
+	}
 	for _, v := range verbs {
-		if strings.HasPrefix(eventName, v.prefix) {
-			rest := eventName[len(v.prefix):]
-			// "Put" must be a whole verb: PutObject, not Putty.
-			if rest == "" || (rest[0] >= 'A' && rest[0] <= 'Z') {
-				return v.action
-			}
+		// The verb must be a whole word: PutObject, not Putty.
+		if rest, ok := strings.CutPrefix(eventName, v.prefix); ok && (rest == "" || wordStart(rest)) {
+			return v.action
 		}
 	}
 	return "other"
 }
+
+// wordStart tells whether s starts a new word of an API name: an upper-case letter.
+func wordStart(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }

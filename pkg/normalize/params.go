@@ -29,11 +29,18 @@ type request struct {
 	AllocationID        string          `json:"allocationId"`
 	PublicIP            string          `json:"publicIp"`
 	InstancesSet        items[instance] `json:"instancesSet"`
+	ImageID             string          `json:"imageId"`
+	SnapshotID          string          `json:"snapshotId"`
 	BucketName          string          `json:"bucketName"`
 	Key                 string          `json:"key"`
+	DBSnapshotID        string          `json:"dBSnapshotIdentifier"`
+	DBClusterSnapshotID string          `json:"dBClusterSnapshotIdentifier"`
 
 	CannedACL         jsontext.Value `json:"x-amz-acl"`
 	GrantRead         jsontext.Value `json:"x-amz-grant-read"`
+	GrantWrite        jsontext.Value `json:"x-amz-grant-write"`
+	GrantReadACP      jsontext.Value `json:"x-amz-grant-read-acp"`
+	GrantWriteACP     jsontext.Value `json:"x-amz-grant-write-acp"`
 	GrantFullControl  jsontext.Value `json:"x-amz-grant-full-control"`
 	AccessControl     jsontext.Value `json:"AccessControlPolicy"`
 	BucketPolicy      jsontext.Value `json:"bucketPolicy"`
@@ -46,13 +53,16 @@ type request struct {
 			CidrIPv6 string `json:"cidrIpv6"`
 		}] `json:"ipv6Ranges"`
 	}] `json:"ipPermissions"`
-	CidrIP                 string     `json:"cidrIp"`
-	RuleAction             string     `json:"ruleAction"`
-	CidrBlock              string     `json:"cidrBlock"`
-	IPv6CidrBlock          string     `json:"ipv6CidrBlock"`
-	ACLProtocol            string     `json:"aclProtocol"`
-	LaunchPermission       permission `json:"launchPermission"`
-	CreateVolumePermission permission `json:"createVolumePermission"`
+	CidrIP                 string         `json:"cidrIp"`
+	RuleAction             string         `json:"ruleAction"`
+	Egress                 bool           `json:"egress"`
+	CidrBlock              string         `json:"cidrBlock"`
+	IPv6CidrBlock          string         `json:"ipv6CidrBlock"`
+	ACLProtocol            string         `json:"aclProtocol"`
+	LaunchPermission       permission     `json:"launchPermission"`
+	CreateVolumePermission permission     `json:"createVolumePermission"`
+	AttributeName          string         `json:"attributeName"`
+	ValuesToAdd            jsontext.Value `json:"valuesToAdd"`
 }
 
 // permission is an AMI's or snapshot's permission change; group "all" makes it public.
@@ -68,13 +78,11 @@ type named struct {
 
 // response holds the responseElements the event model reads.
 type response struct {
-	ConsoleLogin string `json:"ConsoleLogin"`
-	CheckMfa     string `json:"CheckMfa"`
-	User         named  `json:"user"`
-	Role         named  `json:"role"`
-	Group        named  `json:"group"`
-	Policy       named  `json:"policy"`
-	AccessKey    struct {
+	User      named `json:"user"`
+	Role      named `json:"role"`
+	Group     named `json:"group"`
+	Policy    named `json:"policy"`
+	AccessKey struct {
 		AccessKeyID string `json:"accessKeyId"`
 	} `json:"accessKey"`
 	GroupID    string `json:"groupId"`
@@ -84,6 +92,8 @@ type response struct {
 	AllocationID string          `json:"allocationId"`
 	PublicIP     string          `json:"publicIp"`
 	InstancesSet items[instance] `json:"instancesSet"`
+	ImageID      string          `json:"imageId"`
+	SnapshotID   string          `json:"snapshotId"`
 }
 
 // decodeObject decodes v into out when v is a JSON object, and tells whether it did. The

@@ -19,15 +19,17 @@ type cloudTrailResource struct {
 }
 
 // resources returns the objects a call acted on: the target IAM user, role, group, policy or
-// access key; security group, network ACL; bucket or object; instances; elastic IP. Calls
-// it has no rule for fall back to the record's resources list.
+// access key; security group, network ACL; bucket or object; instances; elastic IP; AMI,
+// EBS or RDS snapshot. Calls it has no rule for fall back to the record's resources list.
 func resources(source, name, region, account, partition string, q *request, p *response, listed []cloudTrailResource) target {
 	var t target
 	switch source {
 	case "iam.amazonaws.com":
-		t = iamTarget(name, account, partition, q, p)
+		t = iamTarget(name, q, p)
 	case "ec2.amazonaws.com":
 		t = ec2Target(name, region, account, partition, q, p)
+	case "rds.amazonaws.com":
+		t = rdsTarget(region, account, partition, q)
 	case "s3.amazonaws.com":
 		if q.BucketName != "" {
 			if q.Key != "" {
@@ -38,9 +40,11 @@ func resources(source, name, region, account, partition string, q *request, p *r
 		}
 	}
 	if t.typ == "" && len(listed) > 0 {
-		t.typ = listed[0].Type
+		// The entries of the first type: AssumeRoleWithSAML lists the role, then the
+		// identity provider.
+		t.typ = resourceType(listed[0].Type)
 		for _, r := range listed {
-			if r.ARN != "" {
+			if r.ARN != "" && r.Type == listed[0].Type {
 				t.arns = append(t.arns, r.ARN)
 				t.names = append(t.names, r.ARN[strings.LastIndexAny(r.ARN, ":/")+1:])
 			}
@@ -49,12 +53,41 @@ func resources(source, name, region, account, partition string, q *request, p *r
 	return t
 }
 
-func iamTarget(name, account, partition string, q *request, p *response) target {
-	arn := func(kind, n, known string) []string {
-		if known != "" {
-			return []string{known}
+// resourceType turns a CloudFormation-style type of the resources list into the form of
+// resource_type: AWS::EC2::SecurityGroup → ec2-security-group, AWS::IAM::SAMLProvider →
+// iam-saml-provider.
+func resourceType(cfn string) string {
+	svc, kind, ok := strings.Cut(strings.TrimPrefix(cfn, "AWS::"), "::")
+	if !ok {
+		return strings.ToLower(cfn)
+	}
+	b := []byte(strings.ToLower(svc))
+	for i := 0; i < len(kind); i++ {
+		c := kind[i]
+		if upper(c) {
+			// A word starts at a capital that follows a small letter, or that ends an
+			// acronym before a small letter (SAMLProvider).
+			if i == 0 || !upper(kind[i-1]) || i+1 < len(kind) && !upper(kind[i+1]) {
+				b = append(b, '-')
+			}
+			c += 'a' - 'A'
 		}
-		return []string{"arn:" + partition + ":iam::" + account + ":" + kind + "/" + n}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func upper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+// iamTarget returns the IAM object of a call. An ARN is given only when the record has it
+// (the response of a create, the policy ARN of a request): the others depend on an IAM path
+// the record does not show.
+func iamTarget(name string, q *request, p *response) target {
+	arn := func(known string) []string {
+		if known == "" {
+			return nil
+		}
+		return []string{known}
 	}
 	noun := noun(name)
 	switch {
@@ -71,14 +104,14 @@ func iamTarget(name, account, partition string, q *request, p *response) target 
 		}
 	case q.UserName != "" && strings.Contains(noun, "User") || strings.HasPrefix(noun, "LoginProfile"):
 		if q.UserName != "" {
-			return target{"iam-user", []string{q.UserName}, arn("user", q.UserName, p.User.ARN)}
+			return target{"iam-user", []string{q.UserName}, arn(p.User.ARN)}
 		}
 	case q.RoleName != "" && strings.Contains(noun, "Role"):
-		return target{"iam-role", []string{q.RoleName}, arn("role", q.RoleName, p.Role.ARN)}
+		return target{"iam-role", []string{q.RoleName}, arn(p.Role.ARN)}
 	case q.GroupName != "" && strings.Contains(noun, "Group"):
-		return target{"iam-group", []string{q.GroupName}, arn("group", q.GroupName, p.Group.ARN)}
+		return target{"iam-group", []string{q.GroupName}, arn(p.Group.ARN)}
 	case q.InstanceProfileName != "":
-		return target{"iam-instance-profile", []string{q.InstanceProfileName}, arn("instance-profile", q.InstanceProfileName, "")}
+		return target{"iam-instance-profile", []string{q.InstanceProfileName}, nil}
 	}
 	return target{}
 }
@@ -118,6 +151,15 @@ func ec2Target(name, region, account, partition string, q *request, p *response)
 		if len(names) > 0 {
 			return t
 		}
+	case strings.Contains(name, "Image"):
+		// AMIs and snapshots have no account in their ARN.
+		if id := first(q.ImageID, p.ImageID); id != "" {
+			return target{"ec2-image", []string{id}, []string{"arn:" + partition + ":ec2:" + region + "::image/" + id}}
+		}
+	case strings.Contains(name, "Snapshot"):
+		if id := first(q.SnapshotID, p.SnapshotID); id != "" {
+			return target{"ec2-snapshot", []string{id}, []string{"arn:" + partition + ":ec2:" + region + "::snapshot/" + id}}
+		}
 	case strings.HasSuffix(name, "Instances"):
 		set := p.InstancesSet.Items
 		if len(set) == 0 {
@@ -132,6 +174,18 @@ func ec2Target(name, region, account, partition string, q *request, p *response)
 		if len(ids) > 0 {
 			return target{"ec2-instance", ids, arn("instance", ids...)}
 		}
+	}
+	return target{}
+}
+
+// rdsTarget returns the RDS snapshot of a call.
+func rdsTarget(region, account, partition string, q *request) target {
+	arn := "arn:" + partition + ":rds:" + region + ":" + account + ":"
+	switch {
+	case q.DBSnapshotID != "":
+		return target{"rds-snapshot", []string{q.DBSnapshotID}, []string{arn + "snapshot:" + q.DBSnapshotID}}
+	case q.DBClusterSnapshotID != "":
+		return target{"rds-cluster-snapshot", []string{q.DBClusterSnapshotID}, []string{arn + "cluster-snapshot:" + q.DBClusterSnapshotID}}
 	}
 	return target{}
 }
