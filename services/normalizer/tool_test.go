@@ -1,0 +1,315 @@
+package normalizer
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/geo"
+	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/normalize"
+)
+
+// corpusDir holds the realistic CloudTrail records of the event model's golden tests.
+const corpusDir = "../../pkg/normalize/testdata/corpus"
+
+// records reads records of the corpus, each compacted to one line as CloudTrail writes it.
+func records(t *testing.T, names ...string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, n := range names {
+		raw, err := os.ReadFile(filepath.Join(corpusDir, n+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		out = append(out, b.Bytes())
+	}
+	return out
+}
+
+// trailFile is a CloudTrail log file holding recs.
+func trailFile(recs [][]byte) []byte {
+	return append(append([]byte(`{"Records":[`), bytes.Join(recs, []byte(","))...), "]}"...)
+}
+
+// jsonLines is recs one a line.
+func jsonLines(recs [][]byte) []byte {
+	return append(bytes.Join(recs, []byte("\n")), '\n')
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func write(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// toolConfig is the configuration of the tests: environment "tool-test" and alice as the
+// one administrator, from a CSV file as users give it.
+func toolConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.Environment = "tool-test"
+	cfg.AdminUsers = write(t, t.TempDir(), "admin_users.csv", []byte("user_name\nalice\n"))
+	return cfg
+}
+
+// expected normalizes recs as the tool should: with cfg's environment and administrators
+// and the embedded country data.
+func expected(t *testing.T, cfg config.Config, recs [][]byte) []*model.Event {
+	t.Helper()
+	loc, err := geo.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	list := new(admins.List)
+	if err := list.LoadFile(cfg.AdminUsers); err != nil {
+		t.Fatal(err)
+	}
+	n := &normalize.Normalizer{Environment: cfg.Environment, Geo: loc, Admins: list}
+	var out []*model.Event
+	for _, r := range recs {
+		e, err := n.Normalize(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestTool(t *testing.T) {
+	cfg := toolConfig(t)
+	dir := t.TempDir()
+	first := records(t, "login_console_success_mfa", "iam_create_user", "ec2_run_instances", "sumo_console_login_failure")
+	second := records(t, "login_console_success_no_mfa", "s3_put_bucket_policy_public", "identity_aws_service_assume_role")
+	trail := write(t, dir, "111122223333_CloudTrail_eu-west-1_20261120T1000Z_a1b2.json", trailFile(first))
+	trailGz := write(t, dir, "111122223333_CloudTrail_eu-west-1_20261120T1005Z_c3d4.json.gz", gzipped(t, trailFile(first)))
+	linesGz := write(t, dir, "more.jsonl.gz", gzipped(t, jsonLines(second)))
+	tests := []struct {
+		name  string
+		files []string
+		stdin []byte
+		want  [][]byte
+	}{
+		{name: "CloudTrail file", files: []string{trail}, want: first},
+		{name: "gzipped CloudTrail file", files: []string{trailGz}, want: first},
+		{name: "JSON lines on stdin", stdin: jsonLines(second), want: second},
+		{name: "CloudTrail file on stdin, named -", files: []string{"-"}, stdin: trailFile(first), want: first},
+		{name: "gzipped JSON lines", files: []string{linesGz}, want: second},
+		{name: "two files at once", files: []string{trailGz, linesGz}, want: append(slices.Clone(first), second...)},
+	}
+	for _, tt := range tests {
+		want := expected(t, cfg, tt.want)
+		t.Run(tt.name+", json", func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := Tool(context.Background(), cfg, "json", tt.files, bytes.NewReader(tt.stdin), &stdout, &stderr); err != nil {
+				t.Fatalf("Tool: %v; stderr: %s", err, stderr.String())
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr: %s", stderr.String())
+			}
+			lines := strings.SplitAfter(stdout.String(), "\n")
+			if last := lines[len(lines)-1]; last != "" {
+				t.Fatalf("output does not end in a newline: %q", last)
+			}
+			lines = lines[:len(lines)-1]
+			if len(lines) != len(want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), stdout.String())
+			}
+			fields := slices.Sorted(slices.Values(model.EventFields()))
+			for i, line := range lines {
+				var obj map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(line), &obj); err != nil {
+					t.Fatalf("line %d is not a JSON object: %v", i+1, err)
+				}
+				keys := slices.Sorted(func(yield func(string) bool) {
+					for k := range obj {
+						if !yield(k) {
+							return
+						}
+					}
+				})
+				if !slices.Equal(keys, fields) {
+					t.Errorf("line %d has keys %v, want the event fields %v", i+1, keys, fields)
+				}
+				if w := string(want[i].AppendJSON(nil)) + "\n"; line != w {
+					t.Errorf("line %d:\n got %s\nwant %s", i+1, line, w)
+				}
+			}
+		})
+		t.Run(tt.name+", avro", func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := Tool(context.Background(), cfg, "avro", tt.files, bytes.NewReader(tt.stdin), &stdout, &stderr); err != nil {
+				t.Fatalf("Tool: %v; stderr: %s", err, stderr.String())
+			}
+			// The messages are back to back; each is as long as its encoding.
+			out := stdout.Bytes()
+			for i, e := range want {
+				msg, err := model.EncodeEvent(nil, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(out) < len(msg) || !bytes.Equal(out[:len(msg)], msg) {
+					t.Fatalf("message %d (%s) is not the event's encoding", i+1, e.EventID)
+				}
+				got, err := model.DecodeEvent(out[:len(msg)])
+				if err != nil {
+					t.Fatalf("message %d: %v", i+1, err)
+				}
+				if g, w := got.AppendJSON(nil), e.AppendJSON(nil); !bytes.Equal(g, w) {
+					t.Errorf("message %d decodes to\n%s\nwant\n%s", i+1, g, w)
+				}
+				out = out[len(msg):]
+			}
+			if len(out) > 0 {
+				t.Errorf("%d bytes after the last message", len(out))
+			}
+		})
+	}
+}
+
+// TestToolEnrichment checks the fields the tool's configuration gives: environment,
+// administrators from the CSV file, and geolocation from the embedded data.
+func TestToolEnrichment(t *testing.T) {
+	cfg := toolConfig(t)
+	in := jsonLines(records(t, "login_console_success_mfa", "login_console_success_no_mfa", "s3_get_object_private_ip_vpc_endpoint"))
+	var stdout, stderr bytes.Buffer
+	if err := Tool(context.Background(), cfg, "json", nil, bytes.NewReader(in), &stdout, &stderr); err != nil {
+		t.Fatalf("Tool: %v; stderr: %s", err, stderr.String())
+	}
+	type event struct {
+		UserName    string `json:"user_name"`
+		Environment string `json:"environment"`
+		IsAdmin     bool   `json:"is_admin"`
+		CountryCode string `json:"country_code"`
+	}
+	want := []event{
+		{"alice", "tool-test", true, "GB"},
+		{"bob", "tool-test", false, "SE"},
+		{"i-0a1b2c3d4e5f60718", "tool-test", false, ""},
+	}
+	dec := json.NewDecoder(&stdout)
+	for i, w := range want {
+		var got event
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("event %d: %v", i+1, err)
+		}
+		if got != w {
+			t.Errorf("event %d: %+v, want %+v", i+1, got, w)
+		}
+	}
+}
+
+// TestToolBadRecords checks that a record that cannot be normalized is reported on stderr
+// with its file and number, that the good records around it are still written, and that
+// the tool then fails.
+func TestToolBadRecords(t *testing.T) {
+	cfg := toolConfig(t)
+	dir := t.TempDir()
+	good := records(t, "iam_create_user", "iam_delete_user", "ec2_create_security_group")
+	bad := write(t, dir, "bad.jsonl", jsonLines([][]byte{
+		good[0],
+		[]byte(`not json`),
+		[]byte(`{"eventTime":"2026-11-20T10:00:00Z","eventName":"CreateUser"}`),
+		[]byte(`{"eventID":"e-4","eventTime":"yesterday"}`),
+		good[1],
+	}))
+	trail := write(t, dir, "trail.json", trailFile([][]byte{[]byte(`{"eventName":"DeleteUser"}`), good[2]}))
+	for _, format := range []string{"json", "avro"} {
+		t.Run(format, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := Tool(context.Background(), cfg, format, []string{bad, trail}, nil, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), "4 records") {
+				t.Errorf("Tool returned %v, want an error counting 4 bad records", err)
+			}
+			for _, want := range []string{
+				bad + ": record 2: ",
+				bad + ": record 3: CloudTrail record has no eventID",
+				bad + `: record 4: CloudTrail record e-4: eventTime "yesterday"`,
+				trail + ": record 1: CloudTrail record has no eventID",
+			} {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				}
+			}
+			if n := strings.Count(stderr.String(), "\n"); n != 4 {
+				t.Errorf("stderr has %d lines, want 4:\n%s", n, stderr.String())
+			}
+			var want []byte
+			for _, e := range expected(t, cfg, good) {
+				if format == "json" {
+					want = append(e.AppendJSON(want), '\n')
+				} else if want, err = model.EncodeEvent(want, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(stdout.Bytes(), want) {
+				t.Errorf("stdout is not the 3 good records' events:\n%q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestToolErrors(t *testing.T) {
+	cfg := toolConfig(t)
+	dir := t.TempDir()
+	good := write(t, dir, "good.json", trailFile(records(t, "iam_create_user")))
+	missing := filepath.Join(dir, "no-such-file.json.gz")
+	truncated := write(t, dir, "truncated.json", trailFile(records(t, "iam_create_user", "iam_delete_user"))[:900])
+	tests := []struct {
+		name    string
+		format  string
+		files   []string
+		wantErr []string // all in the error
+	}{
+		{"unknown format", "csv", []string{good}, []string{"csv", "json", "avro"}},
+		{"missing file", "json", []string{missing}, []string{missing}},
+		{"missing second file", "json", []string{good, missing}, []string{missing}},
+		{"truncated CloudTrail file", "avro", []string{truncated}, []string{truncated}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := Tool(context.Background(), cfg, tt.format, tt.files, strings.NewReader(""), &stdout, &stderr)
+			if err == nil {
+				t.Fatal("Tool returned no error")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+			if tt.format == "csv" && stdout.Len() > 0 {
+				t.Errorf("unknown format wrote %d bytes", stdout.Len())
+			}
+		})
+	}
+}
