@@ -22,7 +22,8 @@ import (
 // the Avro field names, every field present) for format "json", or Avro single-object
 // encoded messages back to back for format "avro" (each is self-delimiting for a reader with
 // schemas/cloudtrail_event.avsc). A record that cannot be normalized is reported on stderr
-// with its place and reason, and Tool then returns an error once all input is read.
+// with its place and reason, as is an input that cannot be read; Tool goes on with the rest
+// and returns an error once all input is read.
 func Tool(ctx context.Context, cfg config.Config, format string, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if format != "json" && format != "avro" {
 		return fmt.Errorf("--format %q: use json or avro", format)
@@ -59,21 +60,24 @@ func Tool(ctx context.Context, cfg config.Config, format string, files []string,
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
+	var failed []error
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
-			return err
+			failed = append(failed, err)
+			break
 		}
 		if err := readInput(name, stdin, emit(name, 0)); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			failed = append(failed, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	if err := out.Flush(); err != nil {
 		return err
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d records could not be normalized (reasons above)", bad)
+		failed = append(failed, fmt.Errorf("%d records could not be normalized (reasons above)", bad))
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // readInput calls fn with each record of the named input ("-": stdin): a CloudTrail log file

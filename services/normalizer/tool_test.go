@@ -313,3 +313,24 @@ func TestToolErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestToolGoesOnAfterABadFile checks that a missing file neither stops the files after it
+// nor loses the events of those before it.
+func TestToolGoesOnAfterABadFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jsonl")
+	if err := os.WriteFile(good, []byte(`{"eventID":"a","eventTime":"2026-11-21T10:00:00Z"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := Tool(context.Background(), config.Default(), "json", []string{good, filepath.Join(dir, "missing.json"), good}, nil, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "missing.json") {
+		t.Fatalf("Tool = %v, want an error naming missing.json", err)
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 2 {
+		t.Fatalf("%d events written, want the 2 of the readable files:\n%s", n, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "missing.json") {
+		t.Fatalf("stderr does not name the missing file: %s", stderr.String())
+	}
+}
