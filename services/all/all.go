@@ -5,13 +5,12 @@ package all
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/parallel"
 	"github.com/trailstream/trailstream/services/console"
 	"github.com/trailstream/trailstream/services/detector"
 	"github.com/trailstream/trailstream/services/fetcher"
@@ -46,20 +45,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 		{"sink", sink.Run}, {"detector", detector.Run}, {"normalizer", normalizer.Run},
 		{"fetcher", fetcher.Run}, {"console", console.Run},
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make([]error, len(services))
-	var wg sync.WaitGroup
+	fns := make([]func(context.Context) error, len(services))
 	for i, s := range services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cancel()
+		fns[i] = func(ctx context.Context) error {
 			if err := s.run(ctx, cfg); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", s.name, err)
+				return fmt.Errorf("%s: %w", s.name, err)
 			}
-		}()
+			return nil
+		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Run(ctx, fns...)
 }

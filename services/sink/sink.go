@@ -6,11 +6,9 @@ package sink
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
@@ -20,6 +18,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/parallel"
 )
 
 // Run migrates the schema, then loads until ctx is cancelled.
@@ -51,20 +50,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 			return InsertDetections(ctx, conn, cfg.ClickHouseDatabase, msgs)
 		}},
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make([]error, len(loaders))
-	var wg sync.WaitGroup
+	fns := make([]func(context.Context) error, len(loaders))
 	for i, l := range loaders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cancel()
+		fns[i] = func(ctx context.Context) error {
 			r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-sink-"+l.name, l.topic)
 			defer r.Close()
 			log := log.With("topic", l.topic)
 			log.Info("loading", "database", cfg.ClickHouseDatabase)
-			errs[i] = kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
+			return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
 				bad, err := l.insert(ctx, msgs)
 				if err != nil {
 					return err
@@ -77,10 +70,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 				}
 				return nil
 			})
-		}()
+		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Run(ctx, fns...)
 }
 
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
