@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/trailstream/trailstream/pkg/cloudtrail"
 	"github.com/trailstream/trailstream/pkg/config"
@@ -17,8 +20,8 @@ import (
 )
 
 // Tool is `trailstream normalize [FILE ...]`: it reads CloudTrail log files (.json, or
-// .json.gz, with a Records array) or JSON lines (one record a line), from the files or from
-// stdin, and writes one normalized event per record to stdout: a JSON object a line (keys:
+// .json.gz, with a Records array), JSON lines (one record a line) or records one after the
+// other over several lines each (pretty-printed), from the files or from stdin, and writes one normalized event per record to stdout: a JSON object a line (keys:
 // the Avro field names, every field present) for format "json", or Avro single-object
 // encoded messages back to back for format "avro" (each is self-delimiting for a reader with
 // schemas/cloudtrail_event.avsc). A record that cannot be normalized is reported on stderr
@@ -101,14 +104,42 @@ func readInput(name string, stdin io.Reader, fn func([]byte) error) error {
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 64<<10)
 	}
-	head, err := br.Peek(64)
+	head, err := br.Peek(br.Size())
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return err
 	}
-	if isTrailFile(head) {
+	switch {
+	case isTrailFile(head):
 		return cloudtrail.Records(br, fn)
+	case firstLineIsJSON(head):
+		return cloudtrail.Lines(br, fn)
 	}
-	return cloudtrail.Lines(br, fn)
+	return values(br, fn)
+}
+
+// firstLineIsJSON tells JSON lines from records written over several lines each: the first
+// non-blank line is a whole JSON value (or longer than what was peeked at).
+func firstLineIsJSON(head []byte) bool {
+	head = bytes.TrimLeft(head, " \t\r\n")
+	line, _, found := bytes.Cut(head, []byte("\n"))
+	return !found || json.Valid(line)
+}
+
+// values calls fn with each of a sequence of JSON values, such as pretty-printed records.
+func values(r io.Reader, fn func([]byte) error) error {
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	for {
+		v, err := dec.ReadValue()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read JSON: %w", err)
+		}
+		if err := fn(bytes.Clone(v)); err != nil {
+			return err
+		}
+	}
 }
 
 // isTrailFile tells the start of a CloudTrail log file: an object whose first key is Records.

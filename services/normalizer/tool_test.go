@@ -334,3 +334,21 @@ func TestToolGoesOnAfterABadFile(t *testing.T) {
 		t.Fatalf("stderr does not name the missing file: %s", stderr.String())
 	}
 }
+
+// TestToolReadsPrettyRecords reads records written over several lines each, as the Sumo
+// document shows its sample.
+func TestToolReadsPrettyRecords(t *testing.T) {
+	sample, err := os.ReadFile("testdata/console_login_failure.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	in := bytes.NewReader(append(append(sample, '\n'), sample...))
+	if err := Tool(context.Background(), config.Default(), "json", nil, in, &stdout, &stderr); err != nil {
+		t.Fatalf("Tool: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"login_result":"failure"`) {
+		t.Fatalf("want 2 events, got:\n%s", stdout.String())
+	}
+}
