@@ -3,7 +3,10 @@
 package deadletter
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"time"
 	"unicode/utf8"
 
@@ -61,4 +64,17 @@ func (e Entry) Message() kafka.Message {
 		{Key: "stage", Value: []byte(e.Stage)},
 		{Key: "reason", Value: []byte(e.Reason)},
 	}}
+}
+
+// Write publishes the dead-letter messages msgs with w, logging how many there were; with
+// none it does nothing. It returns only once Kafka acknowledged them all.
+func Write(ctx context.Context, w *kafka.Writer, msgs []kafka.Message, log *slog.Logger) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	log.Warn("input sent to the dead-letter topic", "count", len(msgs), "topic", w.Topic)
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("write %s: %w", w.Topic, err)
+	}
+	return nil
 }

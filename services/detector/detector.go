@@ -50,11 +50,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 			return fmt.Errorf("write %s: %w", cfg.TopicDetections, err)
 		}
 		out.detections = nil
-		if len(out.dead) > 0 {
-			log.Warn("events sent to the dead-letter topic", "count", len(out.dead))
-			if err := dead.WriteMessages(ctx, out.dead...); err != nil {
-				return fmt.Errorf("write %s: %w", cfg.TopicDeadLetter, err)
-			}
+		if err := deadletter.Write(ctx, dead, out.dead, log); err != nil {
+			return err
 		}
 		d.last = nil
 		return nil

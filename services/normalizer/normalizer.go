@@ -42,11 +42,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 		if err := events.WriteMessages(ctx, out...); err != nil {
 			return fmt.Errorf("write %s: %w", cfg.TopicEvents, err)
 		}
-		if len(bad) > 0 {
-			log.Warn("records sent to the dead-letter topic", "count", len(bad))
-			if err := dead.WriteMessages(ctx, bad...); err != nil {
-				return fmt.Errorf("write %s: %w", cfg.TopicDeadLetter, err)
-			}
+		if err := deadletter.Write(ctx, dead, bad, log); err != nil {
+			return err
 		}
 		return nil
 	})

@@ -62,11 +62,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 				if err != nil {
 					return err
 				}
-				if len(bad) > 0 {
-					log.Warn("messages sent to the dead-letter topic", "count", len(bad))
-					if err := dead.WriteMessages(ctx, bad...); err != nil {
-						return fmt.Errorf("write %s: %w", cfg.TopicDeadLetter, err)
-					}
+				if err := deadletter.Write(ctx, dead, bad, log); err != nil {
+					return err
 				}
 				return nil
 			})
