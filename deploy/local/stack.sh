@@ -66,7 +66,7 @@ running() {
 	pid=$(<"$1")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	[[ -r /proc/$pid/cmdline ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$2" >/dev/null || return 1
 	echo "$pid"
 }
 
@@ -184,7 +184,7 @@ sqs() {
 }
 
 bucket_exists() { curl -fsS --max-time 5 -o /dev/null "$fq_url/$bucket?max-keys=1" 2>/dev/null; }
-queue_exists() { sqs GetQueueUrl "{\"QueueName\":\"$queue\"}" 2>/dev/null | grep -q '"QueueUrl"'; }
+queue_exists() { sqs GetQueueUrl "{\"QueueName\":\"$queue\"}" 2>/dev/null | grep '"QueueUrl"' >/dev/null; }
 
 browser() {
 	if [[ ! -x /usr/bin/chromium ]]; then
