@@ -22,6 +22,7 @@ type request struct {
 	GroupName           string          `json:"groupName"`
 	PolicyName          string          `json:"policyName"`
 	PolicyARN           string          `json:"policyArn"`
+	Path                string          `json:"path"`
 	AccessKeyID         string          `json:"accessKeyId"`
 	InstanceProfileName string          `json:"instanceProfileName"`
 	GroupID             string          `json:"groupId"`

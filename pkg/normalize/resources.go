@@ -25,7 +25,7 @@ func resources(source, name, region, account, partition string, q *request, p *r
 	var t target
 	switch source {
 	case "iam.amazonaws.com":
-		t = iamTarget(name, q, p)
+		t = iamTarget(name, account, partition, q, p)
 	case "ec2.amazonaws.com":
 		t = ec2Target(name, region, account, partition, q, p)
 	case "rds.amazonaws.com":
@@ -79,10 +79,10 @@ func resourceType(cfn string) string {
 
 func upper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
-// iamTarget returns the IAM object of a call. An ARN is given only when the record has it
-// (the response of a create, the policy ARN of a request): the others depend on an IAM path
-// the record does not show.
-func iamTarget(name string, q *request, p *response) target {
+// iamTarget returns the IAM object of a call. An ARN is given when the record has it (the
+// response of a create, the policy ARN of a request) or, for a managed policy, when the
+// record holds its path and name; the others depend on an IAM path the record does not show.
+func iamTarget(name, account, partition string, q *request, p *response) target {
 	arn := func(known string) []string {
 		if known == "" {
 			return nil
@@ -100,7 +100,13 @@ func iamTarget(name string, q *request, p *response) target {
 			return target{"iam-policy", []string{lastPart(a)}, []string{a}}
 		}
 		if q.PolicyName != "" {
-			return target{"iam-policy", []string{q.PolicyName}, nil}
+			// A managed policy's ARN is its path and name (DeletePolicy names it by ARN
+			// only): arn:<partition>:iam::<account>:policy<path><name>.
+			path := q.Path
+			if path == "" {
+				path = "/"
+			}
+			return target{"iam-policy", []string{q.PolicyName}, []string{"arn:" + partition + ":iam::" + account + ":policy" + path + q.PolicyName}}
 		}
 	case q.UserName != "" && strings.Contains(noun, "User") || strings.HasPrefix(noun, "LoginProfile"):
 		if q.UserName != "" {
