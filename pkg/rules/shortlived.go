@@ -2,9 +2,7 @@ package rules
 
 import (
 	"container/heap"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/trailstream/trailstream/pkg/model"
@@ -30,7 +28,9 @@ type ShortLivedIAMConfig struct {
 
 // ShortLivedIAM reports an IAM user, group, role, policy or access key created and deleted
 // again within ShortLivedIAMWindow of event time in the same account. Only successful calls
-// count; the create and the delete may arrive in any order and in different batches.
+// count; the create and the delete may arrive in any order and in different batches. The
+// object is named by the event's resource fields (resource_type, resource_names, and
+// resource_arns for a policy), so the rule never reads the raw record.
 //
 // For every (account, object type, object name) it holds the pending create, waiting for its
 // delete, and the pending delete that arrived before its create. An entry is dropped once
@@ -86,11 +86,7 @@ func (r *ShortLivedIAM) Observe(e *model.Event) []model.Detection {
 	if !ok {
 		return nil
 	}
-	var rec iamRecord
-	if err := json.Unmarshal([]byte(e.Raw), &rec); err != nil {
-		return nil
-	}
-	name := call.name(&rec, e)
+	name := objectName(e, call)
 	if name == "" {
 		return nil
 	}
@@ -230,68 +226,40 @@ func (h *pendingHeap) Pop() any {
 	return p
 }
 
-// iamRecord is the part of a CloudTrail record that names the IAM object of a call.
-type iamRecord struct {
-	RequestParameters struct {
-		UserName    string `json:"userName"`
-		GroupName   string `json:"groupName"`
-		RoleName    string `json:"roleName"`
-		PolicyName  string `json:"policyName"`
-		PolicyArn   string `json:"policyArn"`
-		Path        string `json:"path"`
-		AccessKeyID string `json:"accessKeyId"`
-	} `json:"requestParameters"`
-	ResponseElements struct {
-		Policy struct {
-			Arn string `json:"arn"`
-		} `json:"policy"`
-		AccessKey struct {
-			AccessKeyID string `json:"accessKeyId"`
-		} `json:"accessKey"`
-	} `json:"responseElements"`
-}
-
 // iamCall is what the rule needs to know of one IAM API call.
 type iamCall struct {
-	kind   string
+	kind   string // the call's resource_type
 	create bool
-	name   func(r *iamRecord, e *model.Event) string
 }
 
 var iamCalls = map[string]iamCall{
-	"CreateUser":      {"iam-user", true, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.UserName }},
-	"DeleteUser":      {"iam-user", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.UserName }},
-	"CreateGroup":     {"iam-group", true, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.GroupName }},
-	"DeleteGroup":     {"iam-group", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.GroupName }},
-	"CreateRole":      {"iam-role", true, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.RoleName }},
-	"DeleteRole":      {"iam-role", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.RoleName }},
-	"CreatePolicy":    {"iam-policy", true, createdPolicyARN},
-	"DeletePolicy":    {"iam-policy", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.PolicyArn }},
-	"CreateAccessKey": {"iam-access-key", true, func(r *iamRecord, _ *model.Event) string { return r.ResponseElements.AccessKey.AccessKeyID }},
-	"DeleteAccessKey": {"iam-access-key", false, func(r *iamRecord, _ *model.Event) string { return r.RequestParameters.AccessKeyID }},
+	"CreateUser":      {"iam-user", true},
+	"DeleteUser":      {"iam-user", false},
+	"CreateGroup":     {"iam-group", true},
+	"DeleteGroup":     {"iam-group", false},
+	"CreateRole":      {"iam-role", true},
+	"DeleteRole":      {"iam-role", false},
+	"CreatePolicy":    {"iam-policy", true},
+	"DeletePolicy":    {"iam-policy", false},
+	"CreateAccessKey": {"iam-access-key", true},
+	"DeleteAccessKey": {"iam-access-key", false},
 }
 
-// createdPolicyARN returns the ARN of the policy a CreatePolicy call created. DeletePolicy
-// names the policy by ARN, so when the response is missing the ARN is built from the
-// request: arn:<partition>:iam::<account>:policy<path><name>, the partition taken from the
-// caller's ARN.
-func createdPolicyARN(r *iamRecord, e *model.Event) string {
-	if arn := r.ResponseElements.Policy.Arn; arn != "" {
-		return arn
-	}
-	name := r.RequestParameters.PolicyName
-	if name == "" {
+// objectName returns the name the rule pairs a call's object by, from the normalized
+// resource fields: the ARN of a policy (DeletePolicy names it by ARN only, and two policies
+// of one name may live under different paths), the name or ID of the others.
+func objectName(e *model.Event, call iamCall) string {
+	if e.ResourceType != call.kind {
 		return ""
 	}
-	partition := "aws"
-	if f := strings.SplitN(e.UserARN, ":", 3); len(f) == 3 && f[0] == "arn" && f[1] != "" {
-		partition = f[1]
+	names := e.ResourceNames
+	if call.kind == "iam-policy" {
+		names = e.ResourceARNs
 	}
-	path := r.RequestParameters.Path
-	if path == "" {
-		path = "/"
+	if len(names) == 0 {
+		return ""
 	}
-	return "arn:" + partition + ":iam::" + e.AccountID + ":policy" + path + name
+	return names[0]
 }
 
 var kindTitles = map[string]string{

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/normalize"
 )
 
 var detectedAt = time.Date(2024, 3, 14, 15, 0, 0, 0, time.UTC)
@@ -21,8 +21,8 @@ func newRule(c ShortLivedIAMConfig) *ShortLivedIAM {
 	return NewShortLivedIAM(c)
 }
 
-// load reads a CloudTrail log file from testdata and turns its records into events the
-// way the normalizer does, for the fields the rule reads.
+// load reads a CloudTrail log file from testdata and normalizes its records as the
+// normalizer does.
 func load(t testing.TB, file string) []*model.Event {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -35,30 +35,18 @@ func load(t testing.TB, file string) []*model.Event {
 	}
 	events := make([]*model.Event, len(f.Records))
 	for i, raw := range f.Records {
-		var compact bytes.Buffer // as CloudTrail writes it
-		if err := json.Compact(&compact, raw); err != nil {
-			t.Fatal(err)
-		}
-		raw = compact.Bytes()
-		var r struct {
-			EventID, EventSource, EventName, RecipientAccountID, ErrorCode, ErrorMessage string
-			EventTime                                                                    time.Time
-			UserIdentity                                                                 struct{ UserName, ARN string }
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
+		if events[i], err = normalize.Normalize(raw, "prod"); err != nil {
 			t.Fatalf("%s record %d: %v", file, i, err)
-		}
-		outcome := "success"
-		if r.ErrorCode != "" {
-			outcome = "failure"
-		}
-		events[i] = &model.Event{
-			EventID: r.EventID, EventTime: r.EventTime, EventSource: r.EventSource, EventName: r.EventName,
-			AccountID: r.RecipientAccountID, UserName: r.UserIdentity.UserName, UserARN: r.UserIdentity.ARN,
-			ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, Outcome: outcome, Environment: "prod", Raw: string(raw),
 		}
 	}
 	return events
+}
+
+// named returns a copy of e acting on the IAM object called name.
+func named(e *model.Event, name string) *model.Event {
+	c := *e
+	c.ResourceNames = []string{name}
+	return &c
 }
 
 // pair loads a fixture holding a create and a delete and lets edit change the delete.
@@ -178,10 +166,12 @@ func TestShortLivedIAMPairing(t *testing.T) {
 		{"not IAM", pair("iam_user.json", func(create, del *model.Event) {
 			create.EventSource, del.EventSource = "identitystore.amazonaws.com", "identitystore.amazonaws.com"
 		}), nil},
-		{"different names", pair("iam_user.json", func(_, del *model.Event) {
-			del.Raw = strings.Replace(del.Raw, `"userName":"tmp-x"`, `"userName":"tmp-z"`, 1)
+		{"different names", pair("iam_user.json", func(_, del *model.Event) { del.ResourceNames = []string{"tmp-z"} }), nil},
+		{"same name, another kind of object", pair("iam_user.json", func(_, del *model.Event) { del.ResourceType = "iam-group" }), nil},
+		{"no object named", pair("iam_user.json", func(create, _ *model.Event) { create.ResourceNames = nil }), nil},
+		{"policy paired by ARN, not by name", pair("iam_policy.json", func(_, del *model.Event) {
+			del.ResourceARNs = []string{strings.Replace(del.ResourceARNs[0], ":policy/", ":policy/other-path/", 1)}
 		}), nil},
-		{"unreadable record", pair("iam_user.json", func(create, _ *model.Event) { create.Raw = "{" }), nil},
 		{"duplicate delivery", func(t testing.TB) []*model.Event {
 			ev := user(t)
 			return []*model.Event{ev[0], ev[1], ev[0], ev[1]}
@@ -262,11 +252,9 @@ func creates(t testing.TB, n int) []*model.Event {
 	tmpl := load(t, "iam_user.json")[0]
 	out := make([]*model.Event, n)
 	for i := range out {
-		e := *tmpl
-		name := fmt.Sprintf("tmp-%d", i)
+		e := named(tmpl, fmt.Sprintf("tmp-%d", i))
 		e.EventID, e.EventTime = fmt.Sprintf("create-%d", i), tmpl.EventTime.Add(time.Duration(i)*time.Second)
-		e.Raw = strings.ReplaceAll(tmpl.Raw, "tmp-x", name)
-		out[i] = &e
+		out[i] = e
 	}
 	return out
 }
@@ -294,10 +282,9 @@ func TestShortLivedIAMBoundedState(t *testing.T) {
 				t.Fatalf("%d entries held at the end, want %d", r.Held(), tc.maxHeld)
 			}
 			// The newest entries are kept: the last create still pairs with its delete.
-			del := load(t, "iam_user.json")[1]
 			last := ev[len(ev)-1]
+			del := named(load(t, "iam_user.json")[1], last.ResourceNames[0])
 			del.EventTime = last.EventTime.Add(time.Minute)
-			del.Raw = strings.ReplaceAll(del.Raw, "tmp-x", fmt.Sprintf("tmp-%d", len(ev)-1))
 			if n := len(r.Observe(del)); n != 1 {
 				t.Fatalf("%d detections for the newest create, want 1", n)
 			}
@@ -325,7 +312,7 @@ func TestDetectionID(t *testing.T) {
 }
 
 // BenchmarkShortLivedIAM feeds streams of IAM user creates, each deleted 4 minutes later,
-// alone (the worst case: every record's JSON is decoded) and diluted among other calls.
+// alone (the worst case: every record is an IAM write) and diluted among other calls.
 func BenchmarkShortLivedIAM(b *testing.B) {
 	for _, iamShare := range []int{100, 1} {
 		b.Run(fmt.Sprintf("iam=%d%%", iamShare), func(b *testing.B) {
@@ -359,7 +346,7 @@ func benchStream(b *testing.B, iamShare int) ([]*model.Event, int) {
 	cs := creates(b, pairs)
 	tmpl := load(b, "iam_user.json")[1]
 	read := *tmpl
-	read.EventSource, read.EventName, read.Raw = "s3.amazonaws.com", "GetObject", ""
+	read.EventSource, read.EventName, read.ResourceType = "s3.amazonaws.com", "GetObject", "s3-object"
 	others := 2*100/iamShare - 2 // per create/delete pair
 	stream := make([]*model.Event, 0, pairs*(2+others))
 	for i := range pairs + lag {
@@ -369,10 +356,9 @@ func benchStream(b *testing.B, iamShare int) ([]*model.Event, int) {
 			stream = append(stream, cs[i])
 		}
 		if j := i - lag; j >= 0 {
-			d := *tmpl
+			d := named(tmpl, fmt.Sprintf("tmp-%d", j))
 			d.EventID, d.EventTime = fmt.Sprintf("delete-%d", j), now
-			d.Raw = strings.ReplaceAll(tmpl.Raw, "tmp-x", fmt.Sprintf("tmp-%d", j))
-			stream = append(stream, &d)
+			stream = append(stream, d)
 		}
 		o := read // shared by the step's reads: the rule keeps no pointer to events
 		o.EventID, o.EventTime = fmt.Sprintf("read-%d", i), now
