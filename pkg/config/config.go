@@ -23,6 +23,9 @@ type Config struct {
 	AWSEndpoint string
 	Queue       string
 	Bucket      string
+	// VisibilityTimeout is how long a received notification stays hidden from other
+	// fetchers; the fetcher renews it while it reads the files.
+	VisibilityTimeout time.Duration
 
 	KafkaBrokers    string
 	TopicRaw        string
@@ -70,6 +73,7 @@ func Default() Config {
 		AWSEndpoint:        "http://127.0.0.1:4566",
 		Queue:              "trailstream-cloudtrail",
 		Bucket:             "trailstream-cloudtrail",
+		VisibilityTimeout:  time.Minute,
 		KafkaBrokers:       "127.0.0.1:9092",
 		TopicRaw:           "cloudtrail.raw",
 		TopicEvents:        "cloudtrail.events",
@@ -98,6 +102,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.AWSRegion, "aws-region", c.AWSRegion, "AWS region of the queue and bucket")
 			fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "base URL of an S3/SQS emulator (path-style S3); empty for real AWS")
 			fs.StringVar(&c.Queue, "sqs-queue", c.Queue, "SQS queue name or URL that receives the CloudTrail notifications")
+			fs.DurationVar(&c.VisibilityTimeout, "sqs-visibility-timeout", c.VisibilityTimeout, "how long a notification being read stays invisible to other fetchers, renewed every third of it until its files are read; whole seconds from 1s to 12h")
 			fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket the CloudTrail logs are written to (used by generate)")
 		case Kafka:
 			fs.StringVar(&c.KafkaBrokers, "kafka-brokers", c.KafkaBrokers, "comma-separated Kafka bootstrap brokers")

@@ -2,6 +2,13 @@
 // long-polls the SQS queue that S3 notifies, streams each announced object and produces
 // every record, unchanged, as one message on cloudtrail.raw. A notification is deleted only
 // after Kafka acknowledged every record of every file it announced.
+//
+// A notification is received invisible for --sqs-visibility-timeout, and while its files are
+// read the fetcher pushes that out again by the full timeout every third of it, so a large
+// file or a slow Kafka does not hand the same notification to another fetcher meanwhile.
+// Once handling ends the renewal stops: a notification not deleted (a transient error) is
+// left as it is and comes back after what remains of its timeout, between two thirds of it
+// and all of it, which spaces the retries out instead of spinning on a broken dependency.
 package fetcher
 
 import (
@@ -44,6 +51,10 @@ type fetcher struct {
 // Run fetches until ctx is cancelled.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "fetcher")
+	visibility, err := visibilitySeconds(cfg.VisibilityTimeout)
+	if err != nil {
+		return err
+	}
 	clients, err := awsutil.New(ctx, cfg.AWSRegion, cfg.AWSEndpoint)
 	if err != nil {
 		return err
@@ -64,7 +75,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		out, err := clients.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 20,
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 20, VisibilityTimeout: visibility,
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -96,14 +107,78 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// handle processes one notification and deletes it when every file it announces was either
-// produced in full or reported on the dead-letter topic.
+// maxVisibility is the longest visibility timeout SQS accepts.
+const maxVisibility = 12 * time.Hour
+
+// visibilitySeconds checks d against what SQS accepts as a visibility timeout and returns it
+// in seconds. Zero, which SQS allows, is refused: the notification would be handed out again
+// at once, and the renewal would have no period.
+func visibilitySeconds(d time.Duration) (int32, error) {
+	if d < time.Second || d > maxVisibility || d%time.Second != 0 {
+		return 0, fmt.Errorf("--sqs-visibility-timeout %s: SQS takes whole seconds from 1s to %s", d, maxVisibility)
+	}
+	return int32(d / time.Second), nil
+}
+
+// keepInvisible keeps the received message m invisible to other consumers of the queue: every
+// third of timeout it pushes m's visibility out to the full timeout again, until ctx ends or
+// stop is called. A failed renewal is logged and tried again at the next tick. stop returns
+// once no renewal is under way any more (so none races a delete) and may be called again.
+// timeout must be whole seconds of at least one, as visibilitySeconds checks.
+func keepInvisible(ctx context.Context, log *slog.Logger, client *sqs.Client, queueURL string, m sqstypes.Message, timeout time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(timeout / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			_, err := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+				QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(timeout / time.Second),
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Warn("visibility of a notification being handled not extended; another fetcher may receive it",
+					"message_id", aws.ToString(m.MessageId), "err", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// handle processes one notification, keeping it invisible meanwhile, and deletes it when
+// every file it announces was either produced in full or reported on the dead-letter topic.
 func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
+	stop := keepInvisible(ctx, f.log, f.aws.SQS, f.queueURL, m, f.cfg.VisibilityTimeout)
+	handled := f.process(ctx, m)
+	stop()
+	if !handled {
+		return
+	}
+	if _, err := f.aws.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
+		QueueUrl: aws.String(f.queueURL), ReceiptHandle: m.ReceiptHandle,
+	}); err != nil {
+		f.log.Warn("delete of a handled notification failed; its files will be read again",
+			"message_id", aws.ToString(m.MessageId), "err", err)
+	}
+}
+
+// process reads the files m announces and reports whether m is done with: every file was
+// produced or reported on the dead-letter topic. A notification that cannot be parsed is
+// not done with either; it is left for the queue's redrive policy.
+func (f *fetcher) process(ctx context.Context, m sqstypes.Message) bool {
 	objs, err := s3event.Parse([]byte(aws.ToString(m.Body)))
 	if err != nil {
 		f.log.Error("notification cannot be parsed; left for the queue's redrive policy",
 			"message_id", aws.ToString(m.MessageId), "err", err)
-		return
+		return false
 	}
 	for _, o := range objs {
 		if strings.Contains(o.Key, "/CloudTrail-Digest/") {
@@ -117,7 +192,7 @@ func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
 		case errors.As(err, &te):
 			f.log.Warn("file not read for now; the notification comes back after its visibility timeout",
 				"bucket", o.Bucket, "key", o.Key, "err", err)
-			return
+			return false
 		case err != nil:
 			f.log.Error("file cannot be read; reported on the dead-letter topic",
 				"bucket", o.Bucket, "key", o.Key, "records_before_error", n, "err", err)
@@ -125,18 +200,13 @@ func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
 				Environment: f.cfg.Environment, Bucket: o.Bucket, Key: o.Key, SourcePartition: -1, SourceOffset: -1}
 			if err := f.dead.WriteMessages(ctx, e.Message()); err != nil {
 				f.log.Warn("dead-letter write failed; the notification comes back", "bucket", o.Bucket, "key", o.Key, "err", err)
-				return
+				return false
 			}
 		default:
 			f.log.Info("file read", "bucket", o.Bucket, "key", o.Key, "records", n, "took", time.Since(start))
 		}
 	}
-	if _, err := f.aws.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
-		QueueUrl: aws.String(f.queueURL), ReceiptHandle: m.ReceiptHandle,
-	}); err != nil {
-		f.log.Warn("delete of a handled notification failed; its files will be read again",
-			"message_id", aws.ToString(m.MessageId), "err", err)
-	}
+	return true
 }
 
 // transientError marks a failure that may pass (network, server, Kafka): the notification

@@ -6,13 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
@@ -119,5 +124,87 @@ func TestFetcher(t *testing.T) {
 	}
 	if n := testenv.TopicSize(t, brokers, c.TopicRaw); n != 2+bigN {
 		t.Fatalf("raw topic holds %d messages, want %d (digest and bad files produce nothing)", n, 2+bigN)
+	}
+}
+
+// TestKeepInvisible receives a notification for 2 s on the emulator and checks that the
+// renewal keeps it from being delivered again well past that, that it comes back soon
+// after the renewal stops, and that a failing renewal is logged and tried again.
+func TestKeepInvisible(t *testing.T) {
+	c := testenv.Config(t)
+	cl, queueURL := testenv.AWS(t, c)
+	testenv.SendMessage(t, cl, queueURL, "slow notification")
+	receive := func(wait int32) []sqstypes.Message {
+		t.Helper()
+		out, err := cl.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: 2,
+		})
+		if err != nil {
+			t.Fatalf("receive from %s: %v", queueURL, err)
+		}
+		return out.Messages
+	}
+	got := receive(1)
+	if len(got) != 1 {
+		t.Fatalf("received %d messages, want the one sent", len(got))
+	}
+	m := got[0]
+
+	stop := keepInvisible(context.Background(), slog.Default(), cl.SQS, queueURL, m, 2*time.Second)
+	if again := receive(4); len(again) != 0 {
+		stop()
+		t.Fatalf("the notification was delivered again while it was kept invisible: %v", aws.ToString(again[0].MessageId))
+	}
+	stop()
+	start := time.Now()
+	again := receive(4)
+	if len(again) != 1 || aws.ToString(again[0].MessageId) != aws.ToString(m.MessageId) {
+		t.Fatalf("after the renewal stopped, received %d messages within %s, want the notification back", len(again), time.Since(start))
+	}
+
+	// A renewal that fails (a receipt that is no longer valid) is logged with the message ID
+	// and tried again at the next tick.
+	var logs bytes.Buffer
+	bad := sqstypes.Message{MessageId: aws.String("gone-1"), ReceiptHandle: aws.String("no-such-receipt")}
+	stop = keepInvisible(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)), cl.SQS, queueURL, bad, time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	stop()
+	if n := strings.Count(logs.String(), `"message_id":"gone-1"`); n < 2 {
+		t.Fatalf("%d failed renewals logged with the message ID, want at least 2; logs:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"err":`) {
+		t.Fatalf("failed renewal logged without its error:\n%s", logs.String())
+	}
+}
+
+func TestVisibilitySeconds(t *testing.T) {
+	tests := []struct {
+		in      time.Duration
+		want    int32
+		wantErr bool
+	}{
+		{time.Minute, 60, false},
+		{time.Second, 1, false},
+		{12 * time.Hour, 43200, false},
+		{0, 0, true},
+		{-time.Second, 0, true},
+		{1500 * time.Millisecond, 0, true},
+		{12*time.Hour + time.Second, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in.String(), func(t *testing.T) {
+			got, err := visibilitySeconds(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("visibilitySeconds(%s) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "--sqs-visibility-timeout") {
+				t.Fatalf("error does not name the flag: %v", err)
+			}
+		})
+	}
+	c := config.Default()
+	c.VisibilityTimeout = 0
+	if err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "--sqs-visibility-timeout") {
+		t.Fatalf("Run with a zero visibility timeout: %v, want an error naming the flag", err)
 	}
 }
