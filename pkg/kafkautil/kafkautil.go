@@ -89,6 +89,18 @@ type Handler func(ctx context.Context, msgs []kafka.Message) error
 // hands each to handle and commits its offsets once handle succeeded. It returns when ctx
 // is cancelled (nil) or the reader fails.
 func ConsumeBatches(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler) error {
+	return ConsumeHolding(ctx, r, size, wait, log, handle, nil)
+}
+
+// Hold tells, after a batch was handled, from which offset a partition must be read again
+// after a restart (ok true), because the handler still holds state built from the messages
+// from there on.
+type Hold func(partition int) (offset int64, ok bool)
+
+// ConsumeHolding is ConsumeBatches for a stateful handler: after each batch it commits no
+// further in a partition than hold says, so that whoever reads the partition next reads the
+// messages the state was built from again. A nil hold holds nothing.
+func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold) error {
 	batch := make([]kafka.Message, 0, size)
 	for {
 		batch = batch[:0]
@@ -112,13 +124,44 @@ func ConsumeBatches(ctx context.Context, r *kafka.Reader, size int, wait time.Du
 		if err := retry(ctx, log, func() error { return handle(ctx, batch) }); err != nil {
 			return nil // ctx cancelled: the uncommitted batch is read again by whoever takes over
 		}
-		if err := r.CommitMessages(ctx, batch...); err != nil {
+		// A batch handled is committed even when ctx was cancelled meanwhile, so that a
+		// shutdown does not hand it to the next reader again.
+		cctx, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		err = r.CommitMessages(cctx, commits(batch, hold)...)
+		cancelCommit()
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("commit %s offsets: %w", r.Config().Topic, err)
 		}
 	}
+}
+
+// commitTimeout bounds the commit of a handled batch during a shutdown.
+const commitTimeout = 10 * time.Second
+
+// commits returns, for each partition of batch, the message whose commit (its offset + 1)
+// is the offset the partition is read from next: after the batch's last message, or where
+// hold says.
+func commits(batch []kafka.Message, hold Hold) []kafka.Message {
+	if hold == nil {
+		return batch
+	}
+	next := make(map[int]kafka.Message)
+	for _, m := range batch {
+		if n, ok := next[m.Partition]; !ok || m.Offset > n.Offset {
+			next[m.Partition] = m
+		}
+	}
+	out := make([]kafka.Message, 0, len(next))
+	for part, m := range next {
+		if off, ok := hold(part); ok && off <= m.Offset {
+			m.Offset = off - 1
+		}
+		out = append(out, kafka.Message{Topic: m.Topic, Partition: part, Offset: m.Offset})
+	}
+	return out
 }
 
 // retry calls f until it succeeds or ctx is done, backing off from 100 ms to 10 s.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,5 +86,83 @@ func TestConsumeBatches(t *testing.T) {
 	defer mu.Unlock()
 	if fmt.Sprint(seen) != "[0 1 2 3 4 5 6]" {
 		t.Fatalf("handled %v: every message once, in order", seen)
+	}
+}
+
+// TestConsumeHolding checks that commits stop where the handler holds state, never run
+// ahead of what was handled, and move on once the hold is released.
+func TestConsumeHolding(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const topic, group = "held", "g"
+	if err := kafkautil.EnsureTopics(ctx, brokers, 1, topic); err != nil {
+		t.Fatal(err)
+	}
+	w := kafkautil.NewWriter(brokers, topic)
+	defer w.Close()
+	write := func(n int) {
+		t.Helper()
+		for range n {
+			if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("m")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var (
+		held    atomic.Int64 // the offset held in partition 0; -1 holds nothing
+		handled atomic.Int64
+	)
+	r := kafkautil.NewReader(brokers, group, topic)
+	defer r.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- kafkautil.ConsumeHolding(ctx, r, 100, 50*time.Millisecond, slog.Default(),
+			func(_ context.Context, msgs []kafka.Message) error { handled.Add(int64(len(msgs))); return nil },
+			func(partition int) (int64, bool) {
+				off := held.Load()
+				return off, partition == 0 && off >= 0
+			})
+	}()
+	// waitFor polls cond for 20 s.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 20 s for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	tests := []struct {
+		name   string
+		hold   int64
+		write  int
+		commit int64
+	}{
+		{"nothing held", -1, 3, 3},
+		{"offset 4 held", 4, 3, 4},
+		{"still held", 4, 2, 4},
+		{"a hold beyond the batch commits only what was handled", 100, 1, 9},
+		{"released", -1, 1, 10},
+	}
+	written := int64(0)
+	for _, tc := range tests {
+		held.Store(tc.hold)
+		write(tc.write)
+		written += int64(tc.write)
+		waitFor("the messages to be handled", func() bool { return handled.Load() == written })
+		committed := func() int64 { return testenv.Committed(t, brokers, group, topic) }
+		waitFor(fmt.Sprintf("%s: commit at %d", tc.name, tc.commit), func() bool { return committed() == tc.commit })
+		time.Sleep(100 * time.Millisecond) // the batch's commit has had time to land
+		if got := committed(); got != tc.commit {
+			t.Fatalf("%s: committed %d, want %d", tc.name, got, tc.commit)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("ConsumeHolding: %v", err)
 	}
 }
