@@ -48,6 +48,10 @@ type Config struct {
 
 	BatchSize int
 	BatchWait time.Duration
+
+	// ReplayLimit bounds how long the detector holds back its commits for the events its
+	// rules still hold state from (see services/detector).
+	ReplayLimit time.Duration
 }
 
 // Group names a set of related settings.
@@ -62,6 +66,7 @@ const (
 	Console
 	Batch
 	Enrich
+	Detect
 )
 
 // Default returns the settings that point at the local stack.
@@ -88,6 +93,7 @@ func Default() Config {
 		AdminUsersRefresh:  time.Minute,
 		BatchSize:          5000,
 		BatchWait:          500 * time.Millisecond,
+		ReplayLimit:        2 * time.Hour,
 	}
 }
 
@@ -126,6 +132,8 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 		case Batch:
 			fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "most messages handled (and inserted) in one batch")
 			fs.DurationVar(&c.BatchWait, "batch-wait", c.BatchWait, "longest wait to fill a batch before it is handled anyway")
+		case Detect:
+			fs.DurationVar(&c.ReplayLimit, "detector-replay-limit", c.ReplayLimit, "a restarted detector reads again the events its rules held state from, if it read them within this long; 0: commit past them")
 		}
 	}
 }

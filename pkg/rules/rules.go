@@ -2,10 +2,10 @@
 // normalized events to detections, judged by event time, not arrival time.
 //
 // State lives in memory. Events are keyed by account ID, so every event of an account
-// reaches the same detector instance and its rules see the account's whole stream. A rule's
-// state is rebuilt only from the events that arrive after a start or a partition
-// reassignment: a finding whose events straddle a restart (one event before, one after)
-// can be missed. Each rule bounds its state, by event time and by a hard cap on entries.
+// reaches the same detector instance and its rules see the account's whole stream. Each
+// rule bounds its state, by event time and by a hard cap on entries, and tells where in its
+// input the oldest event it holds state for was read (Oldest): a detector that commits no
+// further than that rebuilds the state after a restart by reading those events again.
 package rules
 
 import (
@@ -19,12 +19,23 @@ import (
 type Rule interface {
 	// ID is the rule_id of the rule's detections.
 	ID() string
-	// Observe feeds one event to the rule and returns the detections it completes. It also
-	// advances the rule's event-time clock for the event's account and drops the state of
-	// that account that can no longer contribute to a detection.
-	Observe(e *model.Event) []model.Detection
+	// Observe feeds one event, read at the given position, to the rule and returns the
+	// detections it completes. It also advances the rule's event-time clock for the event's
+	// account and drops the state of that account that can no longer contribute to a
+	// detection.
+	Observe(e *model.Event, at Position) []model.Detection
 	// Held returns the number of state entries the rule holds.
 	Held() int
+	// Oldest returns the lowest offset in partition of the events the rule holds state
+	// for; ok is false when it holds none from partition. Reading the partition again from
+	// that offset rebuilds the rule's state for it.
+	Oldest(partition int) (offset int64, ok bool)
+}
+
+// Position is where an event was read: its partition of the input topic and its offset.
+type Position struct {
+	Partition int
+	Offset    int64
 }
 
 // Default returns a fresh instance of every rule with its default settings.

@@ -42,8 +42,9 @@ type ShortLivedIAM struct {
 	maxHeld int
 	now     func() time.Time
 
-	pending  map[pendingKey]*pending
-	accounts map[string]*accountState
+	pending    map[pendingKey]*pending
+	accounts   map[string]*accountState
+	partitions map[int]*pendingHeap // the entries read from each partition, by offset
 }
 
 // NewShortLivedIAM returns the rule with the given settings.
@@ -58,11 +59,12 @@ func NewShortLivedIAM(c ShortLivedIAMConfig) *ShortLivedIAM {
 		c.Now = time.Now
 	}
 	return &ShortLivedIAM{
-		horizon:  ShortLivedIAMWindow + c.Lateness,
-		maxHeld:  c.MaxHeld,
-		now:      c.Now,
-		pending:  make(map[pendingKey]*pending),
-		accounts: make(map[string]*accountState),
+		horizon:    ShortLivedIAMWindow + c.Lateness,
+		maxHeld:    c.MaxHeld,
+		now:        c.Now,
+		pending:    make(map[pendingKey]*pending),
+		accounts:   make(map[string]*accountState),
+		partitions: make(map[int]*pendingHeap),
 	}
 }
 
@@ -72,8 +74,17 @@ func (r *ShortLivedIAM) ID() string { return ShortLivedIAMID }
 // Held implements Rule: the number of pending creates and deletes.
 func (r *ShortLivedIAM) Held() int { return len(r.pending) }
 
+// Oldest implements Rule.
+func (r *ShortLivedIAM) Oldest(partition int) (int64, bool) {
+	h := r.partitions[partition]
+	if h == nil {
+		return 0, false
+	}
+	return h.items[0].at.Offset, true
+}
+
 // Observe implements Rule.
-func (r *ShortLivedIAM) Observe(e *model.Event) []model.Detection {
+func (r *ShortLivedIAM) Observe(e *model.Event, at Position) []model.Detection {
 	acct := r.accounts[e.AccountID]
 	if acct != nil && e.EventTime.After(acct.latest) {
 		acct.latest = e.EventTime
@@ -92,7 +103,7 @@ func (r *ShortLivedIAM) Observe(e *model.Event) []model.Detection {
 	}
 	p := &pending{
 		key: pendingKey{account: e.AccountID, kind: call.kind, name: name, create: call.create},
-		id:  e.EventID, user: e.UserName, env: e.Environment, time: e.EventTime,
+		id:  e.EventID, user: e.UserName, env: e.Environment, time: e.EventTime, at: at,
 	}
 	partnerKey := p.key
 	partnerKey.create = !p.key.create
@@ -132,21 +143,28 @@ func (r *ShortLivedIAM) detection(create, del *pending) model.Detection {
 
 // store holds p, unless an entry of the same key with a later event time is held already.
 func (r *ShortLivedIAM) store(p *pending) {
-	acct := r.accounts[p.key.account]
-	if acct == nil {
-		acct = &accountState{latest: p.time}
-		r.accounts[p.key.account] = acct
+	latest := p.time
+	if acct := r.accounts[p.key.account]; acct != nil && acct.latest.After(latest) {
+		latest = acct.latest
 	}
 	if old := r.pending[p.key]; old != nil {
 		if old.time.After(p.time) {
 			return
 		}
-		p.index = old.index
-		acct.byTime[p.index] = p
-		heap.Fix(&acct.byTime, p.index)
-	} else {
-		heap.Push(&acct.byTime, p)
+		r.remove(old)
 	}
+	acct := r.accounts[p.key.account]
+	if acct == nil {
+		acct = &accountState{latest: latest}
+		r.accounts[p.key.account] = acct
+	}
+	part := r.partitions[p.at.Partition]
+	if part == nil {
+		part = &pendingHeap{byOffset: true}
+		r.partitions[p.at.Partition] = part
+	}
+	heap.Push(&acct.byTime, p)
+	heap.Push(part, p)
 	r.pending[p.key] = p
 	r.expire(acct)
 	for len(r.pending) > r.maxHeld {
@@ -158,8 +176,8 @@ func (r *ShortLivedIAM) store(p *pending) {
 // event time.
 func (r *ShortLivedIAM) expire(acct *accountState) {
 	limit := acct.latest.Add(-r.horizon)
-	for len(acct.byTime) > 0 && acct.byTime[0].time.Before(limit) {
-		r.remove(acct.byTime[0])
+	for acct.byTime.Len() > 0 && acct.byTime.items[0].time.Before(limit) {
+		r.remove(acct.byTime.items[0])
 	}
 }
 
@@ -168,7 +186,7 @@ func (r *ShortLivedIAM) expire(acct *accountState) {
 func (r *ShortLivedIAM) oldest() *pending {
 	var o *pending
 	for _, a := range r.accounts {
-		if p := a.byTime[0]; o == nil || p.time.Before(o.time) {
+		if p := a.byTime.items[0]; o == nil || p.time.Before(o.time) {
 			o = p
 		}
 	}
@@ -177,11 +195,16 @@ func (r *ShortLivedIAM) oldest() *pending {
 
 func (r *ShortLivedIAM) remove(p *pending) {
 	acct := r.accounts[p.key.account]
-	heap.Remove(&acct.byTime, p.index)
-	delete(r.pending, p.key)
-	if len(acct.byTime) == 0 {
+	heap.Remove(&acct.byTime, p.timeIndex)
+	if acct.byTime.Len() == 0 {
 		delete(r.accounts, p.key.account)
 	}
+	part := r.partitions[p.at.Partition]
+	heap.Remove(part, p.offsetIndex)
+	if part.Len() == 0 {
+		delete(r.partitions, p.at.Partition)
+	}
+	delete(r.pending, p.key)
 }
 
 // pendingKey names one slot of state: the create, or the early delete, of one object.
@@ -195,7 +218,9 @@ type pending struct {
 	key           pendingKey
 	id, user, env string
 	time          time.Time
-	index         int // position in the account's byTime heap
+	at            Position // where the event was read
+	timeIndex     int      // place in the account's byTime heap
+	offsetIndex   int      // place in the partition's heap
 }
 
 // accountState is the event-time clock of one account and its entries, oldest first.
@@ -204,26 +229,48 @@ type accountState struct {
 	byTime pendingHeap
 }
 
-// pendingHeap is a min-heap of entries by event time (container/heap).
-type pendingHeap []*pending
-
-func (h pendingHeap) Len() int           { return len(h) }
-func (h pendingHeap) Less(i, j int) bool { return h[i].time.Before(h[j].time) }
-func (h pendingHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+// pendingHeap is a min-heap of entries (container/heap), by event time (an account's
+// entries) or by offset (a partition's). Every entry is in one heap of each kind and knows
+// its place in both.
+type pendingHeap struct {
+	items    []*pending
+	byOffset bool
 }
+
+func (h *pendingHeap) Len() int { return len(h.items) }
+
+func (h *pendingHeap) Less(i, j int) bool {
+	if h.byOffset {
+		return h.items[i].at.Offset < h.items[j].at.Offset
+	}
+	return h.items[i].time.Before(h.items[j].time)
+}
+
+func (h *pendingHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	*h.place(h.items[i]), *h.place(h.items[j]) = i, j
+}
+
 func (h *pendingHeap) Push(x any) {
 	p := x.(*pending)
-	p.index = len(*h)
-	*h = append(*h, p)
+	*h.place(p) = len(h.items)
+	h.items = append(h.items, p)
 }
+
 func (h *pendingHeap) Pop() any {
-	old := *h
-	p := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
+	last := len(h.items) - 1
+	p := h.items[last]
+	h.items[last] = nil
+	h.items = h.items[:last]
 	return p
+}
+
+// place returns where p keeps its index in heaps of h's kind.
+func (h *pendingHeap) place(p *pending) *int {
+	if h.byOffset {
+		return &p.offsetIndex
+	}
+	return &p.timeIndex
 }
 
 // iamCall is what the rule needs to know of one IAM API call.

@@ -128,7 +128,7 @@ func TestShortLivedIAM(t *testing.T) {
 			r := newRule(ShortLivedIAMConfig{})
 			var got []model.Detection
 			for _, e := range tc.events(t) {
-				got = append(got, r.Observe(e)...)
+				got = append(got, r.Observe(e, Position{})...)
 			}
 			for i := range tc.want {
 				tc.want[i].DetectionID = DetectionID(ShortLivedIAMID, tc.want[i].EventIDs...)
@@ -202,7 +202,7 @@ func TestShortLivedIAMPairing(t *testing.T) {
 			ev := tc.events(t)
 			var got []string
 			for _, e := range ev {
-				for _, d := range r.Observe(e) {
+				for _, d := range r.Observe(e, Position{}) {
 					got = append(got, d.DetectionID)
 				}
 			}
@@ -236,14 +236,58 @@ func TestShortLivedIAMLateness(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRule(ShortLivedIAMConfig{})
-			r.Observe(create)
+			r.Observe(create, Position{})
 			o := other
 			o.EventTime, o.AccountID = create.EventTime.Add(tc.clock), tc.account
-			r.Observe(&o)
-			if got := len(r.Observe(del)); got != tc.want {
+			r.Observe(&o, Position{})
+			if got := len(r.Observe(del, Position{})); got != tc.want {
 				t.Fatalf("%d detections for a delete arriving after event time reached +%s, want %d", got, tc.clock, tc.want)
 			}
 		})
+	}
+}
+
+// TestShortLivedIAMOldest follows where the oldest held event of each partition was read
+// through creates, a pairing, a replaced create and an expiry.
+func TestShortLivedIAMOldest(t *testing.T) {
+	ev := load(t, "iam_user.json")
+	create, del := ev[0], ev[1]
+	at := func(d time.Duration, e *model.Event) *model.Event {
+		c := *e
+		c.EventTime = create.EventTime.Add(d)
+		return &c
+	}
+	other := at(0, create)
+	other.EventSource, other.EventName, other.ResourceType, other.ResourceNames = "s3.amazonaws.com", "GetObject", "s3-object", []string{"b/k"}
+	otherAccount := func(e *model.Event) *model.Event { e.AccountID = "210987654321"; return e }
+
+	none := int64(-1)
+	steps := []struct {
+		name   string
+		event  *model.Event
+		at     Position
+		oldest [2]int64 // of partitions 0 and 1; none when nothing is held
+	}{
+		{"create A", at(0, create), Position{0, 10}, [2]int64{10, none}},
+		{"create in another partition", otherAccount(named(at(0, create), "B")), Position{1, 3}, [2]int64{10, 3}},
+		{"unrelated event", at(time.Minute, other), Position{0, 11}, [2]int64{10, 3}},
+		{"create C", named(at(time.Minute, create), "C"), Position{0, 12}, [2]int64{10, 3}},
+		{"delete A pairs and releases it", at(2*time.Minute, del), Position{0, 13}, [2]int64{12, 3}},
+		{"a later create of C replaces the earlier", named(at(3*time.Minute, create), "C"), Position{0, 14}, [2]int64{14, 3}},
+		{"the other account's clock moves on", otherAccount(at(2*time.Hour, other)), Position{1, 4}, [2]int64{14, none}},
+	}
+	r := newRule(ShortLivedIAMConfig{})
+	for _, s := range steps {
+		r.Observe(s.event, s.at)
+		for part, want := range s.oldest {
+			off, ok := r.Oldest(part)
+			if !ok {
+				off = none
+			}
+			if off != want {
+				t.Fatalf("after %s: oldest of partition %d is %d, want %d", s.name, part, off, want)
+			}
+		}
 	}
 }
 
@@ -273,7 +317,7 @@ func TestShortLivedIAMBoundedState(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRule(tc.cfg)
 			for i, e := range ev {
-				r.Observe(e)
+				r.Observe(e, Position{Offset: int64(i)})
 				if r.Held() > tc.maxHeld {
 					t.Fatalf("%d entries held after %d creates, want at most %d", r.Held(), i+1, tc.maxHeld)
 				}
@@ -281,11 +325,14 @@ func TestShortLivedIAMBoundedState(t *testing.T) {
 			if r.Held() != tc.maxHeld {
 				t.Fatalf("%d entries held at the end, want %d", r.Held(), tc.maxHeld)
 			}
+			if off, ok := r.Oldest(0); !ok || off != int64(len(ev)-tc.maxHeld) {
+				t.Fatalf("oldest held offset %d (%v), want %d", off, ok, len(ev)-tc.maxHeld)
+			}
 			// The newest entries are kept: the last create still pairs with its delete.
 			last := ev[len(ev)-1]
 			del := named(load(t, "iam_user.json")[1], last.ResourceNames[0])
 			del.EventTime = last.EventTime.Add(time.Minute)
-			if n := len(r.Observe(del)); n != 1 {
+			if n := len(r.Observe(del, Position{})); n != 1 {
 				t.Fatalf("%d detections for the newest create, want 1", n)
 			}
 		})
@@ -323,7 +370,7 @@ func BenchmarkShortLivedIAM(b *testing.B) {
 				if n%len(stream) == 0 {
 					r = NewShortLivedIAM(ShortLivedIAMConfig{})
 				}
-				detections += len(r.Observe(stream[n%len(stream)]))
+				detections += len(r.Observe(stream[n%len(stream)], Position{Offset: int64(n)}))
 				n++
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")

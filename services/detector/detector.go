@@ -4,14 +4,21 @@
 // the dead-letter topic with the reason.
 //
 // Rule state lives in memory. Events are keyed by account ID, so each account's events
-// reach one instance; run as many instances as there are partitions at most. After a
-// restart or a rebalance the state is rebuilt from new events only (see pkg/rules).
+// reach one instance; run as many instances as there are partitions at most. The state
+// survives a restart or a rebalance: in each partition the detector commits no further than
+// the oldest event its rules still hold state from, so whoever reads the partition next
+// reads those events again and rebuilds the state. Detections completed by events read
+// again are published again with the same detection_id (the sink's tables keep one). So
+// that a restart never reads back without bound, an event read longer ago than
+// --detector-replay-limit is not held for: a restart forgets its state.
 package detector
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -38,13 +45,13 @@ func Run(ctx context.Context, cfg config.Config) error {
 	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
 	defer dead.Close()
 
-	d := &detector{rules: rules.Default(), log: log}
+	d := &detector{rules: rules.Default(), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
 	ids := make([]string, len(d.rules))
 	for i, rule := range d.rules {
 		ids[i] = rule.ID()
 	}
-	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids)
-	return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
+	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids, "replay_limit", cfg.ReplayLimit)
+	return kafkautil.ConsumeHolding(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
 		out := d.outcome(msgs)
 		if err := detections.WriteMessages(ctx, out.detections...); err != nil {
 			return fmt.Errorf("write %s: %w", cfg.TopicDetections, err)
@@ -55,7 +62,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		}
 		d.last = nil
 		return nil
-	})
+	}, d.hold)
 }
 
 // detector feeds batches of events to its rules.
@@ -63,6 +70,7 @@ type detector struct {
 	rules []rules.Rule
 	log   *slog.Logger
 	last  *outcome // of the batch being written, until it was written
+	reads reads
 }
 
 // outcome is what one batch produced and has yet to be written.
@@ -88,6 +96,7 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 		return d.last
 	}
 	out := &outcome{first: first, end: end}
+	d.reads.add(msgs)
 	for _, m := range msgs {
 		e, err := model.DecodeEvent(m.Value)
 		if err != nil {
@@ -95,7 +104,7 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 			continue
 		}
 		for _, rule := range d.rules {
-			for _, det := range rule.Observe(e) {
+			for _, det := range rule.Observe(e, rules.Position{Partition: m.Partition, Offset: m.Offset}) {
 				v, err := model.EncodeDetection(nil, &det)
 				if err != nil { // a programming error: the detection does not fit its schema
 					d.log.Error("detection dropped", "rule", det.RuleID, "detection_id", det.DetectionID, "err", err)
@@ -108,4 +117,71 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 	}
 	d.last = out
 	return out
+}
+
+// hold is the detector's kafkautil.Hold: the oldest offset of partition that a rule holds
+// state from, unless it was read longer than the replay limit ago.
+func (d *detector) hold(partition int) (int64, bool) {
+	if d.reads.limit <= 0 {
+		return 0, false
+	}
+	oldest, held := int64(0), false
+	for _, r := range d.rules {
+		if off, ok := r.Oldest(partition); ok && (!held || off < oldest) {
+			oldest, held = off, true
+		}
+	}
+	if !held {
+		return 0, false
+	}
+	return max(oldest, d.reads.floor(partition)), true
+}
+
+// reads remembers, for each partition, when the detector read which offsets, as far back
+// as the replay limit: one mark per batch, its first offset in the partition.
+type reads struct {
+	limit time.Duration
+	now   func() time.Time
+	marks map[int][]mark // oldest first
+}
+
+type mark struct {
+	offset int64
+	at     time.Time
+}
+
+// add marks the batch msgs as read now.
+func (r *reads) add(msgs []kafka.Message) {
+	if r.limit <= 0 {
+		return
+	}
+	if r.marks == nil {
+		r.marks = make(map[int][]mark)
+	}
+	now := r.now()
+	seen := make(map[int]bool)
+	for _, m := range msgs {
+		if !seen[m.Partition] {
+			seen[m.Partition] = true
+			r.marks[m.Partition] = append(r.marks[m.Partition], mark{m.Offset, now})
+		}
+	}
+}
+
+// floor returns the lowest offset of partition read within the limit, forgetting the marks
+// older than that. It is math.MaxInt64 when nothing was.
+func (r *reads) floor(partition int) int64 {
+	limit := r.now().Add(-r.limit)
+	ms := r.marks[partition]
+	i := 0
+	for i < len(ms) && ms[i].at.Before(limit) {
+		i++
+	}
+	ms = ms[i:]
+	r.marks[partition] = ms
+	if len(ms) == 0 {
+		delete(r.marks, partition)
+		return math.MaxInt64
+	}
+	return ms[0].offset
 }

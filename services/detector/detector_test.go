@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
@@ -19,7 +21,7 @@ import (
 )
 
 // TestRun feeds a user's deletion, a message that is not an event and the user's creation,
-// in separate batches, and expects one detection and one dead letter.
+// the creation in a later batch, and expects one detection and one dead letter.
 func TestRun(t *testing.T) {
 	c := testenv.Config(t)
 	brokers := c.Brokers()
@@ -37,11 +39,12 @@ func TestRun(t *testing.T) {
 	w := kafkautil.NewWriter(brokers, c.TopicEvents)
 	defer w.Close()
 	garbage := []byte("not an Avro event")
-	for _, m := range []kafka.Message{event(t, del), {Key: []byte(create.AccountID), Value: garbage}, event(t, create)} {
-		if err := w.WriteMessages(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		waitHandled(t, c.GroupPrefix+"-detector", brokers, c.TopicEvents)
+	if err := w.WriteMessages(ctx, event(t, del), kafka.Message{Key: []byte(create.AccountID), Value: garbage}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.ReadTopic(t, brokers, c.TopicDeadLetter, 1, 30*time.Second) // the deletion was handled
+	if err := w.WriteMessages(ctx, event(t, create)); err != nil {
+		t.Fatal(err)
 	}
 
 	msgs := testenv.ReadTopic(t, brokers, c.TopicDetections, 1, 30*time.Second)
@@ -88,6 +91,92 @@ func TestRun(t *testing.T) {
 	if n := testenv.TopicSize(t, brokers, c.TopicDetections); n != 1 {
 		t.Fatalf("%d detections published, want 1", n)
 	}
+	if got, want := testenv.Committed(t, brokers, c.GroupPrefix+"-detector", c.TopicEvents), int64(3); got != want {
+		t.Fatalf("committed %d of the 3 events, nothing being held any more", got)
+	}
+}
+
+// TestRestart stops a detector after a user's creation and starts another before the
+// deletion comes: with a replay limit the second reads the creation again and detects;
+// without one the creation is forgotten.
+func TestRestart(t *testing.T) {
+	tests := []struct {
+		name        string
+		replayLimit time.Duration
+		committed   int64 // after the first detector
+		detections  int64
+		deadLetters int64 // the bad message is read again with the creation
+	}{
+		{"replay", time.Hour, 1, 1, 2},
+		{"no replay", 0, 3, 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testenv.Config(t)
+			c.ReplayLimit = tc.replayLimit
+			brokers, group := c.Brokers(), c.GroupPrefix+"-detector"
+			ctx := context.Background()
+			if err := kafkautil.EnsureTopics(ctx, brokers, c.Partitions, c.TopicEvents, c.TopicDetections, c.TopicDeadLetter); err != nil {
+				t.Fatal(err)
+			}
+			create, del := userEvents(t, c.Environment)
+			unrelated := *create
+			unrelated.EventID, unrelated.EventSource, unrelated.EventName = "unrelated", "s3.amazonaws.com", "ListBuckets"
+			w := kafkautil.NewWriter(brokers, c.TopicEvents)
+			defer w.Close()
+			write := func(msgs ...kafka.Message) {
+				t.Helper()
+				if err := w.WriteMessages(ctx, msgs...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// One account, so one partition: offsets 0 unrelated, 1 create, 2 bad, 3 delete.
+			stop := start(t, c)
+			write(event(t, &unrelated))
+			waitCommitted(t, brokers, group, c.TopicEvents, 1)
+			write(event(t, create), kafka.Message{Key: []byte(create.AccountID), Value: []byte("not an event")})
+			testenv.ReadTopic(t, brokers, c.TopicDeadLetter, 1, 30*time.Second)
+			waitCommitted(t, brokers, group, c.TopicEvents, tc.committed)
+			time.Sleep(200 * time.Millisecond) // a commit beyond the creation would have landed
+			stop()
+			if got := testenv.Committed(t, brokers, group, c.TopicEvents); got != tc.committed {
+				t.Fatalf("first detector committed %d, want %d", got, tc.committed)
+			}
+
+			stop = start(t, c)
+			defer stop()
+			write(event(t, del))
+			waitCommitted(t, brokers, group, c.TopicEvents, 4)
+			if n := testenv.TopicSize(t, brokers, c.TopicDetections); n != tc.detections {
+				t.Fatalf("%d detections after the restart, want %d", n, tc.detections)
+			}
+			if n := testenv.TopicSize(t, brokers, c.TopicDeadLetter); n != tc.deadLetters {
+				t.Fatalf("%d dead letters, want %d", n, tc.deadLetters)
+			}
+		})
+	}
+}
+
+// start runs a detector until the returned stop is called; stop waits for it to return.
+func start(t *testing.T, c config.Config) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, c) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("Run did not return after cancellation")
+			}
+		})
+	}
 }
 
 // userEvents normalizes the fixture's CreateUser and DeleteUser records.
@@ -119,14 +208,13 @@ func event(t *testing.T, e *model.Event) kafka.Message {
 	return kafka.Message{Key: []byte(e.AccountID), Value: v}
 }
 
-// waitHandled waits until group has committed every message of topic, so that each
-// message written before is handled in a batch of its own.
-func waitHandled(t *testing.T, group string, brokers []string, topic string) {
+// waitCommitted waits until group has committed offsets of topic summing to want.
+func waitCommitted(t *testing.T, brokers []string, group, topic string, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for testenv.Committed(t, brokers, group, topic) < testenv.TopicSize(t, brokers, topic) {
+	for testenv.Committed(t, brokers, group, topic) != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not commit all of %s within 30s", group, topic)
+			t.Fatalf("%s committed %d of %s within 30s, want %d", group, testenv.Committed(t, brokers, group, topic), topic, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -46,7 +46,7 @@ var targets = []target{
 	{"normalizer", "turn raw records into normalized Avro events",
 		service([]config.Group{config.Kafka, config.Batch, config.Enrich, config.ClickHouse}, normalizer.Run)},
 	{"detector", "run windowed detection rules over the events",
-		service([]config.Group{config.Kafka, config.Batch}, detector.Run)},
+		service([]config.Group{config.Kafka, config.Batch, config.Detect}, detector.Run)},
 	{"sink", "load events and detections into ClickHouse",
 		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch}, sink.Run)},
 	{"console", "serve the dashboards and the JSON API",
@@ -54,7 +54,7 @@ var targets = []target{
 	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.KafkaBrokers = "" // empty means: start the embedded broker
-			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich}, all.Run)(fs, c)
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect}, all.Run)(fs, c)
 		}},
 	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
