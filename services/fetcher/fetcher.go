@@ -162,7 +162,11 @@ func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
 	if !handled {
 		return
 	}
-	if _, err := f.aws.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
+	// A notification handled is deleted even when a shutdown began meanwhile, so that its
+	// files are not read again.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := f.aws.SQS.DeleteMessage(dctx, &sqs.DeleteMessageInput{
 		QueueUrl: aws.String(f.queueURL), ReceiptHandle: m.ReceiptHandle,
 	}); err != nil {
 		f.log.Warn("delete of a handled notification failed; its files will be read again",
