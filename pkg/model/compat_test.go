@@ -111,6 +111,26 @@ func TestDecodeEarlierVersion(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
+
+	current, err := EncodeEvent(nil, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		want bool
+	}{
+		{"first version", msg, true},
+		{"current version", current, false},
+		{"unknown fingerprint", append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, msg[10:]...), false},
+		{"too short", msg[:9], false},
+		{"not single-object encoded", []byte(`{"eventID":"x"}`), false},
+	} {
+		if got := EarlierEvent(tc.msg); got != tc.want {
+			t.Errorf("EarlierEvent of %s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 func TestHistoryMustOnlyAppend(t *testing.T) {

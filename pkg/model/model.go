@@ -19,6 +19,7 @@
 package model
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -176,6 +177,13 @@ func DecodeEvent(b []byte) (*Event, error) {
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
 	return e, nil
+}
+
+// EarlierEvent reports whether b is an event written with an earlier version of the event
+// schema: its fields added since hold their defaults, not what the record says.
+func EarlierEvent(b []byte) bool {
+	return len(b) >= len(eventCodec.header) && b[0] == eventCodec.header[0] && b[1] == eventCodec.header[1] &&
+		string(b[2:10]) != string(eventCodec.header[2:]) && eventCodec.older[binary.LittleEndian.Uint64(b[2:10])] > 0
 }
 
 // EncodeDetection appends the Avro single-object encoding of d to buf, as EncodeEvent does.

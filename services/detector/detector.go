@@ -26,6 +26,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/rules"
 )
 
@@ -102,6 +103,9 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 		if err != nil {
 			out.dead = append(out.dead, deadletter.FromMessage("detector", m, err).Message())
 			continue
+		}
+		if model.EarlierEvent(m.Value) {
+			e = current(e)
 		}
 		for _, rule := range d.rules {
 			for _, det := range rule.Observe(e, rules.Position{Partition: m.Partition, Offset: m.Offset}) {
@@ -184,4 +188,15 @@ func (r *reads) floor(partition int) int64 {
 		return math.MaxInt64
 	}
 	return ms[0].offset
+}
+
+// current returns e, an event of an earlier schema version, as the current normalizer makes
+// it from the raw record, so that the rules see the fields added since (during a rolling
+// upgrade older normalizers still write earlier versions). It returns e itself when the raw
+// record does not normalize.
+func current(e *model.Event) *model.Event {
+	if fresh, err := normalize.Normalize([]byte(e.Raw), e.Environment); err == nil {
+		return fresh
+	}
+	return e
 }

@@ -1,14 +1,17 @@
 package detector
 
 import (
+	"io/fs"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/linkedin/goavro/v2"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/rules"
+	"github.com/trailstream/trailstream/schemas"
 )
 
 // TestOutcomeOfRetriedBatch hands a batch in again, as ConsumeBatches does when its writes
@@ -76,5 +79,45 @@ func TestHold(t *testing.T) {
 				t.Fatalf("%s: partition %d held from %d, want %d", s.name, part, got, want)
 			}
 		}
+	}
+}
+
+// TestEarlierSchemaVersion hands the detector a creation written by a normalizer of the
+// first schema version, which lacks the resource fields the rule reads, and the deletion in
+// the current version: the pair is detected all the same.
+func TestEarlierSchemaVersion(t *testing.T) {
+	ce, de := userEvents(t, "test")
+	old, err := fs.ReadFile(schemas.History, "history/cloudtrail_event.1.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := goavro.NewCodec(string(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := codec.SingleFromNative(nil, map[string]any{
+		"event_id": ce.EventID, "event_time": ce.EventTime, "event_version": ce.EventVersion, "event_source": ce.EventSource,
+		"event_name": ce.EventName, "event_type": ce.EventType, "aws_region": ce.AWSRegion, "account_id": ce.AccountID,
+		"source_ip": ce.SourceIP, "user_agent": ce.UserAgent, "user_type": ce.UserType, "user_name": ce.UserName,
+		"user_arn": ce.UserARN, "error_code": ce.ErrorCode, "error_message": ce.ErrorMessage, "outcome": ce.Outcome,
+		"mfa_used": ce.MFAUsed, "action": ce.Action, "environment": ce.Environment, "raw": ce.Raw,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create, del := kafka.Message{Key: []byte(ce.AccountID), Value: v1, Offset: 1}, event(t, de)
+	del.Offset = 2
+	d := &detector{rules: rules.Default(), log: slog.Default()}
+	d.outcome([]kafka.Message{create})
+	out := d.outcome([]kafka.Message{del})
+	if len(out.detections) != 1 || len(out.dead) != 0 {
+		t.Fatalf("%d detections and %d dead letters, want one detection", len(out.detections), len(out.dead))
+	}
+	got, err := model.DecodeDetection(out.detections[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceName != "svc-backup-tmp" || got.EventIDs[0] != ce.EventID {
+		t.Fatalf("detection %+v, want the user svc-backup-tmp created by %s", got, ce.EventID)
 	}
 }
