@@ -26,6 +26,8 @@ type Config struct {
 	// VisibilityTimeout is how long a received notification stays hidden from other
 	// fetchers; the fetcher renews it while it reads the files.
 	VisibilityTimeout time.Duration
+	// PollWait is how long one receive waits for notifications (SQS long polling).
+	PollWait time.Duration
 
 	KafkaBrokers    string
 	TopicRaw        string
@@ -79,6 +81,7 @@ func Default() Config {
 		Queue:              "trailstream-cloudtrail",
 		Bucket:             "trailstream-cloudtrail",
 		VisibilityTimeout:  time.Minute,
+		PollWait:           10 * time.Second,
 		KafkaBrokers:       "127.0.0.1:9092",
 		TopicRaw:           "cloudtrail.raw",
 		TopicEvents:        "cloudtrail.events",
@@ -109,6 +112,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "base URL of an S3/SQS emulator (path-style S3); empty for real AWS")
 			fs.StringVar(&c.Queue, "sqs-queue", c.Queue, "SQS queue name or URL that receives the CloudTrail notifications")
 			fs.DurationVar(&c.VisibilityTimeout, "sqs-visibility-timeout", c.VisibilityTimeout, "how long a notification being read stays invisible to other fetchers, renewed every third of it until its files are read; whole seconds from 1s to 12h")
+			fs.DurationVar(&c.PollWait, "sqs-wait-time", c.PollWait, "how long one receive waits for notifications (long polling); a stopping fetcher lets its receive end, so this bounds its shutdown; whole seconds from 0s to 20s")
 			fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket the CloudTrail logs are written to (used by generate)")
 		case Kafka:
 			fs.StringVar(&c.KafkaBrokers, "kafka-brokers", c.KafkaBrokers, "comma-separated Kafka bootstrap brokers")

@@ -54,6 +54,7 @@ func Config(t testing.TB) config.Config {
 	c.GroupPrefix = Name("ts-test-")
 	c.Environment = "test"
 	c.BatchWait = 100 * time.Millisecond
+	c.PollWait = time.Second // a stopping fetcher lets its receive end
 	c.KafkaBrokers = Kafka(t)[0]
 	return c
 }

@@ -9,6 +9,11 @@
 // Once handling ends the renewal stops: a notification not deleted (a transient error) is
 // left as it is and comes back after what remains of its timeout, between two thirds of it
 // and all of it, which spaces the retries out instead of spinning on a broken dependency.
+//
+// A stopping fetcher lets its receive run to its end (--sqs-wait-time at most) rather than
+// abandon it, since SQS may answer an abandoned receive with messages nobody reads, and
+// hands back at once the notifications that receive brought and those whose files it had
+// not finished.
 package fetcher
 
 import (
@@ -55,6 +60,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	wait, err := waitSeconds(cfg.PollWait)
+	if err != nil {
+		return err
+	}
 	clients, err := awsutil.New(ctx, cfg.AWSRegion, cfg.AWSEndpoint)
 	if err != nil {
 		return err
@@ -74,13 +83,22 @@ func Run(ctx context.Context, cfg config.Config) error {
 	log.Info("fetching", "queue", queueURL, "to", cfg.TopicRaw, "environment", cfg.Environment)
 	backoff := time.Second
 	for ctx.Err() == nil {
-		out, err := clients.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 20, VisibilityTimeout: visibility,
+		// A shutdown does not cut a receive short: SQS may still answer a receive whose
+		// client went away, and the messages it hands out then stay invisible for the
+		// visibility timeout. The receive ends within the wait time; what it brings once a
+		// shutdown began is released at once.
+		pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.PollWait+30*time.Second)
+		out, err := clients.SQS.ReceiveMessage(pollCtx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: visibility,
 		})
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+		cancel()
+		if ctx.Err() != nil {
+			if err == nil {
+				f.release(out.Messages...)
 			}
+			break
+		}
+		if err != nil {
 			log.Warn("receive from SQS failed, retrying", "queue", queueURL, "err", err, "backoff", backoff)
 			sleep(ctx, backoff)
 			backoff = min(backoff*2, time.Minute)
@@ -105,6 +123,33 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// release makes messages visible to other fetchers again at once. It is used on shutdown,
+// so it does not depend on the service's context.
+func (f *fetcher) release(msgs ...sqstypes.Message) {
+	for _, m := range msgs {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := f.aws.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(f.queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
+		})
+		cancel()
+		if err != nil {
+			f.log.Warn("notification not released on shutdown; it comes back after its visibility timeout",
+				"message_id", aws.ToString(m.MessageId), "err", err)
+			continue
+		}
+		f.log.Info("notification released on shutdown", "message_id", aws.ToString(m.MessageId))
+	}
+}
+
+// waitSeconds checks d against what SQS accepts as a long-poll wait and returns it in
+// seconds.
+func waitSeconds(d time.Duration) (int32, error) {
+	if d < 0 || d > 20*time.Second || d%time.Second != 0 {
+		return 0, fmt.Errorf("--sqs-wait-time %s: SQS takes whole seconds from 0s to 20s", d)
+	}
+	return int32(d / time.Second), nil
 }
 
 // maxVisibility is the longest visibility timeout SQS accepts.
@@ -160,6 +205,9 @@ func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
 	handled := f.process(ctx, m)
 	stop()
 	if !handled {
+		if ctx.Err() != nil { // cut short by a shutdown: another fetcher may take it now
+			f.release(m)
+		}
 		return
 	}
 	// A notification handled is deleted even when a shutdown began meanwhile, so that its

@@ -208,3 +208,73 @@ func TestVisibilitySeconds(t *testing.T) {
 		t.Fatalf("Run with a zero visibility timeout: %v, want an error naming the flag", err)
 	}
 }
+
+func TestWaitSeconds(t *testing.T) {
+	tests := []struct {
+		in      time.Duration
+		want    int32
+		wantErr bool
+	}{
+		{10 * time.Second, 10, false},
+		{0, 0, false},
+		{20 * time.Second, 20, false},
+		{21 * time.Second, 0, true},
+		{-time.Second, 0, true},
+		{500 * time.Millisecond, 0, true},
+	}
+	for _, tt := range tests {
+		got, err := waitSeconds(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Fatalf("waitSeconds(%s) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--sqs-wait-time") {
+			t.Fatalf("error does not name the flag: %v", err)
+		}
+	}
+}
+
+// TestShutdownReleases stops a fetcher in the middle of a receive and sends a notification
+// at that moment: the stopping fetcher lets its receive end and hands the notification back
+// at once, instead of leaving it invisible for the visibility timeout.
+func TestShutdownReleases(t *testing.T) {
+	c := testenv.Config(t)
+	c.PollWait = 5 * time.Second
+	cl, queueURL := testenv.AWS(t, c)
+
+	// A first file shows the fetcher is running; afterwards it waits in a receive.
+	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/first.json.gz"
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, gz([]byte(`{"Records":[{"eventID":"first","eventTime":"2026-11-21T10:00:00Z"}]}`))))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, c) }()
+	testenv.ReadTopic(t, c.Brokers(), c.TopicRaw, 1, 30*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for testenv.QueueDepth(t, cl, queueURL) != 0 { // the first notification is deleted
+		if time.Now().After(deadline) {
+			t.Fatal("the first notification was not deleted within 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // in the next receive
+
+	stopped := time.Now()
+	cancel()
+	testenv.SendMessage(t, cl, queueURL, "arrives while the fetcher stops")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(c.PollWait + 10*time.Second):
+		t.Fatal("Run did not return within the wait time after cancellation")
+	}
+	out, err := cl.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "arrives while the fetcher stops" {
+		t.Fatalf("received %d messages %s after the stop, want the notification back at once", len(out.Messages), time.Since(stopped))
+	}
+}
