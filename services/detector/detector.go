@@ -167,27 +167,35 @@ func (r *reads) add(msgs []kafka.Message) {
 	for _, m := range msgs {
 		if !seen[m.Partition] {
 			seen[m.Partition] = true
-			r.marks[m.Partition] = append(r.marks[m.Partition], mark{m.Offset, now})
+			r.marks[m.Partition] = append(r.trim(m.Partition, now), mark{m.Offset, now})
 		}
 	}
 }
 
-// floor returns the lowest offset of partition read within the limit, forgetting the marks
-// older than that. It is math.MaxInt64 when nothing was.
+// floor returns the lowest offset of partition read within the limit; math.MaxInt64 when
+// nothing was.
 func (r *reads) floor(partition int) int64 {
-	limit := r.now().Add(-r.limit)
-	ms := r.marks[partition]
-	i := 0
-	for i < len(ms) && ms[i].at.Before(limit) {
-		i++
-	}
-	ms = ms[i:]
-	r.marks[partition] = ms
+	ms := r.trim(partition, r.now())
 	if len(ms) == 0 {
-		delete(r.marks, partition)
 		return math.MaxInt64
 	}
 	return ms[0].offset
+}
+
+// trim forgets the marks of partition read longer than the limit before now and returns
+// the others.
+func (r *reads) trim(partition int, now time.Time) []mark {
+	ms := r.marks[partition]
+	i := 0
+	for i < len(ms) && ms[i].at.Before(now.Add(-r.limit)) {
+		i++
+	}
+	if i == len(ms) {
+		delete(r.marks, partition)
+		return nil
+	}
+	r.marks[partition] = ms[i:]
+	return ms[i:]
 }
 
 // current returns e, an event of an earlier schema version, as the current normalizer makes

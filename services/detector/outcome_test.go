@@ -80,6 +80,15 @@ func TestHold(t *testing.T) {
 			}
 		}
 	}
+	// With nothing held, what the detector remembers of its reads stays within the limit.
+	for i := range 600 { // ten hours of a batch a minute
+		now = now.Add(time.Minute)
+		d.outcome([]kafka.Message{msg(&other, 1, int64(100+i))})
+		d.last = nil
+	}
+	if n := len(d.reads.marks[1]); n > 121 {
+		t.Fatalf("%d read marks kept for partition 1, want at most the 121 of the last two hours", n)
+	}
 }
 
 // TestEarlierSchemaVersion hands the detector a creation written by a normalizer of the
