@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
@@ -73,11 +75,15 @@ func Run(ctx context.Context, cfg config.Config) error {
 }
 
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
-// that do not decode come back as dead-letter messages.
+// that do not decode, or whose time a DateTime column cannot hold, come back as dead-letter
+// messages.
 func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []kafka.Message, err error) {
 	return insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
 		e, err := model.DecodeEvent(b)
 		if err != nil {
+			return nil, err
+		}
+		if err := inDateTimeRange("event_time", e.EventTime); err != nil {
 			return nil, err
 		}
 		return e.Values(row), nil
@@ -85,15 +91,40 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka
 }
 
 // InsertDetections decodes Avro detections and inserts them into db.detections in one batch.
-// Messages that do not decode come back as dead-letter messages.
+// Messages that do not decode, or whose times a DateTime column cannot hold, come back as
+// dead-letter messages.
 func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []kafka.Message, err error) {
 	return insert(ctx, conn, db+".detections", model.DetectionFields(), msgs, func(b []byte, row []any) ([]any, error) {
 		d, err := model.DecodeDetection(b)
 		if err != nil {
 			return nil, err
 		}
+		for _, c := range []struct {
+			name string
+			t    time.Time
+		}{{"first_time", d.FirstTime}, {"last_time", d.LastTime}, {"detected_at", d.DetectedAt}} {
+			if err := inDateTimeRange(c.name, c.t); err != nil {
+				return nil, err
+			}
+		}
 		return d.Values(row), nil
 	})
+}
+
+// What a ClickHouse DateTime column holds: seconds since the epoch as a UInt32. The client
+// would wrap a time outside silently.
+var (
+	dateTimeMin = time.Unix(0, 0).UTC()
+	dateTimeMax = time.Unix(math.MaxUint32, 0).UTC()
+)
+
+// inDateTimeRange returns an error naming column when t is out of the range of a DateTime.
+func inDateTimeRange(column string, t time.Time) error {
+	if t.Before(dateTimeMin) || t.After(dateTimeMax) {
+		return fmt.Errorf("%s %s is out of the range a ClickHouse DateTime holds (%s to %s)", column,
+			t.UTC().Format(time.RFC3339Nano), dateTimeMin.Format(time.RFC3339), dateTimeMax.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // insert decodes each message into a row of columns and inserts the rows into table in one

@@ -2,12 +2,17 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/testenv"
@@ -104,4 +109,81 @@ func BenchmarkInsertEvents(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestTimesOutOfRange inserts events and detections whose times ClickHouse's DateTime cannot
+// hold: each such row is dead-lettered with the reason and the rest of the batch is loaded,
+// instead of the whole batch failing again and again.
+func TestTimesOutOfRange(t *testing.T) {
+	c := testenv.Config(t)
+	conn := testenv.ClickHouse(t, c)
+	ctx := context.Background()
+	ok := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	event := func(id string, at time.Time) kafka.Message {
+		v, err := model.EncodeEvent(nil, &model.Event{EventID: id, EventTime: at, AccountID: "111122223333", Raw: "{}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kafka.Message{Topic: c.TopicEvents, Value: v}
+	}
+	detection := func(id string, first, last, detected time.Time) kafka.Message {
+		v, err := model.EncodeDetection(nil, &model.Detection{DetectionID: id, RuleID: "r", AccountID: "111122223333",
+			FirstTime: first, LastTime: last, DetectedAt: detected})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kafka.Message{Topic: c.TopicDetections, Value: v}
+	}
+	tests := []struct {
+		name    string
+		insert  func(context.Context, driver.Conn, string, []kafka.Message) ([]kafka.Message, error)
+		msgs    []kafka.Message
+		table   string
+		rows    uint64
+		reasons []string // of the dead letters, in order
+	}{
+		{"events", InsertEvents, []kafka.Message{
+			event("ok-1", ok),
+			event("before-1970", time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)),
+			event("after-2105", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)),
+			event("ok-2", ok),
+		}, "events", 2, []string{"event_time 1960-01-01T00:00:00Z", "event_time 2200-01-01T00:00:00Z"}},
+		{"detections", InsertDetections, []kafka.Message{
+			detection("ok", ok, ok, ok),
+			detection("bad-first", time.UnixMilli(-1), ok, ok),
+			detection("last-second", time.Unix(0, 0), ok, time.Unix(math.MaxUint32, 0)),
+			detection("bad-detected", ok, ok, time.Date(2106, 2, 7, 6, 28, 16, 0, time.UTC)),
+		}, "detections", 2, []string{"first_time 1969-12-31T23:59:59.999Z", "detected_at 2106-02-07T06:28:16Z"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dead, err := tc.insert(ctx, conn, c.ClickHouseDatabase, tc.msgs)
+			if err != nil {
+				t.Fatalf("insert failed as a whole: %v", err)
+			}
+			var reasons []string
+			for _, m := range dead {
+				var e deadletter.Entry
+				if err := json.Unmarshal(m.Value, &e); err != nil {
+					t.Fatal(err)
+				}
+				reasons = append(reasons, e.Reason)
+			}
+			if len(reasons) != len(tc.reasons) {
+				t.Fatalf("dead letters %q, want %d", reasons, len(tc.reasons))
+			}
+			for i, want := range tc.reasons {
+				if !strings.Contains(reasons[i], want) || !strings.Contains(reasons[i], "out of the range") {
+					t.Errorf("dead letter %d: %q, want it to name %q and the range", i, reasons[i], want)
+				}
+			}
+			var rows uint64
+			if err := conn.QueryRow(ctx, "SELECT count() FROM "+c.ClickHouseDatabase+"."+tc.table).Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			if rows != tc.rows {
+				t.Fatalf("%d rows in %s, want %d", rows, tc.table, tc.rows)
+			}
+		})
+	}
 }
