@@ -29,6 +29,9 @@ if curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null; then
 	die "something already answers $console/healthz; stop it (or set TRAILSTREAM_CONSOLE_ADDR to a free address), then run the demo again"
 fi
 
+# Short receives, so that Ctrl-C stops the fetcher within two seconds.
+export TRAILSTREAM_SQS_WAIT_TIME=${TRAILSTREAM_SQS_WAIT_TIME:-2s}
+
 mkdir -p "$state"
 say "starting 'trailstream all', log in $log"
 "$bin" all </dev/null >"$log" 2>&1 &
