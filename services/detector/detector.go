@@ -15,7 +15,6 @@ package detector
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 	"time"
@@ -24,10 +23,10 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
-	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/rules"
+	"github.com/trailstream/trailstream/pkg/stage"
 )
 
 // Run detects until ctx is cancelled, then returns nil. Offsets of cloudtrail.events are
@@ -35,42 +34,27 @@ import (
 // Kafka.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "detector")
-	brokers := cfg.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
-		return err
-	}
-	r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-detector", cfg.TopicEvents)
-	defer r.Close()
-	detections := kafkautil.NewWriter(brokers, cfg.TopicDetections)
-	defer detections.Close()
-	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
-	defer dead.Close()
-
 	d := &detector{rules: rules.Default(), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
 	ids := make([]string, len(d.rules))
 	for i, rule := range d.rules {
 		ids[i] = rule.ID()
 	}
 	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids, "replay_limit", cfg.ReplayLimit)
-	return kafkautil.ConsumeHolding(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
-		out := d.outcome(msgs)
-		if err := detections.WriteMessages(ctx, out.detections...); err != nil {
-			return fmt.Errorf("write %s: %w", cfg.TopicDetections, err)
-		}
-		out.detections = nil
-		if err := deadletter.Write(ctx, dead, out.dead, log); err != nil {
-			return err
-		}
-		d.last = nil
-		return nil
-	}, d.hold)
+	return stage.Run(ctx, stage.Config{
+		Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
+		From: cfg.TopicEvents, To: cfg.TopicDetections, DeadLetter: cfg.TopicDeadLetter,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold,
+	}, log, func(msgs []kafka.Message) (out, dead []kafka.Message) {
+		o := d.outcome(msgs)
+		return o.detections, o.dead
+	})
 }
 
 // detector feeds batches of events to its rules.
 type detector struct {
 	rules []rules.Rule
 	log   *slog.Logger
-	last  *outcome // of the batch being written, until it was written
+	last  *outcome // of the last batch, handed in again when writing it failed
 	reads reads
 }
 
@@ -90,7 +74,7 @@ func at(m kafka.Message) position { return position{m.Partition, m.Offset} }
 
 // outcome returns what msgs produce. A batch whose writes failed is handed in again; its
 // events must not reach the rules twice (a create consumed by the first attempt would be
-// missing in the second), so the outcome of the last batch is kept until it was written.
+// missing in the second), so the outcome of the last batch is kept.
 func (d *detector) outcome(msgs []kafka.Message) *outcome {
 	first, end := at(msgs[0]), at(msgs[len(msgs)-1])
 	if d.last != nil && d.last.first == first && d.last.end == end {

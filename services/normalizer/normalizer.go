@@ -5,48 +5,32 @@ package normalizer
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
-	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
+	"github.com/trailstream/trailstream/pkg/stage"
 )
 
 // Run normalizes until ctx is cancelled. Offsets of cloudtrail.raw are committed only after
 // the events (and dead letters) of a batch were acknowledged by Kafka.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "normalizer")
-	brokers := cfg.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicEvents, cfg.TopicDeadLetter); err != nil {
-		return err
-	}
-	r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-normalizer", cfg.TopicRaw)
-	defer r.Close()
-	events := kafkautil.NewWriter(brokers, cfg.TopicEvents)
-	defer events.Close()
-	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
-	defer dead.Close()
 	n, closeN, err := newNormalizer(ctx, cfg, true, log)
 	if err != nil {
 		return err
 	}
 	defer closeN()
 	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
-	return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
-		out, bad := batch(n, msgs)
-		if err := events.WriteMessages(ctx, out...); err != nil {
-			return fmt.Errorf("write %s: %w", cfg.TopicEvents, err)
-		}
-		if err := deadletter.Write(ctx, dead, bad, log); err != nil {
-			return err
-		}
-		return nil
-	})
+	return stage.Run(ctx, stage.Config{
+		Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
+		From: cfg.TopicRaw, To: cfg.TopicEvents, DeadLetter: cfg.TopicDeadLetter,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
+	}, log, func(msgs []kafka.Message) (out, dead []kafka.Message) { return batch(n, msgs) })
 }
 
 // batch normalizes raw messages into event messages; those it cannot normalize come back

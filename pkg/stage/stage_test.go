@@ -1,0 +1,82 @@
+package stage_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trailstream/trailstream/pkg/deadletter"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/stage"
+	"github.com/trailstream/trailstream/pkg/testenv"
+)
+
+// TestRun upper-cases messages from one topic into another and dead-letters the empty ones,
+// then checks every message landed once where it belongs and the input was committed.
+func TestRun(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	c := stage.Config{Brokers: brokers, Partitions: 2, Group: "g", From: "in", To: "out", DeadLetter: "dead",
+		BatchSize: 3, BatchWait: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := kafkautil.EnsureTopics(ctx, brokers, c.Partitions, c.From); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- stage.Run(ctx, c, slog.Default(), func(msgs []kafka.Message) (out, dead []kafka.Message) {
+			for _, m := range msgs {
+				if len(m.Value) == 0 {
+					dead = append(dead, deadletter.FromMessage("test", m, errEmpty).Message())
+					continue
+				}
+				out = append(out, kafka.Message{Key: m.Key, Value: []byte(strings.ToUpper(string(m.Value)))})
+			}
+			return out, dead
+		})
+	}()
+
+	w := kafkautil.NewWriter(brokers, c.From)
+	defer w.Close()
+	in := []string{"a", "b", "", "c", "d", "", "e"}
+	for _, v := range in {
+		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range testenv.ReadTopic(t, brokers, c.To, 5, 30*time.Second) {
+		got = append(got, string(m.Value))
+	}
+	if strings.Join(got, "") != "ABCDE" {
+		t.Fatalf("output %q, want A to E in order", got)
+	}
+	for _, m := range testenv.ReadTopic(t, brokers, c.DeadLetter, 2, 30*time.Second) {
+		var e deadletter.Entry
+		if err := json.Unmarshal(m.Value, &e); err != nil || e.Reason != errEmpty.Error() || e.SourceTopic != c.From {
+			t.Fatalf("dead letter %s (%v), want the reason and the source topic", m.Value, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for testenv.Committed(t, brokers, c.Group, c.From) != int64(len(in)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("committed %d of %d", testenv.Committed(t, brokers, c.Group, c.From), len(in))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := testenv.TopicSize(t, brokers, c.To); n != 5 {
+		t.Fatalf("%d output messages, want 5", n)
+	}
+}
+
+var errEmpty = errors.New("empty message")
