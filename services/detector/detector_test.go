@@ -31,10 +31,8 @@ func TestRun(t *testing.T) {
 	}
 	create, del := userEvents(t, c.Environment)
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, c) }()
+	stop := start(t, c)
+	defer stop()
 
 	w := kafkautil.NewWriter(brokers, c.TopicEvents)
 	defer w.Close()
@@ -79,15 +77,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("dead letter %+v, want stage detector, source %s, the payload and a reason", dl, c.TopicEvents)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run returned %v after cancellation, want nil", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after cancellation")
-	}
+	stop()
 	if n := testenv.TopicSize(t, brokers, c.TopicDetections); n != 1 {
 		t.Fatalf("%d detections published, want 1", n)
 	}
@@ -170,7 +160,7 @@ func start(t *testing.T, c config.Config) (stop func()) {
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("Run: %v", err)
+					t.Fatalf("Run returned %v after cancellation, want nil", err)
 				}
 			case <-time.After(15 * time.Second):
 				t.Fatal("Run did not return after cancellation")
