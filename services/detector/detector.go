@@ -16,7 +16,6 @@ package detector
 import (
 	"context"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -122,7 +121,11 @@ func (d *detector) hold(partition int) (int64, bool) {
 	if !held {
 		return 0, false
 	}
-	return max(oldest, d.reads.floor(partition)), true
+	floor, ok := d.reads.floor(partition)
+	if !ok { // nothing of the partition was read within the limit
+		return 0, false
+	}
+	return max(oldest, floor), true
 }
 
 // reads remembers, for each partition, when the detector read which offsets, as far back
@@ -156,14 +159,14 @@ func (r *reads) add(msgs []kafka.Message) {
 	}
 }
 
-// floor returns the lowest offset of partition read within the limit; math.MaxInt64 when
+// floor returns the lowest offset of partition read within the limit; ok is false when
 // nothing was.
-func (r *reads) floor(partition int) int64 {
+func (r *reads) floor(partition int) (offset int64, ok bool) {
 	ms := r.trim(partition, r.now())
 	if len(ms) == 0 {
-		return math.MaxInt64
+		return 0, false
 	}
-	return ms[0].offset
+	return ms[0].offset, true
 }
 
 // trim forgets the marks of partition read longer than the limit before now and returns
