@@ -56,12 +56,27 @@ type AdminList interface {
 }
 
 // Normalizer normalizes records for one deployment. The zero value works: no environment
-// label, no geolocation, no administrators.
+// label, no geolocation, no administrators, the system clock.
 type Normalizer struct {
 	Environment string
-	Geo         Geolocator // nil: no geolocation
-	Admins      AdminList  // nil: nobody is an administrator
+	Geo         Geolocator       // nil: no geolocation
+	Admins      AdminList        // nil: nobody is an administrator
+	Now         func() time.Time // the present, which no eventTime may lead by more than maxLead; nil: time.Now
 }
+
+// earliestEventTime and maxLead bound the eventTime of a record. Outside them it cannot be
+// true, and the record is an error, not an event: one impossible time would run ahead the
+// event-time clock of its account's rules.
+//
+// earliestEventTime is the start, in UTC, of 13 November 2013, the day AWS launched
+// CloudTrail (in us-east-1 and us-west-2, announced at re:Invent in Las Vegas). That midnight
+// precedes the launch in every US time zone, so no record CloudTrail wrote is older.
+var earliestEventTime = time.Date(2013, 11, 13, 0, 0, 0, 0, time.UTC)
+
+// maxLead is how far an eventTime may be ahead of the normalizer's clock. AWS stamps
+// eventTime; a day covers any skew between its clocks and this machine's, while a record
+// dated further ahead is wrong, whatever wrote it.
+const maxLead = 24 * time.Hour
 
 // Normalize decodes one CloudTrail record with no geolocation and no administrators.
 func Normalize(raw []byte, environment string) (*model.Event, error) {
@@ -69,7 +84,9 @@ func Normalize(raw []byte, environment string) (*model.Event, error) {
 }
 
 // Normalize decodes one CloudTrail record and returns its normalized event. The record must
-// be a JSON object with an eventID and a valid eventTime; anything else in it is optional.
+// be a JSON object with an eventID and a valid eventTime, no earlier than CloudTrail's
+// launch (2013-11-13) and no more than a day ahead of the present; anything else in it is
+// optional.
 func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	var r record
 	if err := json.Unmarshal(raw, &r, lenient); err != nil {
@@ -81,6 +98,9 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	t, err := time.Parse(time.RFC3339, r.EventTime)
 	if err != nil {
 		return nil, fmt.Errorf("CloudTrail record %s: eventTime %q: %w", r.EventID, r.EventTime, err)
+	}
+	if err := n.checkTime(t); err != nil {
+		return nil, fmt.Errorf("CloudTrail record %s: %w", r.EventID, err)
 	}
 	e := &model.Event{
 		EventID:      r.EventID,
@@ -143,6 +163,21 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 		e.IsAdmin = n.Admins.IsAdmin(e.UserName)
 	}
 	return e, nil
+}
+
+// checkTime tells why t cannot be the eventTime of a real record, if it cannot.
+func (n *Normalizer) checkTime(t time.Time) error {
+	if t.Before(earliestEventTime) {
+		return fmt.Errorf("eventTime %s is before %s, when CloudTrail began", t.UTC().Format(time.RFC3339), earliestEventTime.Format(time.RFC3339))
+	}
+	now := time.Now
+	if n.Now != nil {
+		now = n.Now
+	}
+	if limit := now().Add(maxLead); t.After(limit) {
+		return fmt.Errorf("eventTime %s is after %s, %s ahead of the present", t.UTC().Format(time.RFC3339), limit.UTC().Format(time.RFC3339), maxLead)
+	}
+	return nil
 }
 
 // isSignIn tells the calls that are a sign-in attempt: console sign-in and its MFA step, and

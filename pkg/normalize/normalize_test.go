@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,6 +175,54 @@ func TestNormalizeRejects(t *testing.T) {
 		if e, err := Normalize([]byte(in), ""); err == nil {
 			t.Errorf("Normalize(%q) = %+v, want an error", in, e)
 		}
+	}
+}
+
+// TestNormalizeEventTimeBounds checks that a record dated before CloudTrail existed, or
+// more than a day ahead of the normalizer's clock, is an error naming its time and the bound
+// it broke, and that the times within the bounds pass.
+func TestNormalizeEventTimeBounds(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	n := &Normalizer{Environment: "test", Now: func() time.Time { return now }}
+	tests := []struct {
+		file    string // in testdata/event_time
+		want    time.Time
+		wantErr []string // all in the error; nil: accepted with event time want
+	}{
+		{"year_3000.json", time.Time{}, []string{"5d0c1a3e-7f26-4b8e-9c41-3000a0000001", "eventTime 3000-01-01T00:00:00Z", "after 2026-11-22T12:00:00Z"}},
+		{"a_day_and_a_second_ahead.json", time.Time{}, []string{"eventTime 2026-11-22T12:00:01Z", "after 2026-11-22T12:00:00Z"}},
+		{"a_day_ahead.json", time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), nil},
+		{"one_hour_ahead.json", time.Date(2026, 11, 21, 13, 0, 0, 0, time.UTC), nil},
+		{"year_2014.json", time.Date(2014, 1, 15, 8, 30, 0, 0, time.UTC), nil},
+		{"launch_day.json", time.Date(2013, 11, 13, 0, 0, 0, 0, time.UTC), nil},
+		{"day_before_launch.json", time.Time{}, []string{"eventTime 2013-11-12T23:59:59Z", "before 2013-11-13T00:00:00Z"}},
+		{"year_1999.json", time.Time{}, []string{"5d0c1a3e-7f26-4b8e-9c41-1999a0000001", "eventTime 1999-12-31T23:59:59Z", "before 2013-11-13T00:00:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata/event_time", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := n.Normalize(raw)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				if !e.EventTime.Equal(tt.want) {
+					t.Fatalf("event time %s, want %s", e.EventTime, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted as an event of %s, want an error", e.EventTime)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }
 
