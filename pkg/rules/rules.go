@@ -3,7 +3,8 @@
 //
 // State lives in memory. Events are keyed by account ID, so every event of an account
 // reaches the same detector instance and its rules see the account's whole stream. Each
-// rule bounds its state, by event time and by a hard cap on entries, and tells where in its
+// rule bounds its state, by event time — an EventClock per account, which one wrong time
+// cannot run ahead — and by a hard cap on entries, and tells where in its
 // input the oldest event it holds state for was read (Oldest): a detector that commits no
 // further than that rebuilds the state after a restart by reading those events again.
 package rules

@@ -16,9 +16,15 @@ const ShortLivedIAMWindow = 10 * time.Minute
 
 // ShortLivedIAMConfig tunes ShortLivedIAM. Zero fields take the defaults.
 type ShortLivedIAMConfig struct {
-	// Lateness is how far behind the latest event time seen for an account a pending
-	// create or delete may still find its partner, on top of the window. Default 1 h.
+	// Lateness is how far behind its account's clock a pending create or delete may still
+	// find its partner, on top of the window. Default 1 h.
 	Lateness time.Duration
+	// ClockLead is how far ahead of an account's clock one event may move it; an event
+	// further ahead moves it only as the third such event in a row (EventClock). Default
+	// 2 h, more than window + lateness: an active account's events lie minutes apart, so an
+	// event hours ahead of them is wrong or the first after a pause, and a pause costs only
+	// the wait for the third event after it.
+	ClockLead time.Duration
 	// MaxHeld caps the pending creates and deletes held; beyond it the oldest by event
 	// time is dropped. Default 1,000,000.
 	MaxHeld int
@@ -34,11 +40,13 @@ type ShortLivedIAMConfig struct {
 //
 // For every (account, object type, object name) it holds the pending create, waiting for its
 // delete, and the pending delete that arrived before its create. An entry is dropped once
-// it is more than window + lateness behind the latest event time seen for its account.
+// it is more than window + lateness behind its account's clock, an EventClock fed every
+// event of the account while the rule holds state of it.
 // Of two pending creates (or deletes) of the same object the later in event time is kept,
 // so when two cycles of one name arrive interleaved out of order, the earlier can be missed.
 type ShortLivedIAM struct {
 	horizon time.Duration
+	lead    time.Duration
 	maxHeld int
 	now     func() time.Time
 
@@ -52,6 +60,9 @@ func NewShortLivedIAM(c ShortLivedIAMConfig) *ShortLivedIAM {
 	if c.Lateness <= 0 {
 		c.Lateness = time.Hour
 	}
+	if c.ClockLead <= 0 {
+		c.ClockLead = 2 * time.Hour
+	}
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = 1_000_000
 	}
@@ -60,6 +71,7 @@ func NewShortLivedIAM(c ShortLivedIAMConfig) *ShortLivedIAM {
 	}
 	return &ShortLivedIAM{
 		horizon:    ShortLivedIAMWindow + c.Lateness,
+		lead:       c.ClockLead,
 		maxHeld:    c.MaxHeld,
 		now:        c.Now,
 		pending:    make(map[pendingKey]*pending),
@@ -85,9 +97,7 @@ func (r *ShortLivedIAM) Oldest(partition int) (int64, bool) {
 
 // Observe implements Rule.
 func (r *ShortLivedIAM) Observe(e *model.Event, at Position) []model.Detection {
-	acct := r.accounts[e.AccountID]
-	if acct != nil && e.EventTime.After(acct.latest) {
-		acct.latest = e.EventTime
+	if acct := r.accounts[e.AccountID]; acct != nil && acct.clock.Observe(e.EventTime) {
 		defer r.expire(acct)
 	}
 	if e.EventSource != "iam.amazonaws.com" || e.Outcome != "success" || e.ErrorCode != "" {
@@ -143,9 +153,13 @@ func (r *ShortLivedIAM) detection(create, del *pending) model.Detection {
 
 // store holds p, unless an entry of the same key with a later event time is held already.
 func (r *ShortLivedIAM) store(p *pending) {
-	latest := p.time
-	if acct := r.accounts[p.key.account]; acct != nil && acct.latest.After(latest) {
-		latest = acct.latest
+	// Observe fed p to the clock of an account with state; a new account's clock starts
+	// with p. Removing the entry p replaces may drop the account, so take its clock first.
+	clock := NewEventClock(r.lead)
+	if acct := r.accounts[p.key.account]; acct != nil {
+		clock = acct.clock
+	} else {
+		clock.Observe(p.time)
 	}
 	if old := r.pending[p.key]; old != nil {
 		if old.time.After(p.time) {
@@ -155,7 +169,7 @@ func (r *ShortLivedIAM) store(p *pending) {
 	}
 	acct := r.accounts[p.key.account]
 	if acct == nil {
-		acct = &accountState{latest: latest}
+		acct = &accountState{clock: clock}
 		r.accounts[p.key.account] = acct
 	}
 	part := r.partitions[p.at.Partition]
@@ -172,10 +186,9 @@ func (r *ShortLivedIAM) store(p *pending) {
 	}
 }
 
-// expire drops the entries of acct that are further than the horizon behind its latest
-// event time.
+// expire drops the entries of acct that are further than the horizon behind its clock.
 func (r *ShortLivedIAM) expire(acct *accountState) {
-	limit := acct.latest.Add(-r.horizon)
+	limit := acct.clock.Now().Add(-r.horizon)
 	for acct.byTime.Len() > 0 && acct.byTime.items[0].time.Before(limit) {
 		r.remove(acct.byTime.items[0])
 	}
@@ -225,7 +238,7 @@ type pending struct {
 
 // accountState is the event-time clock of one account and its entries, oldest first.
 type accountState struct {
-	latest time.Time
+	clock  EventClock
 	byTime pendingHeap
 }
 

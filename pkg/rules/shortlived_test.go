@@ -21,8 +21,12 @@ func newRule(c ShortLivedIAMConfig) *ShortLivedIAM {
 	return NewShortLivedIAM(c)
 }
 
-// load reads a CloudTrail log file from testdata and normalizes its records as the
-// normalizer does.
+// fixtures normalizes the records of testdata as the normalizer does, but with its clock in
+// the year 3001: the rules must hold up against event times a normalizer rejects, which
+// events written by earlier versions or by other producers may have.
+var fixtures = normalize.Normalizer{Environment: "prod", Now: func() time.Time { return time.Date(3001, 1, 1, 0, 0, 0, 0, time.UTC) }}
+
+// load reads a CloudTrail log file from testdata and normalizes its records.
 func load(t testing.TB, file string) []*model.Event {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -35,7 +39,7 @@ func load(t testing.TB, file string) []*model.Event {
 	}
 	events := make([]*model.Event, len(f.Records))
 	for i, raw := range f.Records {
-		if events[i], err = normalize.Normalize(raw, "prod"); err != nil {
+		if events[i], err = fixtures.Normalize(raw); err != nil {
 			t.Fatalf("%s record %d: %v", file, i, err)
 		}
 	}
@@ -242,6 +246,49 @@ func TestShortLivedIAMLateness(t *testing.T) {
 			r.Observe(&o, Position{})
 			if got := len(r.Observe(del, Position{})); got != tc.want {
 				t.Fatalf("%d detections for a delete arriving after event time reached +%s, want %d", got, tc.clock, tc.want)
+			}
+		})
+	}
+}
+
+// TestShortLivedIAMClock checks that events dated far ahead of the rest of their account
+// do not expire the state of the account that is still inside its window, and that a real
+// gap in the account's activity does, from the third event after it. The fixture holds a
+// create and a delete of tmp-y two minutes apart (0, 1), events dated in the year 3000 (2, 3)
+// of which one is a create (4), and three events three days after the pair (5, 6, 7).
+func TestShortLivedIAMClock(t *testing.T) {
+	ev := load(t, "clock.json")
+	tests := []struct {
+		name  string
+		order []int    // indexes into the fixture
+		held  []int    // entries held after each event
+		want  [][2]int // indexes of the create and the delete of each detection
+	}{
+		{"an event of the year 3000 between create and delete", []int{0, 2, 1}, []int{1, 1, 0}, [][2]int{{0, 1}}},
+		{"two of them between create and delete", []int{0, 2, 3, 1}, []int{1, 1, 1, 0}, [][2]int{{0, 1}}},
+		{"a create of the year 3000 while the account holds nothing", []int{4, 0, 1}, []int{1, 2, 1}, [][2]int{{0, 1}}},
+		// The clock of an account goes with its last entry: the delete, late, is held anew.
+		{"a real gap: the third event after it expires the create", []int{0, 5, 6, 7, 1}, []int{1, 1, 1, 0, 1}, nil},
+		{"three in a row move the clock", []int{0, 2, 3, 4, 1}, []int{1, 1, 1, 1, 1}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRule(ShortLivedIAMConfig{})
+			var got []string
+			for i, at := range tc.order {
+				for _, d := range r.Observe(ev[at], Position{Offset: int64(i)}) {
+					got = append(got, d.DetectionID)
+				}
+				if r.Held() != tc.held[i] {
+					t.Errorf("%d entries held after event %d (%s at %s), want %d", r.Held(), at, ev[at].EventName, ev[at].EventTime, tc.held[i])
+				}
+			}
+			var want []string
+			for _, p := range tc.want {
+				want = append(want, DetectionID(ShortLivedIAMID, ev[p[0]].EventID, ev[p[1]].EventID))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("detections %q, want %q", got, want)
 			}
 		})
 	}
