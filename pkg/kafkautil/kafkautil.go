@@ -1,5 +1,5 @@
 // Package kafkautil holds the Kafka plumbing every service shares: writers and readers with
-// trailstream's delivery settings, topic creation, the batch-consume loop that commits only
+// trailstream's delivery settings (writers that fit the topic's size limit), topic creation, the batch-consume loop that commits only
 // after a batch was handled, and the embedded broker of the single-process mode.
 package kafkautil
 
@@ -7,32 +7,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/trailstream/trailstream/pkg/backoff"
 )
 
-// NewWriter returns a writer to topic that waits for every in-sync replica, spreads messages
-// over partitions by key hash, and batches for at most 10 ms. WriteMessages returns only
-// once Kafka acknowledged every message given.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Topic:        topic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 10 * time.Millisecond,
-		BatchSize:    1000,
-		BatchBytes:   16 << 20,
-		Compression:  kafka.Snappy,
-	}
+// TopicMaxMessageBytes is the max.message.bytes of the topics trailstream creates: 8 MiB,
+// eight times Kafka's default. A CloudTrail record is rarely above 100 KB, but requests
+// with large policies or many resources reach megabytes, and every record must fit in one
+// message; an event is its raw record plus under 2 KB of fields. A message larger still
+// is dead-lettered with its origin. Topics created beforehand keep their own limit, which
+// writers read and respect.
+const TopicMaxMessageBytes = 8 << 20
+
+// EnsureTopics creates the topics that do not exist yet, with partitions partitions and
+// TopicMaxMessageBytes. It waits, saying so, while Kafka does not answer.
+func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+	log := slog.Default().With("brokers", brokers)
+	return backoff.Retry(ctx, log, fmt.Sprintf("create topics %v", topics), backoff.Start, func(ctx context.Context) error {
+		return createTopics(ctx, brokers, partitions, topics)
+	})
 }
 
-// EnsureTopics creates the topics that do not exist yet.
-func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+func createTopics(ctx context.Context, brokers []string, partitions int, topics []string) error {
 	var (
 		conn *kafka.Conn
 		err  error
@@ -57,10 +60,11 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 	defer cc.Close()
 	cfgs := make([]kafka.TopicConfig, len(topics))
 	for i, t := range topics {
-		cfgs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1}
+		cfgs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1,
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(TopicMaxMessageBytes)}}}
 	}
 	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("create topics %v: %w", topics, err)
+		return classify(fmt.Errorf("create topics %v: %w", topics, err))
 	}
 	return nil
 }
@@ -86,15 +90,21 @@ type Hold func(partition int) (offset int64, ok bool)
 // further in a partition than hold says, so that whoever reads the partition next reads the
 // messages the state was built from again. A nil hold holds nothing.
 func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold) error {
+	topic := r.Config().Topic
 	batch := make([]kafka.Message, 0, size)
 	for {
 		batch = batch[:0]
-		m, err := r.FetchMessage(ctx)
+		var m kafka.Message
+		err := backoff.Retry(ctx, log, "read "+topic, backoff.Default, func(ctx context.Context) error {
+			var err error
+			m, err = r.FetchMessage(ctx)
+			return classifyRead(err)
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("read %s: %w", r.Config().Topic, err)
+			return fmt.Errorf("read %s: %w", topic, err)
 		}
 		batch = append(batch, m)
 		fill, cancel := context.WithTimeout(ctx, wait)
@@ -106,25 +116,55 @@ func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Du
 			batch = append(batch, m)
 		}
 		cancel()
-		if err := retry(ctx, log, func() error { return handle(ctx, batch) }); err != nil {
-			return nil // ctx cancelled: the uncommitted batch is read again by whoever takes over
-		}
-		// A batch handled is committed even when ctx was cancelled meanwhile, so that a
-		// shutdown does not hand it to the next reader again.
-		cctx, cancelCommit := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		err = r.CommitMessages(cctx, commits(batch, hold)...)
-		cancelCommit()
-		if err != nil {
+		if err := backoff.Retry(ctx, log, "handle a batch of "+topic, backoff.Default, func(ctx context.Context) error {
+			return handle(ctx, batch)
+		}); err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return nil // the uncommitted batch is read again by whoever takes over
 			}
-			return fmt.Errorf("commit %s offsets: %w", r.Config().Topic, err)
+			return err
+		}
+		if err := commit(ctx, r, commits(batch, hold), log); err != nil {
+			return err
 		}
 	}
 }
 
-// commitTimeout bounds the commit of a handled batch during a shutdown.
-const commitTimeout = 10 * time.Second
+// classifyRead marks the read errors that retrying cannot cure as permanent: the reader
+// was closed, or the group or topic is not authorized. Every other error (a broker
+// restarting, a connection timing out, a rebalance) passes: the reader reconnects by itself.
+func classifyRead(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+		return backoff.Permanent(err)
+	}
+	return classify(err)
+}
+
+// commit commits the offsets of a handled batch. It is done even when ctx was cancelled
+// meanwhile, so that a shutdown does not hand the batch to the next reader again, and it
+// is retried for a while; offsets that cannot be committed then (the partitions went to
+// another reader in a rebalance, the broker stayed away) are given up with a warning:
+// their messages are read again, which the stages downstream make harmless. Only a
+// permanent error ends the consumer.
+func commit(ctx context.Context, r *kafka.Reader, msgs []kafka.Message, log *slog.Logger) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	err := backoff.Retry(cctx, log, "commit offsets of "+r.Config().Topic, backoff.Default, func(cctx context.Context) error {
+		return classifyRead(r.CommitMessages(cctx, msgs...))
+	})
+	switch {
+	case err == nil:
+		return nil
+	case backoff.IsPermanent(err) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe):
+		return fmt.Errorf("commit %s offsets: %w", r.Config().Topic, err)
+	default:
+		log.Warn("offsets of a handled batch not committed; its messages will be read again", "topic", r.Config().Topic, "messages", len(msgs), "err", err)
+		return nil
+	}
+}
+
+// commitTimeout bounds how long the commit of a handled batch is tried.
+const commitTimeout = 30 * time.Second
 
 // commits returns, for each partition of batch, the message whose commit (its offset + 1)
 // is the offset the partition is read from next: after the batch's last message, or where
@@ -147,22 +187,4 @@ func commits(batch []kafka.Message, hold Hold) []kafka.Message {
 		out = append(out, kafka.Message{Topic: m.Topic, Partition: part, Offset: m.Offset})
 	}
 	return out
-}
-
-// retry calls f until it succeeds or ctx is done, backing off from 100 ms to 10 s.
-func retry(ctx context.Context, log *slog.Logger, f func() error) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		log.Warn("batch failed, retrying", "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/s3event"
 )
@@ -109,6 +111,40 @@ func Kafka(t testing.TB) []string {
 	}
 	t.Cleanup(e.Close)
 	return e.Brokers()
+}
+
+// KafkaDefaultMaxMessageBytes is Kafka's default max.message.bytes (the broker's
+// message.max.bytes), which topics created without a setting of their own have.
+const KafkaDefaultMaxMessageBytes = 1048588
+
+// CreateTopic creates topic with the given partitions and max.message.bytes, as an
+// operator creating trailstream's topics beforehand would.
+func CreateTopic(t testing.TB, brokers []string, topic string, partitions, maxMessageBytes int) {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(maxMessageBytes)}}}); err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// DeadLetters reads n entries of the dead-letter topic of c, failing the test when they do
+// not come within timeout.
+func DeadLetters(t testing.TB, c config.Config, n int, timeout time.Duration) []deadletter.Entry {
+	t.Helper()
+	var out []deadletter.Entry
+	for _, m := range ReadTopic(t, c.Brokers(), c.TopicDeadLetter, n, timeout) {
+		var e deadletter.Entry
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			t.Fatalf("dead letter %q: %v", m.Value, err)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // ReadTopic reads messages of topic from the beginning, with a consumer group of its own,
