@@ -72,6 +72,7 @@ type Event struct {
 	Latitude          float64
 	Longitude         float64
 	IsAdmin           bool
+	EventIDDerived    bool
 }
 
 // Detection is one finding of a detection rule, the payload of cloudtrail.detections.
@@ -136,6 +137,7 @@ var eventCodec = mustTable(schemas.Event, "cloudtrail_event",
 	doubleField("latitude", func(e *Event) *float64 { return &e.Latitude }),
 	doubleField("longitude", func(e *Event) *float64 { return &e.Longitude }),
 	boolField("is_admin", func(e *Event) *bool { return &e.IsAdmin }),
+	boolField("event_id_derived", func(e *Event) *bool { return &e.EventIDDerived }),
 )
 
 // detectionCodec binds the fields of schemas/detection.avsc, in schema order, to Detection.
