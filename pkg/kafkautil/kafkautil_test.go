@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/testenv"
@@ -164,5 +166,82 @@ func TestConsumeHolding(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("ConsumeHolding: %v", err)
+	}
+}
+
+// TestConsumeSurvivesBrokerErrors drops the broker's connections in the middle of fetches
+// and commits, as a broker restarting or a network timing out does: the consumer must keep
+// going (the client reconnects) and commit everything in the end, not exit.
+func TestConsumeSurvivesBrokerErrors(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const topic, group, n = "flaky", "g", 20
+	if err := kafkautil.EnsureTopics(ctx, brokers, 1, topic); err != nil {
+		t.Fatal(err)
+	}
+	w := kafkautil.NewWriter(brokers, topic)
+	defer w.Close()
+	write := func(from int) {
+		for i := from; i < from+n/2; i++ {
+			if err := w.WriteMessages(ctx, kafka.Message{Value: []byte(fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(0)
+	// Each of the next few commits and fetches has its connection closed instead of an answer.
+	var commits, fetches atomic.Int32
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if commits.Add(1) <= 1 {
+			return nil, errors.New("connection dropped"), true
+		}
+		return nil, nil, false
+	})
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if f := fetches.Add(1); f > 2 && f <= 5 {
+			return nil, errors.New("connection dropped"), true
+		}
+		return nil, nil, false
+	})
+	var handled atomic.Int64
+	r := kafkautil.NewReader(brokers, group, topic)
+	defer r.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- kafkautil.ConsumeBatches(ctx, r, 5, 50*time.Millisecond, slog.Default(), func(_ context.Context, msgs []kafka.Message) error {
+			handled.Add(int64(len(msgs)))
+			return nil
+		})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for wrote := false; testenv.Committed(t, brokers, group, topic) != n; {
+		select {
+		case err := <-done:
+			t.Fatalf("ConsumeBatches returned on a passing broker error: %v", err)
+		default:
+		}
+		if !wrote && handled.Load() >= n/2 {
+			write(n / 2)
+			wrote = true
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed %d of %d after %d dropped commits", testenv.Committed(t, brokers, group, topic), n, commits.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if commits.Load() <= 1 {
+		t.Fatalf("%d commits: the dropped ones were not tried again", commits.Load())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("ConsumeBatches: %v", err)
 	}
 }
