@@ -5,7 +5,8 @@
 package normalize
 
 import (
-	"errors"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -84,41 +85,46 @@ func Normalize(raw []byte, environment string) (*model.Event, error) {
 }
 
 // Normalize decodes one CloudTrail record and returns its normalized event. The record must
-// be a JSON object with an eventID and a valid eventTime, no earlier than CloudTrail's
-// launch (2013-11-13) and no more than a day ahead of the present; anything else in it is
-// optional.
+// be a JSON object with a valid eventTime, no earlier than CloudTrail's launch (2013-11-13)
+// and no more than a day ahead of the present; anything else in it is optional. A record
+// without an eventID gets one derived from its bytes (see derivedID), and the event says so
+// in EventIDDerived.
+//
+// The errors name the record by its event ID.
 func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	var r record
 	if err := json.Unmarshal(raw, &r, lenient); err != nil {
 		return nil, fmt.Errorf("CloudTrail record is not a JSON object of the expected shape: %w", err)
 	}
-	if r.EventID == "" {
-		return nil, errors.New("CloudTrail record has no eventID")
+	id, derived := r.EventID, false
+	if id == "" {
+		id, derived = derivedID(raw), true
 	}
 	t, err := time.Parse(time.RFC3339, r.EventTime)
 	if err != nil {
-		return nil, fmt.Errorf("CloudTrail record %s: eventTime %q: %w", r.EventID, r.EventTime, err)
+		return nil, fmt.Errorf("CloudTrail record %s: eventTime %q: %w", recordName(id, derived), r.EventTime, err)
 	}
 	if err := n.checkTime(t); err != nil {
-		return nil, fmt.Errorf("CloudTrail record %s: %w", r.EventID, err)
+		return nil, fmt.Errorf("CloudTrail record %s: %w", recordName(id, derived), err)
 	}
 	e := &model.Event{
-		EventID:      r.EventID,
-		EventTime:    t.UTC(),
-		EventVersion: r.EventVersion,
-		EventSource:  r.EventSource,
-		EventName:    r.EventName,
-		EventType:    r.EventType,
-		AWSRegion:    r.AWSRegion,
-		AccountID:    first(r.RecipientAccountID, r.UserIdentity.AccountID),
-		SourceIP:     r.SourceIPAddress,
-		UserAgent:    r.UserAgent,
-		ErrorCode:    r.ErrorCode,
-		ErrorMessage: r.ErrorMessage,
-		Outcome:      "success",
-		Action:       Action(r.EventName),
-		Environment:  n.Environment,
-		Raw:          string(raw),
+		EventID:        id,
+		EventIDDerived: derived,
+		EventTime:      t.UTC(),
+		EventVersion:   r.EventVersion,
+		EventSource:    r.EventSource,
+		EventName:      r.EventName,
+		EventType:      r.EventType,
+		AWSRegion:      r.AWSRegion,
+		AccountID:      first(r.RecipientAccountID, r.UserIdentity.AccountID),
+		SourceIP:       r.SourceIPAddress,
+		UserAgent:      r.UserAgent,
+		ErrorCode:      r.ErrorCode,
+		ErrorMessage:   r.ErrorMessage,
+		Outcome:        "success",
+		Action:         Action(r.EventName),
+		Environment:    n.Environment,
+		Raw:            string(raw),
 	}
 	var extra struct {
 		MFAUsed  string `json:"MFAUsed"`
@@ -163,6 +169,38 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 		e.IsAdmin = n.Admins.IsAdmin(e.UserName)
 	}
 	return e, nil
+}
+
+// derivedID returns the event ID of a record that has none: a UUID of version 8 (RFC 9562)
+// whose free bits are the first of the SHA-256 of the record's bytes as read. It is
+// name-based, so every delivery of a record gets the same ID and deduplicates in the events
+// table (a ReplacingMergeTree keyed by event_id) as one with its own ID does; a random
+// version 4 would give each delivery another. Version 8 and not the name-based version 5,
+// because version 5 hashes with SHA-1, whose collisions can be made: a crafted record
+// could take another's ID and replace it in the table. RFC 9562 gives version 8 to
+// name-based UUIDs made with another hash, SHA-256 its example. The record's bytes are the
+// whole name; there is no namespace.
+func derivedID(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x80 // version 8
+	u[8] = u[8]&0x3f | 0x80 // variant 10, RFC 9562's
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	hex.Encode(b[9:13], u[4:6])
+	hex.Encode(b[14:18], u[6:8])
+	hex.Encode(b[19:23], u[8:10])
+	hex.Encode(b[24:36], u[10:16])
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b[:])
+}
+
+// recordName names a record in an error by its event ID, saying when the ID is derived.
+func recordName(id string, derived bool) string {
+	if derived {
+		return id + " (no eventID; derived from the record)"
+	}
+	return id
 }
 
 // checkTime tells why t cannot be the eventTime of a real record, if it cannot.

@@ -171,10 +171,50 @@ func TestNormalizeFields(t *testing.T) {
 }
 
 func TestNormalizeRejects(t *testing.T) {
-	for _, in := range []string{``, `[]`, `"x"`, `{"eventTime":"2026-11-21T10:00:00Z"}`, `{"eventID":"a"}`, `{"eventID":"a","eventTime":"yesterday"}`, `{"eventID":1}`} {
+	for _, in := range []string{``, `[]`, `"x"`, `{}`, `{"eventID":"a"}`, `{"eventID":"a","eventTime":"yesterday"}`, `{"eventID":1}`} {
 		if e, err := Normalize([]byte(in), ""); err == nil {
 			t.Errorf("Normalize(%q) = %+v, want an error", in, e)
 		}
+	}
+}
+
+// TestNormalizeDerivedEventID checks that a record without an eventID is kept with an ID
+// derived from its bytes: the same for the same bytes, another for other bytes, and marked.
+// The IDs written down are those of the fixtures by hand: the first 32 hex digits of
+// `sha256sum testdata/no_event_id/<file>`, cut 8-4-4-4-12, with the 13th digit made 8 (the
+// version) and the 17th made 8, 9, a or b by keeping its low two bits (the variant).
+func TestNormalizeDerivedEventID(t *testing.T) {
+	tests := []struct {
+		file        string
+		wantID      string
+		wantDerived bool
+	}{
+		// sha256sum 1e2be024bb3fdd809f328d3fb9f2fd09…
+		{"no_event_id/create_user.json", "1e2be024-bb3f-8d80-9f32-8d3fb9f2fd09", true},
+		// sha256sum b8728572396b5bd5573d6b1738360041…
+		{"no_event_id/delete_user.json", "b8728572-396b-8bd5-973d-6b1738360041", true},
+		{"corpus/iam_create_user.json", "ea17f72e-6bc3-59a2-97ad-cfe4ddf53fe1", false},
+	}
+	n := goldenNormalizer(t)
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // a redelivery gets the same ID
+				e, err := n.Normalize(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.EventID != tt.wantID || e.EventIDDerived != tt.wantDerived {
+					t.Fatalf("event_id %s, event_id_derived %v; want %s, %v", e.EventID, e.EventIDDerived, tt.wantID, tt.wantDerived)
+				}
+				if e.EventName == "" || e.UserName != "alice" || e.Raw != string(raw) {
+					t.Fatalf("the record was not normalized in full: %+v", e)
+				}
+			}
+		})
 	}
 }
 
