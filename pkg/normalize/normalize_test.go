@@ -266,8 +266,8 @@ func TestNormalizeEventTimeBounds(t *testing.T) {
 	}
 }
 
-// FuzzNormalize checks that whatever Normalize accepts becomes a complete event that
-// encodes. Its seeds are the corpus records, some cut short, and a few odd shapes.
+// FuzzNormalize checks that whatever Normalize accepts becomes a complete event, dated
+// within the bounds of a true eventTime, that encodes. Its seeds are the corpus records, some cut short, and a few odd shapes.
 func FuzzNormalize(f *testing.F) {
 	files, _ := filepath.Glob("testdata/corpus/*.json")
 	if len(files) == 0 {
@@ -291,6 +291,12 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if e.EventID == "" || e.EventTime.IsZero() || (e.Outcome != "success" && e.Outcome != "failure") {
 			t.Fatalf("accepted record gave an incomplete event: %+v", e)
+		}
+		if e.EventTime.Before(earliestEventTime) || e.EventTime.After(time.Now().Add(maxLead)) {
+			t.Fatalf("accepted an event time that cannot be true: %s", e.EventTime)
+		}
+		if e.EventIDDerived && (len(e.EventID) != 36 || e.EventID[14] != '8') {
+			t.Fatalf("derived event ID %q is not a version 8 UUID", e.EventID)
 		}
 		if _, err := model.EncodeEvent(nil, e); err != nil {
 			t.Fatalf("accepted record does not encode: %v", err)
