@@ -30,6 +30,7 @@ const clockConfirm = 3
 type EventClock struct {
 	lead    time.Duration
 	now     time.Time
+	limit   time.Time // now + lead
 	ahead   time.Time // the earliest of the events in doubt
 	doubted int       // events in a row further than the lead ahead of now
 	settled bool      // an event other than the first agreed with now
@@ -44,29 +45,41 @@ func (c *EventClock) Now() time.Time { return c.now }
 
 // Observe feeds the clock the time of one event and reports whether the clock advanced.
 func (c *EventClock) Observe(t time.Time) bool {
+	if c.settled && !t.After(c.now) { // the common case: an event at or behind a settled clock
+		c.doubted = 0
+		return false
+	}
+	return c.observe(t)
+}
+
+func (c *EventClock) observe(t time.Time) bool {
 	switch {
 	case c.now.IsZero():
-		c.now = t
+		c.set(t)
 		return true
-	case t.After(c.now.Add(c.lead)):
+	case t.After(c.limit):
 		if c.doubted == 0 || t.Before(c.ahead) {
 			c.ahead = t
 		}
 		if c.doubted++; c.doubted < clockConfirm {
 			return false
 		}
-		c.now, c.doubted, c.settled = c.ahead, 0, true
+		c.set(c.ahead)
+		c.doubted, c.settled = 0, true
 		return true
 	case !c.settled && t.Before(c.now.Add(-c.lead)):
 		// Nothing agreed with the first event yet, and this one is far from it: the first
 		// was the odd one.
-		c.now, c.doubted = t, 0
+		c.set(t)
+		c.doubted = 0
 		return false
 	}
 	c.doubted, c.settled = 0, true
 	if t.After(c.now) {
-		c.now = t
+		c.set(t)
 		return true
 	}
 	return false
 }
+
+func (c *EventClock) set(t time.Time) { c.now, c.limit = t, t.Add(c.lead) }
