@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/schemas"
 )
 
@@ -35,6 +36,46 @@ func Open(ctx context.Context, addr, user, password string) (driver.Conn, error)
 		return nil, fmt.Errorf("connect to ClickHouse %s: %w", addr, err)
 	}
 	return conn, nil
+}
+
+// Connect is Open for a service: while ClickHouse does not answer it waits, saying so, and
+// tries again with back-off until ctx ends; an answer refusing the connection (a wrong
+// password, say) ends it at once.
+func Connect(ctx context.Context, addr, user, password string, log *slog.Logger) (driver.Conn, error) {
+	var conn driver.Conn
+	err := backoff.Retry(ctx, log, "connect to ClickHouse at "+addr, backoff.Start, func(ctx context.Context) error {
+		var err error
+		conn, err = Open(ctx, addr, user, password)
+		return classify(err)
+	})
+	return conn, err
+}
+
+// ConnectMigrated is Connect followed by Migrate of db, which is tried again as long as it
+// fails for a passing reason (the connection dropped).
+func ConnectMigrated(ctx context.Context, addr, user, password, db string, log *slog.Logger) (driver.Conn, error) {
+	conn, err := Connect(ctx, addr, user, password, log)
+	if err != nil {
+		return nil, err
+	}
+	err = backoff.Retry(ctx, log, "migrate ClickHouse database "+db, backoff.Start, func(ctx context.Context) error {
+		return classify(Migrate(ctx, conn, db, log))
+	})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// classify marks an error ClickHouse answered with (an exception: bad credentials, bad SQL)
+// as permanent; a connection that failed or dropped may pass.
+func classify(err error) error {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return backoff.Permanent(err)
+	}
+	return err
 }
 
 // Migration is one versioned schema change.
@@ -106,7 +147,7 @@ const codeDuplicateColumn = 44
 // statement is idempotent, so two processes migrating at once do no harm.
 func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger) error {
 	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(db) {
-		return fmt.Errorf("ClickHouse database name %q: use letters, digits and _", db)
+		return backoff.Permanent(fmt.Errorf("ClickHouse database name %q: use letters, digits and _", db))
 	}
 	for _, stmt := range []string{
 		"CREATE DATABASE IF NOT EXISTS " + db,

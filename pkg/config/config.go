@@ -28,6 +28,9 @@ type Config struct {
 	VisibilityTimeout time.Duration
 	// PollWait is how long one receive waits for notifications (SQS long polling).
 	PollWait time.Duration
+	// MaxReceiveCount is how many times a notification that cannot be parsed is received
+	// before it goes to the dead-letter topic and is deleted.
+	MaxReceiveCount int
 
 	KafkaBrokers    string
 	TopicRaw        string
@@ -82,6 +85,7 @@ func Default() Config {
 		Bucket:             "trailstream-cloudtrail",
 		VisibilityTimeout:  time.Minute,
 		PollWait:           10 * time.Second,
+		MaxReceiveCount:    5,
 		KafkaBrokers:       "127.0.0.1:9092",
 		TopicRaw:           "cloudtrail.raw",
 		TopicEvents:        "cloudtrail.events",
@@ -113,6 +117,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.Queue, "sqs-queue", c.Queue, "SQS queue name or URL that receives the CloudTrail notifications")
 			fs.DurationVar(&c.VisibilityTimeout, "sqs-visibility-timeout", c.VisibilityTimeout, "how long a notification being read stays invisible to other fetchers, renewed every third of it until its files are read; whole seconds from 1s to 12h")
 			fs.DurationVar(&c.PollWait, "sqs-wait-time", c.PollWait, "how long one receive waits for notifications (long polling); a stopping fetcher lets its receive end, so this bounds its shutdown; whole seconds from 0s to 20s")
+			fs.IntVar(&c.MaxReceiveCount, "max-receive-count", c.MaxReceiveCount, "a notification that cannot be parsed goes to the dead-letter topic, and is deleted, once SQS has handed it out this often (its ApproximateReceiveCount)")
 			fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket the CloudTrail logs are written to (used by generate)")
 		case Kafka:
 			fs.StringVar(&c.KafkaBrokers, "kafka-brokers", c.KafkaBrokers, "comma-separated Kafka bootstrap brokers")

@@ -11,22 +11,45 @@ import (
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/trailstream/trailstream/pkg/kafkautil"
 )
 
 // Entry is one dead-letter message. It is published as JSON; the payload is the input as
-// received (a string when it is UTF-8, else base64 with PayloadEncoding "base64").
+// received (a string when it is UTF-8, else base64 with PayloadEncoding "base64"), cut to
+// fit the dead-letter topic when it is larger (PayloadTruncated; PayloadBytes is its whole
+// size), since the input itself is still where Bucket and Key or the source topic say.
 type Entry struct {
-	Stage           string    `json:"stage"`
-	Reason          string    `json:"reason"`
-	Time            time.Time `json:"time"`
-	Environment     string    `json:"environment,omitempty"`
-	Bucket          string    `json:"bucket,omitempty"`
-	Key             string    `json:"key,omitempty"`
-	SourceTopic     string    `json:"source_topic,omitempty"`
-	SourcePartition int       `json:"source_partition"`
-	SourceOffset    int64     `json:"source_offset"`
-	Payload         string    `json:"payload,omitempty"`
-	PayloadEncoding string    `json:"payload_encoding,omitempty"`
+	Stage       string    `json:"stage"`
+	Reason      string    `json:"reason"`
+	Time        time.Time `json:"time"`
+	Environment string    `json:"environment,omitempty"`
+	Bucket      string    `json:"bucket,omitempty"`
+	Key         string    `json:"key,omitempty"`
+	// RecordIndex is the place of the record in the Records array of its file, from 0;
+	// ByteOffset where in the file's JSON (after gunzip) it starts, or where reading
+	// stopped. Both are set by the fetcher only.
+	RecordIndex *int   `json:"record_index,omitempty"`
+	ByteOffset  *int64 `json:"byte_offset,omitempty"`
+	// MessageID is the SQS message ID of a notification that could not be handled.
+	MessageID        string `json:"message_id,omitempty"`
+	SourceTopic      string `json:"source_topic,omitempty"`
+	SourcePartition  int    `json:"source_partition"`
+	SourceOffset     int64  `json:"source_offset"`
+	Payload          string `json:"payload,omitempty"`
+	PayloadEncoding  string `json:"payload_encoding,omitempty"`
+	PayloadBytes     int    `json:"payload_bytes"`
+	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
+
+	payload []byte // as given, for cutting to size
+}
+
+// New returns an entry of stage for input that did not come from Kafka (a file, a
+// notification), with its reason and payload.
+func New(stage string, reason error, payload []byte) Entry {
+	e := Entry{Stage: stage, Reason: reason.Error(), Time: time.Now().UTC(), SourcePartition: -1, SourceOffset: -1}
+	e.SetPayload(payload)
+	return e
 }
 
 // FromMessage describes a Kafka message that stage could not process.
@@ -43,11 +66,18 @@ func FromMessage(stage string, m kafka.Message, reason error) Entry {
 			e.Environment = string(h.Value)
 		}
 	}
-	e.setPayload(m.Value)
+	e.SetPayload(m.Value)
 	return e
 }
 
+// SetPayload sets the payload to b.
+func (e *Entry) SetPayload(b []byte) {
+	e.payload, e.PayloadBytes, e.PayloadTruncated = b, len(b), false
+	e.setPayload(b)
+}
+
 func (e *Entry) setPayload(b []byte) {
+	e.PayloadEncoding = ""
 	if utf8.Valid(b) {
 		e.Payload = string(b)
 		return
@@ -56,25 +86,58 @@ func (e *Entry) setPayload(b []byte) {
 	e.Payload, e.PayloadEncoding = string(enc[1:len(enc)-1]), "base64"
 }
 
-// Message returns the Kafka message for e, keyed by the S3 object when there is one.
-func (e Entry) Message() kafka.Message {
+// Message returns the Kafka message for e, keyed by the S3 object when there is one,
+// with the payload cut so that the message is at most limit bytes (as kafkautil.Size
+// counts); limit <= 0 keeps it whole.
+func (e Entry) Message(limit int) kafka.Message {
+	m := e.message()
+	for cut := len(e.payload); limit > 0 && kafkautil.Size(m) > limit && cut > 0; {
+		// The payload grows when encoded (escapes, base64), so cut by what is over and
+		// a margin, then measure again.
+		cut = max(0, min(cut-(kafkautil.Size(m)-limit)-1024, cut/2+cut/4))
+		for cut > 0 && !utf8.RuneStart(e.payload[cut]) {
+			cut--
+		}
+		e.setPayload(e.payload[:cut])
+		e.PayloadTruncated = true
+		m = e.message()
+	}
+	return m
+}
+
+func (e Entry) message() kafka.Message {
 	v, _ := json.Marshal(e) // cannot fail: only strings, numbers and a time
-	key := e.Bucket + "/" + e.Key
-	return kafka.Message{Key: []byte(key), Value: v, Headers: []kafka.Header{
+	var key []byte
+	if e.Bucket != "" {
+		key = []byte(e.Bucket + "/" + e.Key)
+	}
+	return kafka.Message{Key: key, Value: v, Headers: []kafka.Header{
 		{Key: "stage", Value: []byte(e.Stage)},
 		{Key: "reason", Value: []byte(e.Reason)},
 	}}
 }
 
-// Write publishes the dead-letter messages msgs with w, logging how many there were; with
-// none it does nothing. It returns only once Kafka acknowledged them all.
-func Write(ctx context.Context, w *kafka.Writer, msgs []kafka.Message, log *slog.Logger) error {
-	if len(msgs) == 0 {
+// Write publishes entries with w, each cut to fit w's topic, logging how many there were;
+// with none it does nothing. It returns once Kafka acknowledged them all, or with ctx's
+// error or a permanent one.
+func Write(ctx context.Context, w *kafkautil.Writer, entries []Entry, log *slog.Logger) error {
+	if len(entries) == 0 {
 		return nil
 	}
-	log.Warn("input sent to the dead-letter topic", "count", len(msgs), "topic", w.Topic)
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("write %s: %w", w.Topic, err)
+	msgs := make([]kafka.Message, len(entries))
+	for i, e := range entries {
+		msgs[i] = e.Message(w.MaxMessage())
+	}
+	log.Warn("input sent to the dead-letter topic", "count", len(msgs), "topic", w.Topic(), "first_reason", entries[0].Reason)
+	rejected, err := w.Write(ctx, msgs...)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", w.Topic(), err)
+	}
+	for _, r := range rejected { // cut to fit, so only a broker refusing valid JSON
+		e := entries[r.Index]
+		log.Error("dead letter refused by Kafka; the input is only in this log", "err", r.Err,
+			"stage", e.Stage, "reason", e.Reason, "bucket", e.Bucket, "key", e.Key,
+			"source_topic", e.SourceTopic, "source_partition", e.SourcePartition, "source_offset", e.SourceOffset)
 	}
 	return nil
 }

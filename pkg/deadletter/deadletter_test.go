@@ -22,7 +22,7 @@ func TestFromMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := kafka.Message{Topic: "cloudtrail.raw", Partition: 3, Offset: 42, Value: tt.value,
 				Headers: []kafka.Header{{Key: "s3_bucket", Value: []byte("b")}, {Key: "s3_key", Value: []byte("k.json.gz")}}}
-			msg := FromMessage("normalizer", m, errors.New("bad json")).Message()
+			msg := FromMessage("normalizer", m, errors.New("bad json")).Message(0)
 			var got Entry
 			if err := json.Unmarshal(msg.Value, &got); err != nil {
 				t.Fatal(err)

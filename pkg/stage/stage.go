@@ -17,6 +17,7 @@ import (
 
 // Config names a stage's topics and consumer group and sizes its batches.
 type Config struct {
+	Name       string // the stage's name in its dead letters
 	Brokers    []string
 	Partitions int // of the topics the stage creates when they do not exist
 	Group      string
@@ -29,25 +30,56 @@ type Config struct {
 	Hold kafkautil.Hold
 }
 
+// stopped returns nil for an error that only says ctx ended (a shutdown while waiting for
+// Kafka), else err.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Output is a message for the output topic and the input it was made from.
+type Output struct {
+	Message kafka.Message
+	Input   int // index of the input message in the batch
+}
+
 // Transform turns a batch into the messages for the output topic and dead letters. When
 // writing them fails, the same batch is handed in again.
-type Transform func(msgs []kafka.Message) (out, dead []kafka.Message)
+type Transform func(msgs []kafka.Message) (out []Output, dead []deadletter.Entry)
 
-// Run runs the stage until ctx is cancelled, then returns nil.
+// Run runs the stage until ctx is cancelled, then returns nil. An output message the
+// output topic can never take (too large for it) sends its input to the dead-letter topic
+// with the reason; the rest of the batch goes on.
 func Run(ctx context.Context, c Config, log *slog.Logger, transform Transform) error {
 	if err := kafkautil.EnsureTopics(ctx, c.Brokers, c.Partitions, c.From, c.To, c.DeadLetter); err != nil {
-		return err
+		return stopped(ctx, err)
 	}
+	w, err := kafkautil.OpenWriter(ctx, c.Brokers, c.To, log)
+	if err != nil {
+		return stopped(ctx, err)
+	}
+	defer w.Close()
+	dead, err := kafkautil.OpenWriter(ctx, c.Brokers, c.DeadLetter, log)
+	if err != nil {
+		return stopped(ctx, err)
+	}
+	defer dead.Close()
 	r := kafkautil.NewReader(c.Brokers, c.Group, c.From)
 	defer r.Close()
-	w := kafkautil.NewWriter(c.Brokers, c.To)
-	defer w.Close()
-	dead := kafkautil.NewWriter(c.Brokers, c.DeadLetter)
-	defer dead.Close()
 	return kafkautil.ConsumeHolding(ctx, r, c.BatchSize, c.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
 		out, bad := transform(msgs)
-		if err := w.WriteMessages(ctx, out...); err != nil {
+		outMsgs := make([]kafka.Message, len(out))
+		for i, o := range out {
+			outMsgs[i] = o.Message
+		}
+		rejected, err := w.Write(ctx, outMsgs...)
+		if err != nil {
 			return fmt.Errorf("write %s: %w", c.To, err)
+		}
+		for _, r := range rejected {
+			bad = append(bad, deadletter.FromMessage(c.Name, msgs[out[r.Index].Input], r.Err))
 		}
 		return deadletter.Write(ctx, dead, bad, log)
 	}, c.Hold)

@@ -30,13 +30,13 @@ func TestRun(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- stage.Run(ctx, c, slog.Default(), func(msgs []kafka.Message) (out, dead []kafka.Message) {
-			for _, m := range msgs {
+		done <- stage.Run(ctx, c, slog.Default(), func(msgs []kafka.Message) (out []stage.Output, dead []deadletter.Entry) {
+			for i, m := range msgs {
 				if len(m.Value) == 0 {
-					dead = append(dead, deadletter.FromMessage("test", m, errEmpty).Message())
+					dead = append(dead, deadletter.FromMessage("test", m, errEmpty))
 					continue
 				}
-				out = append(out, kafka.Message{Key: m.Key, Value: []byte(strings.ToUpper(string(m.Value)))})
+				out = append(out, stage.Output{Message: kafka.Message{Key: m.Key, Value: []byte(strings.ToUpper(string(m.Value)))}, Input: i})
 			}
 			return out, dead
 		})

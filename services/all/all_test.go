@@ -133,6 +133,20 @@ func TestPipeline(t *testing.T) {
 		testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/missing.json.gz", nil),
 		"garbage notification",
 	}
+	// The records of the corrupt file, which is the first half of the good one, that end
+	// before the cut: they are delivered too (and are duplicates of the good file's).
+	var readable int
+	if zr, err := gzip.NewReader(bytes.NewReader(file[:len(file)/2])); err == nil {
+		prefix, _ := io.ReadAll(zr)
+		for _, r := range records {
+			if bytes.Contains(prefix, r) {
+				readable++
+			}
+		}
+	}
+	if readable == 0 || readable == len(records) {
+		t.Fatalf("%d of %d records before the cut: the corrupt file should hold some, not all", readable, len(records))
+	}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, c) }()
 	start := time.Now()
@@ -236,7 +250,7 @@ func TestPipeline(t *testing.T) {
 		raw := testenv.TopicSize(t, c.Brokers(), c.TopicRaw)
 		events := testenv.TopicSize(t, c.Brokers(), c.TopicEvents)
 		loaded := testenv.Committed(t, c.Brokers(), c.GroupPrefix+"-sink-events", c.TopicEvents)
-		n := int64(2 * len(records))
+		n := int64(2*len(records) + readable)
 		return raw == n && events == n && loaded == n, fmt.Sprintf("raw %d, events %d, loaded %d of %d", raw, events, loaded, n)
 	})
 	after := panels()

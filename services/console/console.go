@@ -59,8 +59,11 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if !databaseName.MatchString(cfg.ClickHouseDatabase) {
 		return fmt.Errorf("console: ClickHouse database name %q: use letters, digits and _", cfg.ClickHouseDatabase)
 	}
-	conn, err := chstore.Open(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword)
+	conn, err := chstore.Connect(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, slog.Default().With("service", "console"))
 	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for ClickHouse
+			return nil
+		}
 		return fmt.Errorf("console: %w", err)
 	}
 	defer conn.Close()

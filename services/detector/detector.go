@@ -40,10 +40,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids, "replay_limit", cfg.ReplayLimit)
 	return stage.Run(ctx, stage.Config{
-		Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
+		Name: "detector", Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
 		From: cfg.TopicEvents, To: cfg.TopicDetections, DeadLetter: cfg.TopicDeadLetter,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold,
-	}, log, func(msgs []kafka.Message) (out, dead []kafka.Message) {
+	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) {
 		o := d.outcome(msgs)
 		return o.detections, o.dead
 	})
@@ -60,8 +60,8 @@ type detector struct {
 // outcome is what one batch produced and has yet to be written.
 type outcome struct {
 	first, end position // of the batch
-	detections []kafka.Message
-	dead       []kafka.Message
+	detections []stage.Output
+	dead       []deadletter.Entry
 }
 
 type position struct {
@@ -81,10 +81,10 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 	}
 	out := &outcome{first: first, end: end}
 	d.reads.add(msgs)
-	for _, m := range msgs {
+	for i, m := range msgs {
 		e, err := model.DecodeEvent(m.Value)
 		if err != nil {
-			out.dead = append(out.dead, deadletter.FromMessage("detector", m, err).Message())
+			out.dead = append(out.dead, deadletter.FromMessage("detector", m, err))
 			continue
 		}
 		if model.EarlierEvent(m.Value) {
@@ -98,7 +98,9 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 					continue
 				}
 				d.log.Info("detection", "rule", det.RuleID, "account", det.AccountID, "title", det.Title, "detection_id", det.DetectionID)
-				out.detections = append(out.detections, kafka.Message{Key: []byte(det.AccountID), Value: v})
+				// The detection carries the headers of the event that completed it: the file
+				// it came from, for whoever cannot process the detection later.
+				out.detections = append(out.detections, stage.Output{Message: kafka.Message{Key: []byte(det.AccountID), Value: v, Headers: m.Headers}, Input: i})
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func TestEarlierSchemaVersion(t *testing.T) {
 	if len(out.detections) != 1 || len(out.dead) != 0 {
 		t.Fatalf("%d detections and %d dead letters, want one detection", len(out.detections), len(out.dead))
 	}
-	got, err := model.DecodeDetection(out.detections[0].Value)
+	got, err := model.DecodeDetection(out.detections[0].Message.Value)
 	if err != nil {
 		t.Fatal(err)
 	}

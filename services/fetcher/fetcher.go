@@ -10,6 +10,14 @@
 // left as it is and comes back after what remains of its timeout, between two thirds of it
 // and all of it, which spaces the retries out instead of spinning on a broken dependency.
 //
+// Every readable record of a file is produced, whatever else the file holds: a record that
+// cannot be read, or that is too large for the raw topic, goes to the dead-letter topic alone
+// with the file's bucket and key and its index in the file, and a file whose end is corrupt
+// or truncated has its records up to there produced and the rest reported with the byte
+// offset where reading stopped. A notification that cannot be parsed comes back until it
+// was received --max-receive-count times; then it goes to the dead-letter topic with its
+// body and is deleted.
+//
 // A stopping fetcher lets its receive run to its end (--sqs-wait-time at most) rather than
 // abandon it, since SQS may answer an abandoned receive with messages nobody reads, and
 // hands back at once the notifications that receive brought and those whose files it had
@@ -22,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +43,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/awsutil"
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/cloudtrail"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
@@ -49,8 +59,8 @@ type fetcher struct {
 	log      *slog.Logger
 	aws      *awsutil.Clients
 	queueURL string
-	raw      *kafka.Writer
-	dead     *kafka.Writer
+	raw      *kafkautil.Writer
+	dead     *kafkautil.Writer
 }
 
 // Run fetches until ctx is cancelled.
@@ -60,28 +70,41 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	wait, err := waitSeconds(cfg.PollWait)
+	pollWait, err := waitSeconds(cfg.PollWait)
 	if err != nil {
 		return err
+	}
+	if cfg.MaxReceiveCount < 1 {
+		return fmt.Errorf("--max-receive-count %d: at least 1", cfg.MaxReceiveCount)
 	}
 	clients, err := awsutil.New(ctx, cfg.AWSRegion, cfg.AWSEndpoint)
 	if err != nil {
 		return err
 	}
-	queueURL, err := clients.QueueURL(ctx, cfg.Queue)
-	if err != nil {
+	var queueURL string
+	if err := backoff.Retry(ctx, log, "look up SQS queue "+cfg.Queue, backoff.Start, func(ctx context.Context) error {
+		queueURL, err = clients.QueueURL(ctx, cfg.Queue)
 		return err
+	}); err != nil {
+		return stopped(ctx, err)
 	}
 	brokers := cfg.Brokers()
 	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter); err != nil {
-		return err
+		return stopped(ctx, err)
 	}
-	f := &fetcher{cfg: cfg, log: log, aws: clients, queueURL: queueURL,
-		raw: kafkautil.NewWriter(brokers, cfg.TopicRaw), dead: kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)}
-	defer f.raw.Close()
-	defer f.dead.Close()
+	raw, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicRaw, log)
+	if err != nil {
+		return stopped(ctx, err)
+	}
+	defer raw.Close()
+	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
+	if err != nil {
+		return stopped(ctx, err)
+	}
+	defer dead.Close()
+	f := &fetcher{cfg: cfg, log: log, aws: clients, queueURL: queueURL, raw: raw, dead: dead}
 	log.Info("fetching", "queue", queueURL, "to", cfg.TopicRaw, "environment", cfg.Environment)
-	backoff := time.Second
+	wait := time.Second // after a failed receive
 	for ctx.Err() == nil {
 		// A shutdown does not cut a receive short: SQS may still answer a receive whose
 		// client went away, and the messages it hands out then stay invisible for the
@@ -89,7 +112,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 		// shutdown began is released at once.
 		pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.PollWait+30*time.Second)
 		out, err := clients.SQS.ReceiveMessage(pollCtx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: visibility,
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: pollWait, VisibilityTimeout: visibility,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
 		})
 		cancel()
 		if ctx.Err() != nil {
@@ -99,12 +123,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 			break
 		}
 		if err != nil {
-			log.Warn("receive from SQS failed, retrying", "queue", queueURL, "err", err, "backoff", backoff)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, time.Minute)
+			log.Warn("receive from SQS failed, retrying", "queue", queueURL, "err", err, "backoff", wait)
+			backoff.Sleep(ctx, wait)
+			wait = min(wait*2, time.Minute)
 			continue
 		}
-		backoff = time.Second
+		wait = time.Second
 		var wg sync.WaitGroup
 		for _, m := range out.Messages {
 			wg.Add(1)
@@ -118,11 +142,13 @@ func Run(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
+// stopped returns nil for an error that only says ctx ended (a shutdown while waiting for
+// a dependency), else err.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
 	}
+	return err
 }
 
 // release makes messages visible to other fetchers again at once. It is used on shutdown,
@@ -224,13 +250,12 @@ func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
 
 // process reads the files m announces and reports whether m is done with: every file was
 // produced or reported on the dead-letter topic. A notification that cannot be parsed is
-// not done with either; it is left for the queue's redrive policy.
+// done with once it was received MaxReceiveCount times and was reported.
 func (f *fetcher) process(ctx context.Context, m sqstypes.Message) bool {
-	objs, err := s3event.Parse([]byte(aws.ToString(m.Body)))
+	body := aws.ToString(m.Body)
+	objs, err := s3event.Parse([]byte(body))
 	if err != nil {
-		f.log.Error("notification cannot be parsed; left for the queue's redrive policy",
-			"message_id", aws.ToString(m.MessageId), "err", err)
-		return false
+		return f.unreadable(ctx, m, err)
 	}
 	for _, o := range objs {
 		if strings.Contains(o.Key, "/CloudTrail-Digest/") {
@@ -238,27 +263,58 @@ func (f *fetcher) process(ctx context.Context, m sqstypes.Message) bool {
 			continue
 		}
 		start := time.Now()
-		n, err := f.file(ctx, o)
+		res, err := f.file(ctx, o)
 		var te transientError
 		switch {
 		case errors.As(err, &te):
 			f.log.Warn("file not read for now; the notification comes back after its visibility timeout",
-				"bucket", o.Bucket, "key", o.Key, "err", err)
+				"bucket", o.Bucket, "key", o.Key, "records_produced", res.produced, "err", err)
 			return false
 		case err != nil:
 			f.log.Error("file cannot be read; reported on the dead-letter topic",
-				"bucket", o.Bucket, "key", o.Key, "records_before_error", n, "err", err)
-			e := deadletter.Entry{Stage: "fetcher", Reason: err.Error(), Time: time.Now().UTC(),
-				Environment: f.cfg.Environment, Bucket: o.Bucket, Key: o.Key, SourcePartition: -1, SourceOffset: -1}
-			if err := f.dead.WriteMessages(ctx, e.Message()); err != nil {
+				"bucket", o.Bucket, "key", o.Key, "err", err)
+			e := f.deadLetter(o, err, nil)
+			if err := deadletter.Write(ctx, f.dead, []deadletter.Entry{e}, f.log); err != nil {
 				f.log.Warn("dead-letter write failed; the notification comes back", "bucket", o.Bucket, "key", o.Key, "err", err)
 				return false
 			}
+		case res.dead > 0:
+			f.log.Warn("file read, with records sent to the dead-letter topic", "bucket", o.Bucket, "key", o.Key,
+				"records", res.produced, "dead_letters", res.dead, "took", time.Since(start))
 		default:
-			f.log.Info("file read", "bucket", o.Bucket, "key", o.Key, "records", n, "took", time.Since(start))
+			f.log.Info("file read", "bucket", o.Bucket, "key", o.Key, "records", res.produced, "took", time.Since(start))
 		}
 	}
 	return true
+}
+
+// unreadable handles a notification that cannot be parsed: it is left in the queue to come
+// back, in case a passing fault garbled it, until it was received MaxReceiveCount times;
+// then it is reported on the dead-letter topic with its body and reason, and done with.
+func (f *fetcher) unreadable(ctx context.Context, m sqstypes.Message, err error) bool {
+	id := aws.ToString(m.MessageId)
+	received, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
+	if received < f.cfg.MaxReceiveCount {
+		f.log.Warn("notification cannot be parsed; it comes back after its visibility timeout",
+			"message_id", id, "received", received, "dead_letter_after", f.cfg.MaxReceiveCount, "err", err)
+		return false
+	}
+	e := deadletter.New("fetcher", fmt.Errorf("notification cannot be parsed (received %d times): %w", received, err), []byte(aws.ToString(m.Body)))
+	e.Environment, e.MessageID = f.cfg.Environment, id
+	if err := deadletter.Write(ctx, f.dead, []deadletter.Entry{e}, f.log); err != nil {
+		f.log.Warn("dead-letter write failed; the notification comes back", "message_id", id, "err", err)
+		return false
+	}
+	f.log.Error("notification cannot be parsed; reported on the dead-letter topic and deleted",
+		"message_id", id, "received", received, "err", err)
+	return true
+}
+
+// deadLetter returns the dead-letter entry of a file, or of a part of it, with payload.
+func (f *fetcher) deadLetter(o s3event.Object, reason error, payload []byte) deadletter.Entry {
+	e := deadletter.New("fetcher", reason, payload)
+	e.Environment, e.Bucket, e.Key = f.cfg.Environment, o.Bucket, o.Key
+	return e
 }
 
 // transientError marks a failure that may pass (network, server, Kafka): the notification
@@ -267,15 +323,23 @@ type transientError struct{ error }
 
 func (e transientError) Unwrap() error { return e.error }
 
-// file produces every record of one object and returns how many it produced.
-func (f *fetcher) file(ctx context.Context, o s3event.Object) (int, error) {
+// fileResult counts what became of a file's records.
+type fileResult struct {
+	produced, dead int
+}
+
+// file produces every readable record of one object and dead-letters the rest. The error
+// is a transientError when the file should be read again later (S3 or Kafka failed), or
+// says why the file as a whole cannot be read (not found, not a CloudTrail file).
+func (f *fetcher) file(ctx context.Context, o s3event.Object) (fileResult, error) {
+	var res fileResult
 	obj, err := f.aws.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 	if err != nil {
 		var re *awshttp.ResponseError
 		if errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500 {
-			return 0, fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)
+			return res, fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)
 		}
-		return 0, transientError{fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)}
+		return res, transientError{fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)}
 	}
 	body := &readErrors{r: obj.Body}
 	defer obj.Body.Close()
@@ -285,36 +349,60 @@ func (f *fetcher) file(ctx context.Context, o s3event.Object) (int, error) {
 		{Key: "environment", Value: []byte(f.cfg.Environment)},
 	}
 	key := []byte(o.Bucket + "/" + o.Key)
-	batch := make([]kafka.Message, 0, chunk)
-	n := 0
+	var (
+		batch   = make([]kafka.Message, 0, chunk)
+		indexes = make([]int, 0, chunk) // of batch's records in the file
+		offsets = make([]int64, 0, chunk)
+		dead    []deadletter.Entry
+	)
+	bad := func(reason error, index int, offset int64, payload []byte) {
+		e := f.deadLetter(o, reason, payload)
+		e.RecordIndex, e.ByteOffset = &index, &offset
+		dead = append(dead, e)
+	}
 	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := f.raw.WriteMessages(ctx, batch...); err != nil {
+		rejected, err := f.raw.Write(ctx, batch...)
+		if err != nil {
 			return transientError{fmt.Errorf("write %s: %w", f.cfg.TopicRaw, err)}
 		}
-		n += len(batch)
-		batch = batch[:0]
+		for _, r := range rejected {
+			bad(fmt.Errorf("record %d of s3://%s/%s: %w", indexes[r.Index], o.Bucket, o.Key, r.Err), indexes[r.Index], offsets[r.Index], batch[r.Index].Value)
+		}
+		if err := deadletter.Write(ctx, f.dead, dead, f.log); err != nil {
+			return transientError{err}
+		}
+		res.produced += len(batch) - len(rejected)
+		res.dead += len(dead)
+		batch, indexes, offsets, dead = batch[:0], indexes[:0], offsets[:0], dead[:0]
 		return nil
 	}
-	err = cloudtrail.Records(body, func(rec []byte) error {
-		batch = append(batch, kafka.Message{Key: key, Value: rec, Headers: headers})
-		if len(batch) == chunk {
+	err = cloudtrail.Records(body, func(rec cloudtrail.Record) error {
+		if rec.Err != nil {
+			bad(fmt.Errorf("record %d of s3://%s/%s: %w", rec.Index, o.Bucket, o.Key, rec.Err), rec.Index, rec.Offset, rec.Data)
+		} else {
+			batch = append(batch, kafka.Message{Key: key, Value: rec.Data, Headers: headers})
+			indexes, offsets = append(indexes, rec.Index), append(offsets, rec.Offset)
+		}
+		if len(batch)+len(dead) >= chunk {
 			return flush()
 		}
 		return nil
 	})
+	if body.err != nil { // the connection failed, not the file: read it again later
+		return res, transientError{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, body.err)}
+	}
+	var stop *cloudtrail.StopError
+	switch {
+	case errors.As(err, &stop):
+		bad(fmt.Errorf("reading s3://%s/%s stopped at byte %d, in record %d: %w", o.Bucket, o.Key, stop.Offset, stop.Index, stop.Err), stop.Index, stop.Offset, stop.Tail)
+		err = nil
+	case err != nil && !errors.As(err, new(transientError)):
+		return res, fmt.Errorf("decode s3://%s/%s: %w", o.Bucket, o.Key, err)
+	}
 	if err == nil {
 		err = flush()
 	}
-	if body.err != nil {
-		return n, transientError{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, body.err)}
-	}
-	if err != nil && !errors.As(err, new(transientError)) {
-		err = fmt.Errorf("decode s3://%s/%s: %w", o.Bucket, o.Key, err)
-	}
-	return n, err
+	return res, err
 }
 
 // readErrors remembers a failure of the underlying read, which tells a broken connection

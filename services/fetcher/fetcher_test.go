@@ -65,7 +65,12 @@ func TestFetcher(t *testing.T) {
 	for k, b := range badFiles {
 		testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, k, b))
 	}
-	testenv.SendMessage(t, cl, queueURL, "garbage, not a notification")
+	garbage := []string{"garbage, not a notification", `{"Records":null}`}
+	for _, g := range garbage {
+		testenv.SendMessage(t, cl, queueURL, g)
+	}
+	c.MaxReceiveCount = 2
+	c.VisibilityTimeout = time.Second // so that the unparseable ones come back soon
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -95,26 +100,35 @@ func TestFetcher(t *testing.T) {
 		t.Fatalf("%d distinct records, want %d", len(byID), 2+bigN)
 	}
 
-	dl := testenv.ReadTopic(t, brokers, c.TopicDeadLetter, len(badFiles), 60*time.Second)
-	for _, m := range dl {
-		var e deadletter.Entry
-		if err := json.Unmarshal(m.Value, &e); err != nil {
-			t.Fatal(err)
+	bodies := map[string]bool{}
+	for _, g := range garbage {
+		bodies[g] = true
+	}
+	for _, e := range testenv.DeadLetters(t, c, len(badFiles)+len(garbage), 60*time.Second) {
+		if e.Stage != "fetcher" || e.Reason == "" {
+			t.Fatalf("dead letter %+v", e)
 		}
-		if _, ok := badFiles[e.Key]; !ok || e.Bucket != c.Bucket || e.Reason == "" || e.Stage != "fetcher" {
+		if e.Bucket == "" { // an unparseable notification, after its second receive
+			if !bodies[e.Payload] || e.MessageID == "" || !strings.Contains(e.Reason, "received 2 times") {
+				t.Fatalf("dead letter of a notification %+v, want its body, message ID and receive count", e)
+			}
+			delete(bodies, e.Payload)
+			continue
+		}
+		if _, ok := badFiles[e.Key]; !ok || e.Bucket != c.Bucket {
 			t.Fatalf("dead letter %+v", e)
 		}
 		delete(badFiles, e.Key)
 	}
-	if len(badFiles) != 0 {
-		t.Fatalf("no dead letter for %v", badFiles)
+	if len(badFiles) != 0 || len(bodies) != 0 {
+		t.Fatalf("no dead letter for %v %v", badFiles, bodies)
 	}
 
-	// Every notification is deleted but the garbage one, left for the redrive policy.
+	// Every notification is deleted, the unparseable ones once dead-lettered.
 	deadline := time.Now().Add(30 * time.Second)
-	for testenv.QueueDepth(t, cl, queueURL) != 1 {
+	for testenv.QueueDepth(t, cl, queueURL) != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("queue holds %d messages, want only the unparseable one", testenv.QueueDepth(t, cl, queueURL))
+			t.Fatalf("queue holds %d messages, want none", testenv.QueueDepth(t, cl, queueURL))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -124,6 +138,160 @@ func TestFetcher(t *testing.T) {
 	}
 	if n := testenv.TopicSize(t, brokers, c.TopicRaw); n != 2+bigN {
 		t.Fatalf("raw topic holds %d messages, want %d (digest and bad files produce nothing)", n, 2+bigN)
+	}
+}
+
+// TestFetcherFileDefects reads files that stopped the fetcher before: records larger than a
+// 1 MB raw topic takes in one batch, a record too large for it even alone, a file with a
+// record that is not an object, and a truncated file. Every readable record must arrive;
+// each unreadable part is dead-lettered alone, with bucket, key and its place in the file.
+func TestFetcherFileDefects(t *testing.T) {
+	c := testenv.Config(t)
+	cl, queueURL := testenv.AWS(t, c)
+	brokers := c.Brokers()
+	for _, topic := range []string{c.TopicRaw, c.TopicDeadLetter} {
+		testenv.CreateTopic(t, brokers, topic, 3, testenv.KafkaDefaultMaxMessageBytes)
+	}
+	prefix := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/"
+	file := func(n int, body func(i int) string) []byte {
+		var b strings.Builder
+		b.WriteString(`{"Records":[`)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(body(i))
+		}
+		b.WriteString(`]}`)
+		return []byte(b.String())
+	}
+	rec := func(name string, i, size int) string {
+		r := fmt.Sprintf(`{"eventID":"%s-%d","eventTime":"2026-11-21T10:00:00Z","requestParameters":{"blob":"`, name, i)
+		return r + noise(i, size-len(r)-3) + `"}}`
+	}
+	type wantDead struct {
+		index  int
+		reason string
+	}
+	truncated := gz(file(100, func(i int) string { return rec("truncated", i, 1000) }))
+	tests := []struct {
+		name string
+		body []byte
+		good int // records that must arrive
+		dead []wantDead
+	}{
+		{"large", gz(file(1000, func(i int) string { return rec("large", i, 17<<10) })), 1000, nil},
+		{"huge", gz(file(6, func(i int) string {
+			if i == 3 {
+				return rec("huge", i, 2<<20)
+			}
+			return rec("huge", i, 300)
+		})), 5, []wantDead{{3, "exceeds"}}},
+		{"nonobject", gz(file(1000, func(i int) string {
+			if i == 700 {
+				return `"not an object"`
+			}
+			return rec("nonobject", i, 300)
+		})), 999, []wantDead{{700, "not"}}},
+		// A gzip file cut after the compressed data of about half its records.
+		{"truncated", truncated[:len(truncated)/2], -1, []wantDead{{-1, "stopped"}}},
+	}
+	for _, tt := range tests {
+		testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, prefix+tt.name+".json.gz", tt.body))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, c) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	var ndead int
+	for _, tt := range tests {
+		ndead += len(tt.dead)
+	}
+	dead := map[string][]deadletter.Entry{}
+	for _, e := range testenv.DeadLetters(t, c, ndead, 60*time.Second) {
+		dead[strings.TrimSuffix(strings.TrimPrefix(e.Key, prefix), ".json.gz")] = append(dead[strings.TrimSuffix(strings.TrimPrefix(e.Key, prefix), ".json.gz")], e)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for testenv.QueueDepth(t, cl, queueURL) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d notifications not deleted", testenv.QueueDepth(t, cl, queueURL))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	counts := map[string]int{}
+	for _, m := range testenv.ReadTopic(t, brokers, c.TopicRaw, int(testenv.TopicSize(t, brokers, c.TopicRaw)), 30*time.Second) {
+		var r struct{ EventID string }
+		if err := json.Unmarshal(m.Value, &r); err != nil {
+			t.Fatalf("raw message is not a record: %.100q", m.Value)
+		}
+		counts[r.EventID[:strings.IndexByte(r.EventID, '-')]]++
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := dead[tt.name]
+			if len(got) != len(tt.dead) {
+				t.Fatalf("%d dead letters, want %d: %+v", len(got), len(tt.dead), got)
+			}
+			for i, w := range tt.dead {
+				e := got[i]
+				if e.Bucket != c.Bucket || e.Environment != "test" || !strings.Contains(e.Reason, w.reason) || e.RecordIndex == nil || e.ByteOffset == nil {
+					t.Fatalf("dead letter %+v, want bucket, environment, index and offset, and a reason with %q", e, w.reason)
+				}
+				if w.index >= 0 && *e.RecordIndex != w.index {
+					t.Fatalf("dead letter of record %d, want %d", *e.RecordIndex, w.index)
+				}
+			}
+			switch {
+			case tt.good >= 0 && counts[tt.name] != tt.good:
+				t.Fatalf("%d records produced, want %d", counts[tt.name], tt.good)
+			case tt.good < 0: // truncated: every record before the cut, and only those
+				if idx := *got[0].RecordIndex; counts[tt.name] != idx || idx < 30 || idx > 70 {
+					t.Fatalf("%d records produced and reading stopped in record %d; want all of the first half", counts[tt.name], idx)
+				}
+			}
+		})
+	}
+}
+
+// noise returns n characters that do not compress, as hashes and IDs in real records.
+func noise(seed, n int) string {
+	b := make([]byte, n)
+	x := uint64(seed)*0x9E3779B97F4A7C15 + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[x%36]
+	}
+	return string(b)
+}
+
+// TestFetcherWaitsForQueue starts a fetcher before its queue exists: it waits, saying so,
+// and reads the queue once it is there.
+func TestFetcherWaitsForQueue(t *testing.T) {
+	c := testenv.Config(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, c) }()
+	time.Sleep(2 * time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned while its queue did not exist yet: %v", err)
+	default:
+	}
+	cl, queueURL := testenv.AWS(t, c)
+	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/late.json.gz"
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, gz([]byte(`{"Records":[{"eventID":"late","eventTime":"2026-11-21T10:00:00Z"}]}`))))
+	testenv.ReadTopic(t, c.Brokers(), c.TopicRaw, 1, 60*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
 

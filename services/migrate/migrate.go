@@ -11,14 +11,11 @@ import (
 
 // Run applies the migrations the configured database has not had yet.
 func Run(ctx context.Context, cfg config.Config) error {
-	conn, err := chstore.Open(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword)
+	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, slog.Default())
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := chstore.Migrate(ctx, conn, cfg.ClickHouseDatabase, slog.Default()); err != nil {
-		return err
-	}
 	slog.Info("ClickHouse schema is up to date", "database", cfg.ClickHouseDatabase)
 	return nil
 }

@@ -27,18 +27,19 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer closeN()
 	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
 	return stage.Run(ctx, stage.Config{
-		Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
+		Name: "normalizer", Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
 		From: cfg.TopicRaw, To: cfg.TopicEvents, DeadLetter: cfg.TopicDeadLetter,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
-	}, log, func(msgs []kafka.Message) (out, dead []kafka.Message) { return batch(n, msgs) })
+	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) { return batch(n, msgs) })
 }
 
 // batch normalizes raw messages into event messages; those it cannot normalize come back
-// as dead-letter messages. The environment header of a message, set by the fetcher that
-// read it, wins over the normalizer's own.
-func batch(n *normalize.Normalizer, msgs []kafka.Message) (events, dead []kafka.Message) {
-	events = make([]kafka.Message, 0, len(msgs))
-	for _, m := range msgs {
+// as dead letters. The environment header of a message, set by the fetcher that read it,
+// wins over the normalizer's own. An event carries the headers of its raw message, so that
+// whoever cannot process it later can say which file it came from.
+func batch(n *normalize.Normalizer, msgs []kafka.Message) (events []stage.Output, dead []deadletter.Entry) {
+	events = make([]stage.Output, 0, len(msgs))
+	for i, m := range msgs {
 		nm := *n
 		for _, h := range m.Headers {
 			if h.Key == "environment" {
@@ -51,10 +52,10 @@ func batch(n *normalize.Normalizer, msgs []kafka.Message) (events, dead []kafka.
 			v, err = model.EncodeEvent(nil, e)
 		}
 		if err != nil {
-			dead = append(dead, deadletter.FromMessage("normalizer", m, err).Message())
+			dead = append(dead, deadletter.FromMessage("normalizer", m, err))
 			continue
 		}
-		events = append(events, kafka.Message{Key: []byte(e.AccountID), Value: v})
+		events = append(events, stage.Output{Message: kafka.Message{Key: []byte(e.AccountID), Value: v, Headers: m.Headers}, Input: i})
 	}
 	return events, dead
 }

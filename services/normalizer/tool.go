@@ -24,9 +24,11 @@ import (
 // other over several lines each (pretty-printed), from the files or from stdin, and writes one normalized event per record to stdout: a JSON object a line (keys:
 // the Avro field names, every field present) for format "json", or Avro single-object
 // encoded messages back to back for format "avro" (each is self-delimiting for a reader with
-// schemas/cloudtrail_event.avsc). A record that cannot be normalized is reported on stderr
-// with its place and reason, as is an input that cannot be read; Tool goes on with the rest
-// and returns an error once all input is read.
+// schemas/cloudtrail_event.avsc). A record that cannot be read or normalized is reported on
+// stderr with its file, place and reason, and the rest of its file is still normalized; an
+// input that cannot be read to its end (truncated, corrupt) is reported with where reading
+// stopped, after the records before that. Tool goes on with the rest and returns an error
+// once all input is read.
 func Tool(ctx context.Context, cfg config.Config, format string, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if format != "json" && format != "avro" {
 		return fmt.Errorf("--format %q: use json or avro", format)
@@ -39,26 +41,28 @@ func Tool(ctx context.Context, cfg config.Config, format string, files []string,
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	var buf []byte
 	bad := 0
-	emit := func(where string, i int) func([]byte) error {
-		return func(rec []byte) error {
-			i++
-			e, err := n.Normalize(rec)
-			if err != nil {
-				bad++
-				fmt.Fprintf(stderr, "%s: record %d: %v\n", where, i, err)
-				return nil
-			}
-			if format == "avro" {
-				buf, err = model.EncodeEvent(buf[:0], e)
-				if err != nil {
-					return err
-				}
-			} else {
-				buf = append(e.AppendJSON(buf[:0]), '\n')
-			}
-			_, err = out.Write(buf)
-			return err
+	emit := func(name string, kind inputKind, rec cloudtrail.Record) error {
+		if rec.Err != nil {
+			bad++
+			fmt.Fprintf(stderr, "%s: %s: unreadable: %v\n", name, kind.place(rec), rec.Err)
+			return nil
 		}
+		e, err := n.Normalize(rec.Data)
+		if err != nil {
+			bad++
+			fmt.Fprintf(stderr, "%s: %s: %v\n", name, kind.place(rec), err)
+			return nil
+		}
+		if format == "avro" {
+			buf, err = model.EncodeEvent(buf[:0], e)
+			if err != nil {
+				return err
+			}
+		} else {
+			buf = append(e.AppendJSON(buf[:0]), '\n')
+		}
+		_, err = out.Write(buf)
+		return err
 	}
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -69,7 +73,12 @@ func Tool(ctx context.Context, cfg config.Config, format string, files []string,
 			failed = append(failed, err)
 			break
 		}
-		if err := readInput(name, stdin, emit(name, 0)); err != nil {
+		kind, err := readInput(name, stdin, func(kind inputKind, rec cloudtrail.Record) error { return emit(name, kind, rec) })
+		if err != nil {
+			var stop *cloudtrail.StopError
+			if errors.As(err, &stop) {
+				err = fmt.Errorf("reading stopped at byte %d, in %s: %w", stop.Offset, kind.place(cloudtrail.Record{Index: stop.Index, Offset: -1}), stop.Err)
+			}
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			failed = append(failed, fmt.Errorf("%s: %w", name, err))
 		}
@@ -78,43 +87,90 @@ func Tool(ctx context.Context, cfg config.Config, format string, files []string,
 		return err
 	}
 	if bad > 0 {
-		failed = append(failed, fmt.Errorf("%d records could not be normalized (reasons above)", bad))
+		failed = append(failed, fmt.Errorf("%d records could not be read or normalized (reasons above)", bad))
 	}
 	return errors.Join(failed...)
 }
 
+// inputKind is how an input holds its records.
+type inputKind int
+
+const (
+	kindTrail  inputKind = iota // a CloudTrail log file: a Records array
+	kindLines                   // a record a line
+	kindValues                  // records one after the other, over several lines each
+)
+
+// place tells where rec is in an input of this kind, for a person: records and lines counted
+// from 1, the index (from 0) as Records gives it, and the byte offset when known (>= 0).
+func (k inputKind) place(rec cloudtrail.Record) string {
+	if k == kindLines {
+		return fmt.Sprintf("line %d", rec.Index+1)
+	}
+	p := fmt.Sprintf("record %d (index %d", rec.Index+1, rec.Index)
+	if rec.Offset >= 0 {
+		p += fmt.Sprintf(", byte %d", rec.Offset)
+	}
+	return p + ")"
+}
+
 // readInput calls fn with each record of the named input ("-": stdin): a CloudTrail log file
-// when it starts with {"Records", else JSON lines; either may be gzip-compressed.
-func readInput(name string, stdin io.Reader, fn func([]byte) error) error {
+// when it starts with {"Records", else JSON lines, else pretty-printed records; any of them
+// may be gzip-compressed. It returns the kind it found, and an error if the input could not
+// be read to its end (a *cloudtrail.StopError when that was part-way).
+func readInput(name string, stdin io.Reader, fn func(inputKind, cloudtrail.Record) error) (inputKind, error) {
 	in := stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return err
+			return kindTrail, err
 		}
 		defer f.Close()
 		in = f
 	}
-	br := bufio.NewReaderSize(in, 64<<10)
+	br := bufio.NewReaderSize(&stickyErr{r: in}, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("gunzip: %w", err)
+			return kindTrail, fmt.Errorf("gunzip: %w", err)
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
+		br = bufio.NewReaderSize(&stickyErr{r: zr}, 64<<10)
 	}
-	head, err := br.Peek(br.Size())
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return err
-	}
+	// An error here (a truncated gzip stream) comes back to the reader below, after what
+	// was read before it.
+	head, _ := br.Peek(br.Size())
+	kind := kindValues
 	switch {
 	case isTrailFile(head):
-		return cloudtrail.Records(br, fn)
+		kind = kindTrail
 	case firstLineIsJSON(head):
-		return cloudtrail.Lines(br, fn)
+		kind = kindLines
 	}
-	return values(br, fn)
+	each := func(rec cloudtrail.Record) error { return fn(kind, rec) }
+	switch kind {
+	case kindTrail:
+		return kind, cloudtrail.Records(br, each)
+	case kindLines:
+		return kind, cloudtrail.Lines(br, each)
+	}
+	return kind, values(br, each)
+}
+
+// stickyErr returns the first error of r ever after, so that an error a Peek met is met
+// again by the reader that reads on.
+type stickyErr struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyErr) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.err = err
+	return n, err
 }
 
 // firstLineIsJSON tells JSON lines from records written over several lines each: the first
@@ -125,18 +181,24 @@ func firstLineIsJSON(head []byte) bool {
 	return !found || json.Valid(line)
 }
 
-// values calls fn with each of a sequence of JSON values, such as pretty-printed records.
-func values(r io.Reader, fn func([]byte) error) error {
+// values calls fn with each of a sequence of JSON values, such as pretty-printed records: a
+// value that is not an object is unreadable, and a syntax error, which leaves the values'
+// boundaries unknown, stops the input (a *cloudtrail.StopError).
+func values(r io.Reader, fn func(cloudtrail.Record) error) error {
 	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	for {
+	for i := 0; ; i++ {
 		v, err := dec.ReadValue()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read JSON: %w", err)
+			return &cloudtrail.StopError{Offset: dec.InputOffset(), Index: i, Err: err}
 		}
-		if err := fn(bytes.Clone(v)); err != nil {
+		rec := cloudtrail.Record{Index: i, Offset: dec.InputOffset() - int64(len(v)), Data: bytes.Clone(v)}
+		if v.Kind() != '{' {
+			rec.Err = cloudtrail.ErrNotObject
+		}
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}

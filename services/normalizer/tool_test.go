@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,51 +230,159 @@ func TestToolEnrichment(t *testing.T) {
 	}
 }
 
-// TestToolBadRecords checks that a record that cannot be normalized is reported on stderr
-// with its file and number, that the good records around it are still written, and that
-// the tool then fails.
+// TestToolBadRecords checks that a record that cannot be read or normalized is reported on
+// stderr with its file, place and reason, that a file that stops part-way is reported with
+// where it stopped, that the good records around them are still written, and that the tool
+// then fails.
 func TestToolBadRecords(t *testing.T) {
 	cfg := toolConfig(t)
 	dir := t.TempDir()
-	good := records(t, "iam_create_user", "iam_delete_user", "ec2_create_security_group")
-	bad := write(t, dir, "bad.jsonl", jsonLines([][]byte{
+	good := records(t, "iam_create_user", "iam_delete_user", "ec2_create_security_group", "login_console_success_mfa", "iam_create_role")
+	lines := write(t, dir, "bad.jsonl", jsonLines([][]byte{
 		good[0],
 		[]byte(`not json`),
-		[]byte(`{"eventTime":"2026-11-20T10:00:00Z","eventName":"CreateUser"}`),
+		[]byte(`{"eventID":"e-3","eventTime":"tomorrow"}`),
 		[]byte(`{"eventID":"e-4","eventTime":"yesterday"}`),
 		good[1],
 	}))
-	trail := write(t, dir, "trail.json", trailFile([][]byte{[]byte(`{"eventName":"DeleteUser"}`), good[2]}))
-	for _, format := range []string{"json", "avro"} {
-		t.Run(format, func(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
+	trailRecs := [][]byte{[]byte(`{"eventID":"t-1","eventTime":"never"}`), []byte(`["not","an","object"]`), []byte(deep), good[2]}
+	trail := write(t, dir, "trail.json", trailFile(trailRecs))
+	offset := func(i int) int { return len(`{"Records":[`) + len(bytes.Join(trailRecs[:i], []byte(","))) + min(i, 1) }
+	whole := trailFile(good[3:5])
+	cut := len(whole) - 100 // in the second record
+	truncated := write(t, dir, "truncated.json", whole[:cut])
+	truncatedGz := write(t, dir, "truncated.json.gz", gzipped(t, whole[:cut]))
+	tests := []struct {
+		name      string
+		files     []string
+		want      [][]byte // the records whose events are written
+		wantLines []string // on stderr, after the file's name and ": "
+		wantErr   []string // in the error
+	}{
+		{
+			name:  "JSON lines",
+			files: []string{lines},
+			want:  [][]byte{good[0], good[1]},
+			wantLines: []string{
+				lines + ": line 2: unreadable: not a JSON object",
+				lines + `: line 3: CloudTrail record e-3: eventTime "tomorrow"`,
+				lines + `: line 4: CloudTrail record e-4: eventTime "yesterday"`,
+			},
+			wantErr: []string{"3 records could not be read or normalized"},
+		},
+		{
+			name:  "CloudTrail file",
+			files: []string{trail},
+			want:  [][]byte{good[2]},
+			wantLines: []string{
+				fmt.Sprintf(`%s: record 1 (index 0, byte %d): CloudTrail record t-1: eventTime "never"`, trail, offset(0)),
+				fmt.Sprintf(`%s: record 2 (index 1, byte %d): unreadable: not a JSON object`, trail, offset(1)),
+				fmt.Sprintf(`%s: record 3 (index 2, byte %d): unreadable: nested deeper than 1000 levels`, trail, offset(2)),
+			},
+			wantErr: []string{"3 records could not be read or normalized"},
+		},
+		{
+			name:      "truncated CloudTrail file",
+			files:     []string{truncated},
+			want:      [][]byte{good[3]},
+			wantLines: []string{fmt.Sprintf("%s: reading stopped at byte %d, in record 2 (index 1): unexpected EOF", truncated, cut)},
+			wantErr:   []string{truncated, "unexpected EOF"},
+		},
+		{
+			name:      "truncated gzipped CloudTrail file",
+			files:     []string{truncatedGz},
+			want:      [][]byte{good[3]},
+			wantLines: []string{fmt.Sprintf("%s: reading stopped at byte %d, in record 2 (index 1): unexpected EOF", truncatedGz, cut)},
+			wantErr:   []string{truncatedGz},
+		},
+		{
+			name:  "all of them",
+			files: []string{lines, truncatedGz, trail},
+			want:  [][]byte{good[0], good[1], good[3], good[2]},
+			wantLines: []string{
+				lines + ": line 2: ", lines + ": line 3: ", lines + ": line 4: ",
+				truncatedGz + ": reading stopped at byte",
+				trail + ": record 1 (", trail + ": record 2 (", trail + ": record 3 (",
+			},
+			wantErr: []string{"6 records could not be read or normalized", truncatedGz},
+		},
+	}
+	for _, tt := range tests {
+		for _, format := range []string{"json", "avro"} {
+			t.Run(tt.name+", "+format, func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				err := Tool(context.Background(), cfg, format, tt.files, nil, &stdout, &stderr)
+				if err == nil {
+					t.Fatal("Tool returned no error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				got := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+				if len(got) != len(tt.wantLines) {
+					t.Errorf("stderr has %d lines, want %d:\n%s", len(got), len(tt.wantLines), stderr.String())
+				}
+				for i, w := range tt.wantLines {
+					if i < len(got) && !strings.HasPrefix(got[i], w) {
+						t.Errorf("stderr line %d:\n%s\nwant it to begin\n%s", i+1, got[i], w)
+					}
+				}
+				var want []byte
+				for _, e := range expected(t, cfg, tt.want) {
+					if format == "json" {
+						want = append(e.AppendJSON(want), '\n')
+					} else if want, err = model.EncodeEvent(want, e); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(stdout.Bytes(), want) {
+					t.Errorf("stdout is not the %d good records' events:\n%.300q", len(tt.want), stdout.String())
+				}
+			})
+		}
+	}
+}
+
+// TestToolTruncatedGzipStream cuts a gzipped CloudTrail file's compressed bytes at several
+// points: every record that is whole in what gunzips before the cut is normalized, and the
+// place where reading stopped is reported.
+func TestToolTruncatedGzipStream(t *testing.T) {
+	cfg := toolConfig(t)
+	dir := t.TempDir()
+	some := records(t, "iam_create_user", "iam_delete_user", "ec2_create_security_group", "login_console_success_mfa")
+	var recs [][]byte
+	for i := range 200 {
+		r := some[i%len(some)]
+		recs = append(recs, bytes.Replace(r, []byte(`"eventID":"`), fmt.Appendf(nil, `"eventID":"%d-`, i), 1))
+	}
+	whole := trailFile(recs)
+	gz := gzipped(t, whole)
+	for _, cut := range []int{len(gz) / 4, len(gz) / 2, len(gz) - 20, len(gz) - 4} {
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			name := write(t, dir, fmt.Sprintf("cut%d.json.gz", cut), gz[:cut])
+			zr, err := gzip.NewReader(bytes.NewReader(gz[:cut]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix, _ := io.ReadAll(zr) // what gunzip gives before the cut
+			n := 0
+			for end := len(`{"Records":[`); n < len(recs) && end+len(recs[n]) <= len(prefix); n++ {
+				end += len(recs[n]) + 1
+			}
 			var stdout, stderr bytes.Buffer
-			err := Tool(context.Background(), cfg, format, []string{bad, trail}, nil, &stdout, &stderr)
-			if err == nil || !strings.Contains(err.Error(), "4 records") {
-				t.Errorf("Tool returned %v, want an error counting 4 bad records", err)
+			err = Tool(context.Background(), cfg, "json", []string{name}, nil, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("Tool returned %v, want an error naming the file", err)
 			}
-			for _, want := range []string{
-				bad + ": record 2: ",
-				bad + ": record 3: CloudTrail record has no eventID",
-				bad + `: record 4: CloudTrail record e-4: eventTime "yesterday"`,
-				trail + ": record 1: CloudTrail record has no eventID",
-			} {
-				if !strings.Contains(stderr.String(), want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
-				}
+			if got := strings.Count(stdout.String(), "\n"); got != n {
+				t.Errorf("%d events written, want the %d records whole before the cut", got, n)
 			}
-			if n := strings.Count(stderr.String(), "\n"); n != 4 {
-				t.Errorf("stderr has %d lines, want 4:\n%s", n, stderr.String())
-			}
-			var want []byte
-			for _, e := range expected(t, cfg, good) {
-				if format == "json" {
-					want = append(e.AppendJSON(want), '\n')
-				} else if want, err = model.EncodeEvent(want, e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !bytes.Equal(stdout.Bytes(), want) {
-				t.Errorf("stdout is not the 3 good records' events:\n%q", stdout.String())
+			want := fmt.Sprintf("%s: reading stopped at byte %d, in record %d (index %d): ", name, len(prefix), n+1, n)
+			if !strings.HasPrefix(stderr.String(), want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("stderr:\n%s\nwant one line beginning\n%s", stderr.String(), want)
 			}
 		})
 	}

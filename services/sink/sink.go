@@ -26,29 +26,38 @@ import (
 // Run migrates the schema, then loads until ctx is cancelled.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "sink")
-	conn, err := chstore.Open(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword)
+	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, log)
 	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for ClickHouse
+			return nil
+		}
 		return err
 	}
 	defer conn.Close()
-	if err := chstore.Migrate(ctx, conn, cfg.ClickHouseDatabase, log); err != nil {
-		return err
-	}
 	brokers := cfg.Brokers()
 	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
-	dead := kafkautil.NewWriter(brokers, cfg.TopicDeadLetter)
+	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	defer dead.Close()
 	loaders := []struct {
 		name   string
 		topic  string
-		insert func(context.Context, []kafka.Message) ([]kafka.Message, error)
+		insert func(context.Context, []kafka.Message) ([]deadletter.Entry, error)
 	}{
-		{"events", cfg.TopicEvents, func(ctx context.Context, msgs []kafka.Message) ([]kafka.Message, error) {
+		{"events", cfg.TopicEvents, func(ctx context.Context, msgs []kafka.Message) ([]deadletter.Entry, error) {
 			return InsertEvents(ctx, conn, cfg.ClickHouseDatabase, msgs)
 		}},
-		{"detections", cfg.TopicDetections, func(ctx context.Context, msgs []kafka.Message) ([]kafka.Message, error) {
+		{"detections", cfg.TopicDetections, func(ctx context.Context, msgs []kafka.Message) ([]deadletter.Entry, error) {
 			return InsertDetections(ctx, conn, cfg.ClickHouseDatabase, msgs)
 		}},
 	}
@@ -77,7 +86,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
 // that do not decode, or whose time a DateTime column cannot hold, come back as dead-letter
 // messages.
-func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []kafka.Message, err error) {
+func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
 	return insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
 		e, err := model.DecodeEvent(b)
 		if err != nil {
@@ -93,7 +102,7 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka
 // InsertDetections decodes Avro detections and inserts them into db.detections in one batch.
 // Messages that do not decode, or whose times a DateTime column cannot hold, come back as
 // dead-letter messages.
-func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []kafka.Message, err error) {
+func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
 	return insert(ctx, conn, db+".detections", model.DetectionFields(), msgs, func(b []byte, row []any) ([]any, error) {
 		d, err := model.DecodeDetection(b)
 		if err != nil {
@@ -130,7 +139,7 @@ func inDateTimeRange(column string, t time.Time) error {
 // insert decodes each message into a row of columns and inserts the rows into table in one
 // batch. The columns are named explicitly, as ClickHouse 18.16 needs.
 func insert(ctx context.Context, conn driver.Conn, table string, columns []string, msgs []kafka.Message,
-	decode func(msg []byte, row []any) ([]any, error)) (dead []kafka.Message, err error) {
+	decode func(msg []byte, row []any) ([]any, error)) (dead []deadletter.Entry, err error) {
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(columns, ", ")+")")
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
@@ -140,7 +149,7 @@ func insert(ctx context.Context, conn driver.Conn, table string, columns []strin
 	for _, m := range msgs {
 		row, err = decode(m.Value, row[:0])
 		if err != nil {
-			dead = append(dead, deadletter.FromMessage("sink", m, err).Message())
+			dead = append(dead, deadletter.FromMessage("sink", m, err))
 			continue
 		}
 		if err := b.Append(row...); err != nil {

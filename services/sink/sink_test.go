@@ -2,7 +2,6 @@ package sink
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -136,7 +135,7 @@ func TestTimesOutOfRange(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		insert  func(context.Context, driver.Conn, string, []kafka.Message) ([]kafka.Message, error)
+		insert  func(context.Context, driver.Conn, string, []kafka.Message) ([]deadletter.Entry, error)
 		msgs    []kafka.Message
 		table   string
 		rows    uint64
@@ -162,11 +161,7 @@ func TestTimesOutOfRange(t *testing.T) {
 				t.Fatalf("insert failed as a whole: %v", err)
 			}
 			var reasons []string
-			for _, m := range dead {
-				var e deadletter.Entry
-				if err := json.Unmarshal(m.Value, &e); err != nil {
-					t.Fatal(err)
-				}
+			for _, e := range dead {
 				reasons = append(reasons, e.Reason)
 			}
 			if len(reasons) != len(tc.reasons) {
