@@ -37,6 +37,7 @@ fq_match="$here/fauxqs.mjs"
 
 bucket=${TRAILSTREAM_S3_BUCKET:-trailstream-cloudtrail}
 queue=${TRAILSTREAM_SQS_QUEUE:-trailstream-cloudtrail}
+redrive_count=10
 
 say() { printf 'stack: %s\n' "$*"; }
 die() {
@@ -169,11 +170,21 @@ fauxqs_up() {
 	# Creating an existing bucket or queue changes nothing, so this is safe to repeat.
 	curl -fsS --max-time 10 -o /dev/null -X PUT "$fq_url/$bucket" ||
 		die "fauxqs: creating bucket $bucket failed; look at $fq_log"
+	# The queue's redrive policy moves a notification received $redrive_count times to
+	# $queue-dlq: a safety net behind the fetcher, which dead-letters an unparseable
+	# notification with its reason after 5 receives (--max-receive-count).
+	local dlq_url dlq_arn
+	dlq_url=$(sqs CreateQueue "{\"QueueName\":\"$queue-dlq\"}" | sed -n 's/.*"QueueUrl":"\([^"]*\)".*/\1/p') ||
+		die "fauxqs: creating queue $queue-dlq failed; look at $fq_log"
+	dlq_arn=$(sqs GetQueueAttributes "{\"QueueUrl\":\"$dlq_url\",\"AttributeNames\":[\"QueueArn\"]}" | sed -n 's/.*"QueueArn":"\([^"]*\)".*/\1/p')
+	[[ -n $dlq_arn ]] || die "fauxqs: the ARN of queue $queue-dlq cannot be read; look at $fq_log"
 	sqs CreateQueue "{\"QueueName\":\"$queue\"}" >/dev/null ||
 		die "fauxqs: creating queue $queue failed; look at $fq_log"
+	sqs SetQueueAttributes "{\"QueueUrl\":\"$(queue_url)\",\"Attributes\":{\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"$dlq_arn\\\",\\\"maxReceiveCount\\\":\\\"$redrive_count\\\"}\"}}" >/dev/null ||
+		die "fauxqs: setting the redrive policy of queue $queue failed; look at $fq_log"
 	bucket_exists || die "fauxqs: bucket $bucket was created but cannot be listed; look at $fq_log"
 	queue_exists || die "fauxqs: queue $queue was created but cannot be found; look at $fq_log"
-	say "fauxqs: bucket $bucket and queue $queue ready"
+	say "fauxqs: bucket $bucket and queue $queue ready (redrive to $queue-dlq after $redrive_count receives)"
 }
 
 # sqs ACTION JSON: one SQS call in the JSON protocol.
@@ -185,6 +196,7 @@ sqs() {
 
 bucket_exists() { curl -fsS --max-time 5 -o /dev/null "$fq_url/$bucket?max-keys=1" 2>/dev/null; }
 queue_exists() { sqs GetQueueUrl "{\"QueueName\":\"$queue\"}" 2>/dev/null | grep '"QueueUrl"' >/dev/null; }
+queue_url() { sqs GetQueueUrl "{\"QueueName\":\"$queue\"}" | sed -n 's/.*"QueueUrl":"\([^"]*\)".*/\1/p'; }
 
 browser() {
 	if [[ ! -x /usr/bin/chromium ]]; then
