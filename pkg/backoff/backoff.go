@@ -62,6 +62,15 @@ func Retry(ctx context.Context, log *slog.Logger, what string, p Policy, f func(
 	}
 }
 
+// Stopped returns nil when ctx has ended, whatever err is (a service asked to stop while it
+// waited for a server is not failing), else err.
+func Stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
 // Sleep waits for d or until ctx ends; it reports whether the whole wait passed.
 func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 )
@@ -30,15 +31,6 @@ type Config struct {
 	Hold kafkautil.Hold
 }
 
-// stopped returns nil for an error that only says ctx ended (a shutdown while waiting for
-// Kafka), else err.
-func stopped(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
-}
-
 // Output is a message for the output topic and the input it was made from.
 type Output struct {
 	Message kafka.Message
@@ -54,16 +46,16 @@ type Transform func(msgs []kafka.Message) (out []Output, dead []deadletter.Entry
 // with the reason; the rest of the batch goes on.
 func Run(ctx context.Context, c Config, log *slog.Logger, transform Transform) error {
 	if err := kafkautil.EnsureTopics(ctx, c.Brokers, c.Partitions, c.From, c.To, c.DeadLetter); err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	w, err := kafkautil.OpenWriter(ctx, c.Brokers, c.To, log)
 	if err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	defer w.Close()
 	dead, err := kafkautil.OpenWriter(ctx, c.Brokers, c.DeadLetter, log)
 	if err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
 	r := kafkautil.NewReader(c.Brokers, c.Group, c.From)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,16 +58,6 @@ func trail(t *testing.T) (file []byte, records [][]byte) {
 	return gz.Bytes(), records
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // stored is row as ClickHouse keeps it: booleans as UInt8, times in whole seconds.
 func stored(row []any) []any {
 	for i, v := range row {
@@ -118,7 +107,7 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 // dashboards come out, and a redelivered notification changes no count.
 func TestPipeline(t *testing.T) {
 	c := testenv.Config(t)
-	c.ConsoleAddr = freeAddr(t)
+	c.ConsoleAddr = testenv.FreeAddr(t)
 	conn := testenv.ClickHouse(t, c)
 	cl, queueURL := testenv.AWS(t, c)
 	db := c.ClickHouseDatabase

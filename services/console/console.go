@@ -36,6 +36,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/geo"
@@ -61,10 +62,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	conn, err := chstore.Connect(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, slog.Default().With("service", "console"))
 	if err != nil {
-		if ctx.Err() != nil { // stopped while waiting for ClickHouse
-			return nil
-		}
-		return fmt.Errorf("console: %w", err)
+		return backoff.Stopped(ctx, fmt.Errorf("console: %w", err))
 	}
 	defer conn.Close()
 	ln, err := net.Listen("tcp", cfg.ConsoleAddr)

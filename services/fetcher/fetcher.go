@@ -86,20 +86,20 @@ func Run(ctx context.Context, cfg config.Config) error {
 		queueURL, err = clients.QueueURL(ctx, cfg.Queue)
 		return err
 	}); err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	brokers := cfg.Brokers()
 	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter); err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	raw, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicRaw, log)
 	if err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	defer raw.Close()
 	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
 	if err != nil {
-		return stopped(ctx, err)
+		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
 	f := &fetcher{cfg: cfg, log: log, aws: clients, queueURL: queueURL, raw: raw, dead: dead}
@@ -140,15 +140,6 @@ func Run(ctx context.Context, cfg config.Config) error {
 		wg.Wait()
 	}
 	return nil
-}
-
-// stopped returns nil for an error that only says ctx ended (a shutdown while waiting for
-// a dependency), else err.
-func stopped(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 // release makes messages visible to other fetchers again at once. It is used on shutdown,

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
@@ -28,25 +29,16 @@ func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "sink")
 	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, log)
 	if err != nil {
-		if ctx.Err() != nil { // stopped while waiting for ClickHouse
-			return nil
-		}
-		return err
+		return backoff.Stopped(ctx, err)
 	}
 	defer conn.Close()
 	brokers := cfg.Brokers()
 	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
+		return backoff.Stopped(ctx, err)
 	}
 	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
+		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
 	loaders := []struct {
