@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ func TestRun(t *testing.T) {
 		kafka.Message{Value: sample, Headers: env},
 		kafka.Message{Value: []byte(`{"eventID":"no-time"}`), Headers: env},
 		kafka.Message{Value: []byte(`not json`), Headers: env},
+		kafka.Message{Value: []byte(`{"eventID":"future","eventTime":"3000-01-01T00:00:00Z"}`), Headers: env},
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("event headers %v, want the raw record's %v", got.Headers, env)
 	}
 	reasons := map[string]string{}
-	for _, m := range testenv.ReadTopic(t, brokers, c.TopicDeadLetter, 2, 30*time.Second) {
+	for _, m := range testenv.ReadTopic(t, brokers, c.TopicDeadLetter, 3, 30*time.Second) {
 		var d deadletter.Entry
 		if err := json.Unmarshal(m.Value, &d); err != nil {
 			t.Fatal(err)
@@ -70,7 +72,8 @@ func TestRun(t *testing.T) {
 		}
 		reasons[d.Payload] = d.Reason
 	}
-	if reasons[`not json`] == "" || reasons[`{"eventID":"no-time"}`] == "" {
+	if reasons[`not json`] == "" || reasons[`{"eventID":"no-time"}`] == "" ||
+		!strings.Contains(reasons[`{"eventID":"future","eventTime":"3000-01-01T00:00:00Z"}`], "3000-01-01") {
 		t.Fatalf("dead letters %v", reasons)
 	}
 	cancel()
