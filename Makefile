@@ -9,7 +9,7 @@ STACK := deploy/local/stack.sh
 FUZZTIME ?= 20s
 GO_FILES = find . -name '*.go' -not -path './deploy/local/node_modules/*' -not -path './.local/*'
 
-.PHONY: build test demo stack-up stack-down fmt bench bench-pipeline bench-normalize fuzz clean
+.PHONY: build test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize fuzz clean
 
 ## build: the trailstream binary in bin/
 build:
@@ -20,6 +20,10 @@ test: stack-up fmt
 	$(STACK) browser
 	go vet ./...
 	go test -count=1 -timeout 12m ./...
+
+## test-faults: local stack up, then the fault suite: every service as its own process, real faults, no loss, no double count
+test-faults: stack-up
+	go test -tags faults -count=1 -v -timeout 30m ./test/faults
 
 ## demo: the whole pipeline on this machine with synthetic data; the console until Ctrl-C
 demo: build
