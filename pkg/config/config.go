@@ -46,6 +46,9 @@ type Config struct {
 	ClickHousePassword string
 
 	ConsoleAddr string
+	// HomeCountries are the comma-separated ISO country codes whose console sign-ins the
+	// console does not count as from abroad.
+	HomeCountries string
 
 	GeoIPCityDB       string
 	AdminUsers        string
@@ -97,6 +100,7 @@ func Default() Config {
 		ClickHouseDatabase: "trailstream",
 		ClickHouseUser:     "default",
 		ConsoleAddr:        "127.0.0.1:8080",
+		HomeCountries:      "US",
 		AdminUsersRefresh:  time.Minute,
 		BatchSize:          5000,
 		BatchWait:          500 * time.Millisecond,
@@ -134,6 +138,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.ClickHousePassword, "clickhouse-password", c.ClickHousePassword, "ClickHouse password")
 		case Console:
 			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
+			fs.StringVar(&c.HomeCountries, "home-countries", c.HomeCountries, "comma-separated ISO 3166-1 alpha-2 codes of the home countries: console sign-ins from elsewhere are listed as from abroad")
 		case Enrich:
 			fs.StringVar(&c.GeoIPCityDB, "geoip-city-db", c.GeoIPCityDB, "MaxMind-format city database (GeoLite2-City.mmdb); empty: the embedded country data only")
 			fs.StringVar(&c.AdminUsers, "admin-users", c.AdminUsers, "CSV file of administrative user names, one a line; empty: the list uploaded to the console (ClickHouse), when there is one")
