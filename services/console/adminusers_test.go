@@ -29,7 +29,7 @@ func newAdminConsole(t *testing.T) adminConsole {
 	t.Helper()
 	c := testenv.Config(t)
 	conn := testenv.ClickHouse(t, c)
-	return adminConsole{conn: conn, db: c.ClickHouseDatabase, url: httpServer(t, console.Handler(conn, c.ClickHouseDatabase)) + "/api/admin-users"}
+	return adminConsole{conn: conn, db: c.ClickHouseDatabase, url: httpServer(t, console.Handler(conn, c.ClickHouseDatabase, console.Options{})) + "/api/admin-users"}
 }
 
 // adminAnswer is the JSON of /api/admin-users: a count after an upload, the list after a GET.

@@ -1,16 +1,27 @@
-// Package console serves trailstream's web console: the dashboards of the CloudTrail events
-// stored in ClickHouse, drawn in the browser from a JSON API, the admin-users upload, and a
-// health endpoint.
+// Package console serves trailstream's web console: the six CloudTrail dashboards of the
+// events stored in ClickHouse, drawn in the browser from a JSON API, an events search with
+// drill-down, the admin-users upload, and a health endpoint.
 //
 // Routes:
 //
-//	GET /                  the Overview dashboard (?range=24h or ?from=&to=, &environment=)
-//	GET /api/panels        the panels: id, dashboard, title, kind, columns
-//	GET /api/panels/{id}   one panel's rows for range or from/to, and environment
-//	GET /api/admin-users   the admin users in force: {"admin_users": ["alice", ...]}
-//	PUT /api/admin-users   replace them with admin_users.csv (curl -T admin_users.csv URL);
-//	                       POST does the same: {"admin_users": N}
-//	GET /healthz           200 "ok" when ClickHouse answers, 503 with the reason otherwise
+//	GET /, /d/{dashboard}   a dashboard (overview, user-monitoring, network-security, operations,
+//	                        console-logins, s3-public) with the filters in the query
+//	GET /events             the events search page
+//	GET /api/dashboards     the dashboards and their panels: id, title, kind, columns, window
+//	GET /api/panels         every panel with its dashboard
+//	GET /api/panels/{id}    one panel's rows for the time range and filters (?format=csv: CSV)
+//	GET /api/events         a page of the matching events, newest first (limit, offset)
+//	GET /api/events.jsonl   the matching events' raw records as JSON lines (at most 100,000)
+//	GET /api/admin-users    the admin users in force: {"admin_users": ["alice", ...]}
+//	PUT /api/admin-users    replace them with admin_users.csv (curl -T admin_users.csv URL);
+//	                        POST does the same: {"admin_users": N}
+//	GET /healthz            200 "ok" when ClickHouse answers, 503 with the reason otherwise
+//
+// The time is range (15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or a Go duration, ending now) or
+// from and to (RFC 3339); with neither, each panel shows its default window. Every other
+// query parameter is an exact-match filter on an events column from a fixed list
+// (environment, account_id, aws_region, user_name, event_name, source_ip, ...), its value
+// bound as a ClickHouse parameter.
 //
 // Every asset is embedded in the binary; the page makes no request outside the console.
 // Browsers' cross-origin PUT and POST requests are refused, so no other web site can change
@@ -20,6 +31,7 @@ package console
 import (
 	"context"
 	"embed"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +43,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -52,13 +65,46 @@ const (
 	shutdownTimeout = 10 * time.Second
 )
 
-var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var (
+	databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	countryCode  = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// Options are the console's settings beyond its database.
+type Options struct {
+	// HomeCountries are the ISO 3166-1 alpha-2 codes of the countries whose console
+	// sign-ins logins-outside-country leaves out; none: every country is abroad.
+	HomeCountries []string
+}
+
+// ParseCountries reads a comma-separated list of ISO 3166-1 alpha-2 country codes
+// ("US,CA"), in either case, as --home-countries gives them.
+func ParseCountries(s string) ([]string, error) {
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c == "" {
+			continue
+		}
+		if !countryCode.MatchString(c) {
+			return nil, fmt.Errorf("country %q: want a two-letter ISO 3166-1 code like US", c)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
 
 // Run serves the console on cfg.ConsoleAddr until ctx is cancelled, then shuts the server
 // down gracefully and returns nil.
 func Run(ctx context.Context, cfg config.Config) error {
 	if !databaseName.MatchString(cfg.ClickHouseDatabase) {
 		return fmt.Errorf("console: ClickHouse database name %q: use letters, digits and _", cfg.ClickHouseDatabase)
+	}
+	home, err := ParseCountries(cfg.HomeCountries)
+	if err != nil {
+		return fmt.Errorf("console: --home-countries: %w", err)
 	}
 	conn, err := chstore.Connect(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, slog.Default().With("service", "console"))
 	if err != nil {
@@ -70,7 +116,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("console: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           Handler(conn, cfg.ClickHouseDatabase),
+		Handler:           Handler(conn, cfg.ClickHouseDatabase, Options{HomeCountries: home}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      queryTimeout + 15*time.Second,
@@ -79,7 +125,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	slog.Info("console listening", "url", "http://"+ln.Addr().String()+"/", "database", cfg.ClickHouseDatabase)
+	slog.Info("console listening", "url", "http://"+ln.Addr().String()+"/", "database", cfg.ClickHouseDatabase, "home_countries", home)
 	select {
 	case err := <-served:
 		return fmt.Errorf("console: %w", err)
@@ -98,19 +144,31 @@ func Run(ctx context.Context, cfg config.Config) error {
 
 // Handler returns the console's routes reading database db through conn, for mounting
 // without a listener. If db is not a valid database name, every route answers 503 saying so.
-func Handler(conn driver.Conn, db string) http.Handler {
+func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	if !databaseName.MatchString(db) {
 		return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, fmt.Sprintf("console misconfigured: ClickHouse database name %q: use letters, digits and _", db), http.StatusServiceUnavailable)
 		}))
 	}
-	s := &server{conn: conn, db: db, store: newStore(conn, db)}
+	s := &server{conn: conn, db: db, store: newStore(conn, db, o.HomeCountries)}
 	static, _ := fs.Sub(web, "web")
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.dashboard)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.dashboard(w, r, dashboards[0]) })
+	mux.HandleFunc("GET /d/{id}", func(w http.ResponseWriter, r *http.Request) {
+		i := slices.IndexFunc(dashboards, func(d dashboard) bool { return d.ID == r.PathValue("id") })
+		if i < 0 {
+			http.NotFound(w, r)
+			return
+		}
+		s.dashboard(w, r, dashboards[i])
+	})
+	mux.HandleFunc("GET /events", s.eventsPage)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /api/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/panels", s.listPanels)
 	mux.HandleFunc("GET /api/panels/{id}", s.panel)
+	mux.HandleFunc("GET /api/events", s.events)
+	mux.HandleFunc("GET /api/events.jsonl", s.eventsJSONL)
 	mux.HandleFunc(adminUsersPath, s.adminUsers)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return secure(http.NewCrossOriginProtection().Handler(mux))
@@ -147,19 +205,61 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// panelInfo is a panel as /api/panels lists it.
+// panelInfo is a panel as /api/dashboards and /api/panels list it.
 type panelInfo struct {
-	ID        string   `json:"id"`
-	Dashboard string   `json:"dashboard"`
-	Title     string   `json:"title"`
-	Kind      string   `json:"kind"`
-	Columns   []column `json:"columns"`
+	ID          string            `json:"id"`
+	Dashboard   string            `json:"dashboard,omitempty"`
+	Title       string            `json:"title"`
+	Kind        string            `json:"kind"`
+	Columns     []column          `json:"columns"`
+	Window      string            `json:"window"`
+	Description string            `json:"description"`
+	Drill       map[string]string `json:"drill,omitempty"`
+}
+
+func (p panel) info() panelInfo {
+	return panelInfo{ID: p.ID, Title: p.Title, Kind: p.Kind, Columns: p.Columns, Window: windowName(p.Window),
+		Description: p.Description, Drill: p.Drill}
+}
+
+// windowName writes a default window as the range parameter names it: 24h, 3h, 90m.
+func windowName(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return d.String()
+}
+
+// dashboardInfo is a dashboard as /api/dashboards lists it.
+type dashboardInfo struct {
+	ID          string      `json:"id"`
+	Path        string      `json:"path"`
+	Title       string      `json:"title"`
+	Description string      `json:"description"`
+	Panels      []panelInfo `json:"panels"`
+}
+
+func (s *server) listDashboards(w http.ResponseWriter, r *http.Request) {
+	list := make([]dashboardInfo, len(dashboards))
+	for i, d := range dashboards {
+		list[i] = dashboardInfo{ID: d.ID, Path: "/d/" + d.ID, Title: d.Title, Description: d.Description, Panels: []panelInfo{}}
+		for _, p := range panels {
+			if p.Dashboard == d.ID {
+				list[i].Panels = append(list[i].Panels, p.info())
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dashboards": list})
 }
 
 func (s *server) listPanels(w http.ResponseWriter, r *http.Request) {
 	list := make([]panelInfo, len(panels))
 	for i, p := range panels {
-		list[i] = panelInfo{ID: p.ID, Dashboard: p.Dashboard, Title: p.Title, Kind: p.Kind, Columns: p.Columns}
+		list[i] = p.info()
+		list[i].Dashboard = p.Dashboard
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"panels": list})
 }
@@ -167,12 +267,18 @@ func (s *server) listPanels(w http.ResponseWriter, r *http.Request) {
 func (s *server) panel(w http.ResponseWriter, r *http.Request) {
 	p, ok := findPanel(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no panel %q; GET /api/panels lists them", r.PathValue("id")))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no panel %q; GET /api/dashboards lists them", r.PathValue("id")))
 		return
 	}
-	sel, err := parseSelection(r.URL.Query(), time.Now())
+	q := r.URL.Query()
+	sel, err := parseSelection(q, time.Now(), p.Window, "format")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("format: want json or csv, not %q", format))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
@@ -183,22 +289,62 @@ func (s *server) panel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if format == "csv" {
+		writeCSV(w, p.ID+".csv", data.Columns, data.Rows)
+		return
+	}
 	writeJSON(w, http.StatusOK, data)
+}
+
+// writeCSV writes rows as CSV under a header of the column names, as a download. A text
+// cell that a spreadsheet would run as a formula (starting with =, +, -, @, tab or carriage
+// return) is prefixed with ', as CloudTrail fields are written by whoever calls AWS.
+func writeCSV(w http.ResponseWriter, filename string, cols []column, rows [][]any) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	rec := make([]string, len(cols))
+	for i, c := range cols {
+		rec[i] = c.Name
+	}
+	cw.Write(rec)
+	for _, r := range rows {
+		for i, v := range r {
+			switch v := v.(type) {
+			case float64:
+				rec[i] = strconv.FormatFloat(v, 'f', -1, 64)
+			case string:
+				if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) && cols[i].Type == "string" {
+					v = "'" + v
+				}
+				rec[i] = v
+			default:
+				rec[i] = fmt.Sprint(v)
+			}
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		slog.Warn("write CSV answer", "err", err)
+	}
 }
 
 // rangeOption is one entry of the time-range selector.
 type rangeOption struct{ Value, Label string }
 
 var rangeOptions = []rangeOption{
-	{"1h", "Last hour"}, {"3h", "Last 3 hours"}, {"24h", "Last 24 hours"}, {"168h", "Last 7 days"},
+	{"", "Panel defaults"}, {"15m", "Last 15 minutes"}, {"1h", "Last hour"}, {"3h", "Last 3 hours"}, {"6h", "Last 6 hours"},
+	{"12h", "Last 12 hours"}, {"24h", "Last 24 hours"}, {"7d", "Last 7 days"}, {"30d", "Last 30 days"},
 }
 
-// dashboardPage is what the dashboard template shows.
+// dashboardPage is what the page template shows.
 type dashboardPage struct {
 	Title, Description string
 	Panels             []panel
 	Ranges             []rangeOption
-	Range              string // selected range value, "custom" for from/to
+	Range              string // selected range value, "custom" for from/to, "" for the panels' defaults
 	Environments       []string
 	Environment        string // selected environment, "all" for every one
 	Problem            string // why the page cannot show what was asked, if it cannot
@@ -207,35 +353,47 @@ type dashboardPage struct {
 	Attribution        string // credit for the geolocation data, when a panel shows locations
 }
 
-func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
+func (s *server) dashboard(w http.ResponseWriter, r *http.Request, d dashboard) {
+	var ps []panel
+	for _, p := range panels {
+		if p.Dashboard == d.ID {
+			ps = append(ps, p)
+		}
+	}
+	s.render(w, r, d.Title, d.Description, ps)
+}
+
+// eventsPage is the events search: the page's table reads /api/events with the page's query.
+func (s *server) eventsPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "Events", "The events matching the filters, newest first, with their raw records; any column is a filter (/events?user_name=alice&event_name=ConsoleLogin).",
+		[]panel{{ID: "events", Kind: "events", Title: "Matching events"}})
+}
+
+func (s *server) render(w http.ResponseWriter, r *http.Request, title, description string, ps []panel) {
 	q := r.URL.Query()
 	pg := dashboardPage{
-		Title:       "AWS CloudTrail - Overview",
-		Description: "Your AWS users, resources, network and security events: top users, failed logins, user locations, and resource creation and deletion.",
+		Title:       title,
+		Description: description,
+		Panels:      ps,
 		Ranges:      rangeOptions,
 		Range:       q.Get("range"),
 		Environment: q.Get("environment"),
 	}
-	for _, p := range panels {
-		if p.Dashboard == "overview" {
-			pg.Panels = append(pg.Panels, p)
-			if p.Geolocated {
-				pg.Attribution = geo.Attribution
-			}
+	for _, p := range ps {
+		if p.Geolocated {
+			pg.Attribution = geo.Attribution
 		}
 	}
 	switch {
 	case q.Get("from") != "":
 		pg.Range = "custom"
-	case pg.Range == "":
-		pg.Range = "24h"
 	case !slices.ContainsFunc(rangeOptions, func(o rangeOption) bool { return o.Value == pg.Range }):
 		pg.Ranges = append(append([]rangeOption(nil), rangeOptions...), rangeOption{pg.Range, "Last " + pg.Range})
 	}
 	if pg.Environment == "" {
 		pg.Environment = "all"
 	}
-	if _, err := parseSelection(q, time.Now()); err != nil {
+	if _, err := parseSelection(q, time.Now(), eventsWindow, "panel", "limit", "offset", "refresh"); err != nil {
 		pg.Problem = err.Error()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
@@ -261,6 +419,27 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 	if err := page.Execute(w, pg); err != nil {
 		slog.Error("render dashboard", "err", err)
 	}
+}
+
+// environments returns the distinct environment labels of the stored events.
+func (s *store) environments(ctx context.Context) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT environment FROM "+s.db+".events WHERE environment != '' ORDER BY environment LIMIT 200")
+	if err != nil {
+		return nil, fmt.Errorf("list environments: %w", err)
+	}
+	defer rows.Close()
+	var envs []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("list environments: %w", err)
+		}
+		envs = append(envs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list environments: %w", err)
+	}
+	return envs, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,202 +20,6 @@ import (
 	"github.com/trailstream/trailstream/pkg/testenv"
 	"github.com/trailstream/trailstream/services/console"
 )
-
-type panelAnswer struct {
-	ID          string `json:"id"`
-	Dashboard   string `json:"dashboard"`
-	Title       string `json:"title"`
-	Kind        string `json:"kind"`
-	From        string `json:"from"`
-	To          string `json:"to"`
-	Environment string `json:"environment"`
-	Columns     []struct {
-		Name, Label, Type string
-		Hidden            bool
-	}
-	Rows  [][]any `json:"rows"`
-	Error string  `json:"error"`
-}
-
-// get fetches path from the console and decodes its JSON answer, checking the status.
-func get(t *testing.T, base, path string, status int) panelAnswer {
-	t.Helper()
-	res, err := http.Get(base + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
-		t.Errorf("GET %s: Content-Type %q, want JSON", path, ct)
-	}
-	var a panelAnswer
-	if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
-		t.Fatalf("GET %s: decode: %v", path, err)
-	}
-	if res.StatusCode != status {
-		t.Fatalf("GET %s: status %d (error %q), want %d", path, res.StatusCode, a.Error, status)
-	}
-	return a
-}
-
-func TestPanels(t *testing.T) {
-	f := newFixture(t)
-	day := url.Values{"from": {f.at(0)}, "to": {f.at(24)}}
-	with := func(q url.Values, k, v string) url.Values {
-		out := url.Values{}
-		for key, vs := range q {
-			out[key] = vs
-		}
-		out.Set(k, v)
-		return out
-	}
-	prod, dev := with(day, "environment", "prod"), with(day, "environment", "dev")
-	// country returns the geo panel's row maker for one country: code, name, events, users
-	// and the country's point as pkg/geo's embedded data gives it.
-	country := func(code, name string, lat, lon float64) func(events, users float64) []any {
-		return func(events, users float64) []any { return []any{code, name, events, users, lat, lon} }
-	}
-	gb, nl := country("GB", "United Kingdom", 55.378051, -3.435973), country("NL", "Netherlands", 52.132633, 5.291266)
-	de, us := country("DE", "Germany", 51.165691, 10.451526), country("US", "United States", 37.09024, -95.712891)
-	jp := country("JP", "Japan", 36.204824, 138.252924)
-	tests := []struct {
-		name  string
-		panel string
-		query url.Values
-		want  [][]any
-	}{
-		{"geo", "overview-geo", day, [][]any{gb(5, 2), nl(5, 2), de(3, 1), us(2, 1), jp(1, 0)}},
-		{"geo prod", "overview-geo", prod, [][]any{gb(5, 2), nl(5, 2), us(2, 1), jp(1, 0)}},
-		{"geo dev", "overview-geo", dev, [][]any{de(3, 1)}},
-		{"geo from the second hour", "overview-geo", with(day, "from", f.at(1)), [][]any{de(2, 1), gb(2, 1)}},
-		{"geo last minute", "overview-geo", url.Values{"range": {"1m"}}, [][]any{}},
-		{"created", "overview-created-resources", day, [][]any{
-			{"CreateUser", 3.0}, {"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"RunInstances", 1.0}}},
-		{"created prod", "overview-created-resources", prod, [][]any{
-			{"CreateUser", 2.0}, {"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"RunInstances", 1.0}}},
-		{"created from the second hour", "overview-created-resources", with(day, "from", f.at(1)), [][]any{{"CreateNetworkAcl", 1.0}}},
-		{"created last 24h", "overview-created-resources", url.Values{"range": {"24h"}}, [][]any{
-			{"CreateUser", 4.0}, {"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"RunInstances", 1.0}}},
-		{"created default range", "overview-created-resources", nil, [][]any{
-			{"CreateUser", 4.0}, {"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"RunInstances", 1.0}}},
-		{"created last minute", "overview-created-resources", url.Values{"range": {"1m"}}, [][]any{}},
-		{"deleted", "overview-deleted-resources", day, [][]any{{f.at(1), 2.0}, {f.at(2), 2.0}}},
-		{"deleted prod", "overview-deleted-resources", prod, [][]any{{f.at(1), 1.0}, {f.at(2), 2.0}}},
-		{"deleted dev", "overview-deleted-resources", dev, [][]any{{f.at(1), 1.0}}},
-		{"top users", "overview-top-users", day, [][]any{
-			{"alice", 5.0}, {"bob", 4.0}, {"dave", 4.0}, {"carol", 3.0}, {"erin", 3.0}}},
-		{"top users prod", "overview-top-users", prod, [][]any{{"alice", 5.0}, {"bob", 4.0}, {"dave", 4.0}, {"carol", 3.0}}},
-		{"top users from the second hour", "overview-top-users", with(day, "from", f.at(1)), [][]any{
-			{"alice", 2.0}, {"carol", 2.0}, {"erin", 2.0}}},
-		{"failed logins", "overview-failed-logins", day, [][]any{{4.0}}},
-		{"failed logins prod", "overview-failed-logins", prod, [][]any{{3.0}}},
-		{"failed logins dev", "overview-failed-logins", dev, [][]any{{1.0}}},
-		{"failed logins unknown environment", "overview-failed-logins", with(day, "environment", "staging"), [][]any{{0.0}}},
-		{"failed logins last minute", "overview-failed-logins", url.Values{"range": {"1m"}}, [][]any{{0.0}}},
-		{"network and security", "overview-network-security-events", day, [][]any{
-			{"CreateNetworkAcl", 1.0}, {"CreateSecurityGroup", 1.0}, {"DeleteSecurityGroup", 1.0}}},
-		{"network and security dev", "overview-network-security-events", dev, [][]any{}},
-		{"environment all", "overview-failed-logins", with(day, "environment", "all"), [][]any{{4.0}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := get(t, f.srv.URL, "/api/panels/"+tt.panel+"?"+tt.query.Encode(), http.StatusOK)
-			if a.ID != tt.panel || a.Dashboard != "overview" || a.Title == "" || a.Kind == "" {
-				t.Errorf("panel header: id %q dashboard %q title %q kind %q", a.ID, a.Dashboard, a.Title, a.Kind)
-			}
-			if !reflect.DeepEqual(a.Rows, tt.want) {
-				t.Errorf("rows:\n got  %v\n want %v", a.Rows, tt.want)
-			}
-			for _, r := range a.Rows {
-				if len(r) != len(a.Columns) {
-					t.Errorf("row %v has %d values for %d columns", r, len(r), len(a.Columns))
-				}
-			}
-		})
-	}
-}
-
-func TestPanelSelectionEcho(t *testing.T) {
-	f := newFixture(t)
-	a := get(t, f.srv.URL, "/api/panels/overview-top-users?from="+url.QueryEscape(f.at(0))+"&to="+url.QueryEscape(f.at(24))+"&environment=prod", http.StatusOK)
-	if a.From != f.at(0) || a.To != f.at(24) || a.Environment != "prod" {
-		t.Errorf("answer for from %s to %s in prod says from %s to %s in %q", f.at(0), f.at(24), a.From, a.To, a.Environment)
-	}
-	if a.Kind != "column" || len(a.Columns) != 2 || a.Columns[0].Name != "user_name" || a.Columns[1].Type != "number" {
-		t.Errorf("kind %q columns %+v", a.Kind, a.Columns)
-	}
-	a = get(t, f.srv.URL, "/api/panels/overview-geo", http.StatusOK)
-	var cols []string
-	for _, c := range a.Columns {
-		cols = append(cols, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Hidden))
-	}
-	if want := "country_code:string:false country_name:string:false events:number:false users:number:false latitude:number:true longitude:number:true"; strings.Join(cols, " ") != want {
-		t.Errorf("geo panel columns (name:type:hidden) %s, want %s", strings.Join(cols, " "), want)
-	}
-	a = get(t, f.srv.URL, "/api/panels/overview-top-users", http.StatusOK)
-	from, _ := time.Parse(time.RFC3339, a.From)
-	to, _ := time.Parse(time.RFC3339, a.To)
-	if to.Sub(from) != 24*time.Hour || time.Since(to) > time.Minute || a.Environment != "all" {
-		t.Errorf("default selection: from %s to %s in %q, want the last 24 hours in all", a.From, a.To, a.Environment)
-	}
-}
-
-func TestPanelErrors(t *testing.T) {
-	f := newFixture(t)
-	tests := []struct {
-		name, path string
-		status     int
-		says       string
-	}{
-		{"unknown panel", "/api/panels/overview-nothing", http.StatusNotFound, "no panel"},
-		{"bad from", "/api/panels/overview-geo?from=yesterday", http.StatusBadRequest, "from"},
-		{"bad to", "/api/panels/overview-geo?from=2024-05-01T00:00:00Z&to=2024-05-02", http.StatusBadRequest, "to"},
-		{"to without from", "/api/panels/overview-geo?to=2024-05-01T00:00:00Z", http.StatusBadRequest, "to needs from"},
-		{"range and from", "/api/panels/overview-geo?range=1h&from=2024-05-01T00:00:00Z", http.StatusBadRequest, "either"},
-		{"bad range", "/api/panels/overview-geo?range=7d", http.StatusBadRequest, "range"},
-		{"negative range", "/api/panels/overview-geo?range=-1h", http.StatusBadRequest, "empty"},
-		{"from after to", "/api/panels/overview-geo?from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z", http.StatusBadRequest, "empty"},
-		{"range too long", "/api/panels/overview-geo?range=10000h", http.StatusBadRequest, "longer"},
-		{"environment too long", "/api/panels/overview-geo?environment=" + strings.Repeat("x", 300), http.StatusBadRequest, "environment"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := get(t, f.srv.URL, tt.path, tt.status)
-			if !strings.Contains(a.Error, tt.says) {
-				t.Errorf("error %q does not say %q", a.Error, tt.says)
-			}
-		})
-	}
-}
-
-func TestPanelList(t *testing.T) {
-	f := newFixture(t)
-	res, err := http.Get(f.srv.URL + "/api/panels")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var list struct {
-		Panels []struct{ ID, Dashboard, Title, Kind string }
-	}
-	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"overview-geo": "table", "overview-created-resources": "pie", "overview-deleted-resources": "bar",
-		"overview-top-users": "column", "overview-failed-logins": "single", "overview-network-security-events": "pie",
-	}
-	got := map[string]string{}
-	for _, p := range list.Panels {
-		got[p.ID] = p.Kind
-		if p.Dashboard != "overview" || p.Title == "" {
-			t.Errorf("panel %s: dashboard %q title %q", p.ID, p.Dashboard, p.Title)
-		}
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("panels %v, want %v", got, want)
-	}
-}
 
 // body fetches path and returns the response and its body.
 func body(t *testing.T, base, path string) (*http.Response, string) {
@@ -234,35 +36,162 @@ func body(t *testing.T, base, path string) (*http.Response, string) {
 	return res, string(b)
 }
 
-func TestDashboardPage(t *testing.T) {
-	f := newFixture(t)
-	res, page := body(t, f.srv.URL, "/?environment=%3Cscript%3Ealert(1)%3C/script%3E")
-	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Fatalf("GET /: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+// contract is the dashboards and panels of issue 7, in page order: ID, kind and default window.
+var contract = []struct {
+	dashboard string
+	panels    [][3]string
+}{
+	{"overview", [][3]string{
+		{"overview-geo", "map", "24h"}, {"overview-created-resources", "pie", "24h"},
+		{"overview-deleted-resources", "stacked-column", "24h"}, {"overview-top-users", "column", "24h"},
+		{"overview-failed-logins", "single", "24h"}, {"overview-network-security-events", "pie", "24h"}}},
+	{"user-monitoring", [][3]string{
+		{"users-geo", "map", "24h"}, {"users-admin-activity-over-time", "stacked-column", "24h"},
+		{"users-admin-top-activities", "bar", "24h"}, {"users-top-users", "column", "24h"},
+		{"users-instances-by-user", "stacked-column", "24h"}, {"users-admin-recent-activity", "table", "3h"}}},
+	{"network-security", [][3]string{
+		{"netsec-authz-failures-geo", "map", "24h"}, {"netsec-authz-failures-recent", "table", "3h"},
+		{"netsec-authz-failures-over-time", "column", "24h"}, {"netsec-events-over-time", "stacked-column", "24h"},
+		{"netsec-sg-nacl-changes", "table", "3h"}, {"netsec-nacl-allow-all", "table", "24h"},
+		{"netsec-created-deleted", "pie", "24h"}, {"netsec-short-lived", "table", "24h"}}},
+	{"operations", [][3]string{
+		{"ops-action-events", "table", "1h"}, {"ops-services-over-time", "stacked-column", "24h"},
+		{"ops-regions-over-time", "stacked-column", "24h"}, {"ops-eip-recent", "table", "3h"},
+		{"ops-created-over-time", "stacked-column", "24h"}, {"ops-deleted-over-time", "stacked-column", "24h"}}},
+	{"console-logins", [][3]string{
+		{"logins-geo", "map", "24h"}, {"logins-by-user", "stacked-column", "24h"}, {"logins-over-time", "line", "24h"},
+		{"logins-multiple-ip", "table", "24h"}, {"logins-outside-country", "table", "24h"},
+		{"logins-outlier-success", "outlier-line", "24h"}, {"logins-time-compare", "table", "24h"},
+		{"logins-outlier-failure", "outlier-line", "24h"}, {"logins-without-mfa", "table", "24h"}}},
+	{"s3-public", [][3]string{
+		{"s3-new-public-objects", "single", "24h"}, {"s3-new-public-objects-over-time", "stacked-column", "24h"},
+		{"s3-new-public-objects-table", "table", "24h"}, {"s3-public-buckets", "single", "24h"},
+		{"s3-public-buckets-over-time", "stacked-column", "24h"}, {"s3-public-buckets-table", "table", "24h"},
+		{"s3-modified-public-objects", "single", "24h"}, {"s3-modified-public-objects-over-time", "stacked-column", "24h"},
+		{"s3-modified-public-objects-table", "table", "24h"}}},
+}
+
+// shapes are the leading columns of each kind's rows, which the front end relies on.
+var shapes = map[string][]string{
+	"map":            {"location:string", "country_code:string", "latitude:number", "longitude:number", "events:number"},
+	"pie":            {"name:string", "value:number"},
+	"column":         {"name:", "value:number"},
+	"bar":            {"name:string", "value:number"},
+	"stacked-column": {"time:time", "series:string", "value:number"},
+	"line":           {"time:time", "series:string", "value:number"},
+	"outlier-line":   {"time:time", "value:number", "mean:number", "lower:number", "upper:number", "outlier:bool"},
+	"single":         {"value:number"},
+}
+
+func TestDashboardsAPI(t *testing.T) {
+	srv := httpServer(t, console.Handler(nil, "trailstream", console.Options{}))
+	res, b := body(t, srv, "/api/dashboards")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("GET /api/dashboards: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
-		t.Errorf("Content-Security-Policy %q", csp)
-	}
-	for _, id := range []string{"overview-geo", "overview-created-resources", "overview-deleted-resources",
-		"overview-top-users", "overview-failed-logins", "overview-network-security-events"} {
-		if !strings.Contains(page, `data-panel="`+id+`"`) {
-			t.Errorf("the page has no panel %s", id)
+	var list struct {
+		Dashboards []struct {
+			ID, Path, Title, Description string
+			Panels                       []struct {
+				ID, Title, Kind, Window, Description string
+				Columns                              []struct{ Name, Label, Type string }
+			}
 		}
 	}
+	if err := json.Unmarshal([]byte(b), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Dashboards) != len(contract) {
+		t.Fatalf("%d dashboards, want %d", len(list.Dashboards), len(contract))
+	}
+	total := 0
+	for i, d := range list.Dashboards {
+		want := contract[i]
+		if d.ID != want.dashboard || d.Path != "/d/"+want.dashboard || d.Title == "" || d.Description == "" {
+			t.Errorf("dashboard %d: id %q path %q title %q, want %s", i, d.ID, d.Path, d.Title, want.dashboard)
+		}
+		var got [][3]string
+		for _, p := range d.Panels {
+			got = append(got, [3]string{p.ID, p.Kind, p.Window})
+			total++
+			if p.Title == "" || p.Description == "" || len(p.Columns) == 0 {
+				t.Errorf("panel %s: title %q, description %q, %d columns", p.ID, p.Title, p.Description, len(p.Columns))
+			}
+			for j, c := range shapes[p.Kind] {
+				name, typ, _ := strings.Cut(c, ":")
+				if j >= len(p.Columns) || p.Columns[j].Name != name || typ != "" && p.Columns[j].Type != typ || p.Columns[j].Label == "" {
+					t.Errorf("panel %s (%s): column %d is %+v, want %s", p.ID, p.Kind, j, p.Columns, c)
+					break
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, want.panels) {
+			t.Errorf("dashboard %s panels (id, kind, window):\n got  %v\n want %v", d.ID, got, want.panels)
+		}
+	}
+	if total != 44 {
+		t.Errorf("%d panels, want 44", total)
+	}
+
+	res, b = body(t, srv, "/api/panels")
+	var panels struct {
+		Panels []struct{ ID, Dashboard string }
+	}
+	if err := json.Unmarshal([]byte(b), &panels); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/panels: %d %v", res.StatusCode, err)
+	}
+	if len(panels.Panels) != 44 || panels.Panels[43].ID != "s3-modified-public-objects-table" || panels.Panels[43].Dashboard != "s3-public" {
+		t.Errorf("GET /api/panels lists %d panels, the last %+v", len(panels.Panels), panels.Panels[len(panels.Panels)-1])
+	}
+}
+
+func TestPages(t *testing.T) {
+	f := newFixture(t)
+	for _, d := range contract {
+		for _, path := range []string{"/d/" + d.dashboard, map[bool]string{true: "/"}[d.dashboard == "overview"]} {
+			if path == "" {
+				continue
+			}
+			res, page := body(t, f.srv.URL, path)
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+				t.Fatalf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'self'") {
+				t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
+			}
+			for _, p := range d.panels {
+				if !strings.Contains(page, `data-panel="`+p[0]+`" data-kind="`+p[1]+`"`) {
+					t.Errorf("GET %s: no panel %s of kind %s", path, p[0], p[1])
+				}
+			}
+			if n := strings.Count(page, "data-panel="); n != len(d.panels) {
+				t.Errorf("GET %s: %d panels, want %d", path, n, len(d.panels))
+			}
+		}
+	}
+	res, page := body(t, f.srv.URL, "/events?user_name=alice")
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `data-panel="events" data-kind="events"`) {
+		t.Errorf("GET /events: %d, no events table", res.StatusCode)
+	}
+
+	_, page = body(t, f.srv.URL, "/d/network-security?environment=%3Cscript%3Ealert(1)%3C/script%3E")
 	for _, want := range []string{`<option value="prod">prod</option>`, `<option value="dev">dev</option>`,
-		`<option value="24h" selected>Last 24 hours</option>`, "&lt;script&gt;alert(1)&lt;/script&gt;"} {
+		`<option value="" selected>Panel defaults</option>`, "&lt;script&gt;alert(1)&lt;/script&gt;",
+		`<a href="https://db-ip.com">` + geo.Attribution + `</a>`,
+		`Admin users: <a href="/api/admin-users" id="admin-users">0</a>`,
+		"<code>curl -T admin_users.csv " + f.srv.URL + "/api/admin-users</code>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
 		}
 	}
-	for _, want := range []string{
-		`<a href="https://db-ip.com">` + geo.Attribution + `</a>`,
-		`Admin users: <a href="/api/admin-users" id="admin-users">0</a>`,
-		"<code>curl -T admin_users.csv " + f.srv.URL + "/api/admin-users</code>",
-	} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page's footer lacks %s", want)
-		}
+	if strings.Contains(page, "<script>alert(1)") {
+		t.Error("the environment parameter is rendered unescaped")
+	}
+	if _, page := body(t, f.srv.URL, "/d/operations?range=7d"); !strings.Contains(page, `<option value="7d" selected>Last 7 days</option>`) {
+		t.Error("the 7d range is not selected")
+	}
+	if _, page := body(t, f.srv.URL, "/d/s3-public"); strings.Contains(page, "db-ip.com") {
+		t.Error("a page without locations credits the geolocation data")
 	}
 	if err := admins.Store(context.Background(), f.conn, f.db, []string{"alice", "bob"}); err != nil {
 		t.Fatal(err)
@@ -270,14 +199,95 @@ func TestDashboardPage(t *testing.T) {
 	if _, page := body(t, f.srv.URL, "/"); !strings.Contains(page, `id="admin-users">2</a>`) {
 		t.Error("the page does not count the two admin users stored")
 	}
-	if strings.Contains(page, "<script>alert(1)") {
-		t.Error("the environment parameter is rendered unescaped")
+	for _, q := range []string{"?from=bad", "?usr_name=x"} {
+		if _, page := body(t, f.srv.URL, "/"+q); !strings.Contains(page, `class="problem"`) {
+			t.Errorf("GET /%s: the problem is not reported on the page", q)
+		}
 	}
-	if _, page := body(t, f.srv.URL, "/?from=bad"); !strings.Contains(page, `class="problem"`) || !strings.Contains(page, `value="custom" selected`) {
-		t.Error("a bad time range is not reported on the page")
+	for _, path := range []string{"/nothing", "/d/nothing", "/d/"} {
+		if res, _ := body(t, f.srv.URL, path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+		}
 	}
-	if res, _ := body(t, f.srv.URL, "/nothing"); res.StatusCode != http.StatusNotFound {
-		t.Errorf("GET /nothing: %d, want 404", res.StatusCode)
+}
+
+// TestPanelAnswer checks what an answer says besides its rows: the time range, the filters
+// in force and the SQL, whose filter values are parameters, never spliced in.
+func TestPanelAnswer(t *testing.T) {
+	f := newFixture(t)
+	q := with(f.day(), "user_name", "x' OR '1'='1", "environment", "prod")
+	a := get(t, f.srv.URL, "/api/panels/overview-top-users?"+q.Encode(), http.StatusOK)
+	if a.From != f.h(-24) || a.To != f.h(1) || a.Kind != "column" || a.Title != "Top 10 Users" {
+		t.Errorf("answer: from %s to %s kind %s title %q", a.From, a.To, a.Kind, a.Title)
+	}
+	if !reflect.DeepEqual(a.Filters, map[string]string{"user_name": "x' OR '1'='1", "environment": "prod"}) {
+		t.Errorf("filters %v", a.Filters)
+	}
+	if !strings.Contains(a.SQL, "user_name = @user_name") || !strings.Contains(a.SQL, "environment = @environment") ||
+		!strings.Contains(a.SQL, "event_time >= @from AND event_time < @to") || strings.Contains(a.SQL, "OR '1'") || !strings.Contains(a.SQL, f.db+".events FINAL") {
+		t.Errorf("sql %s", a.SQL)
+	}
+	if len(a.Rows) != 0 {
+		t.Errorf("rows %v for a user that does not exist", a.Rows)
+	}
+	for panel, window := range map[string]time.Duration{"overview-top-users": 24 * time.Hour, "users-admin-recent-activity": 3 * time.Hour, "ops-action-events": time.Hour} {
+		a := get(t, f.srv.URL, "/api/panels/"+panel, http.StatusOK)
+		from, _ := time.Parse(time.RFC3339, a.From)
+		to, _ := time.Parse(time.RFC3339, a.To)
+		if to.Sub(from) != window || time.Since(to) > time.Minute {
+			t.Errorf("%s default window: from %s to %s, want the last %v", panel, a.From, a.To, window)
+		}
+	}
+	a = get(t, f.srv.URL, "/api/panels/users-admin-recent-activity?range=30d", http.StatusOK)
+	from, _ := time.Parse(time.RFC3339, a.From)
+	to, _ := time.Parse(time.RFC3339, a.To)
+	if to.Sub(from) != 30*24*time.Hour {
+		t.Errorf("range=30d: from %s to %s", a.From, a.To)
+	}
+}
+
+func TestPanelErrors(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, path string
+		status     int
+		says       string
+	}{
+		{"unknown panel", "/api/panels/overview-nothing", http.StatusNotFound, "no panel"},
+		{"bad from", "/api/panels/overview-geo?from=yesterday", http.StatusBadRequest, "from"},
+		{"bad to", "/api/panels/overview-geo?from=2024-05-01T00:00:00Z&to=2024-05-02", http.StatusBadRequest, "to"},
+		{"to without from", "/api/panels/overview-geo?to=2024-05-01T00:00:00Z", http.StatusBadRequest, "to needs from"},
+		{"range and from", "/api/panels/overview-geo?range=1h&from=2024-05-01T00:00:00Z", http.StatusBadRequest, "either"},
+		{"bad range", "/api/panels/overview-geo?range=1w", http.StatusBadRequest, "range"},
+		{"negative range", "/api/panels/overview-geo?range=-1h", http.StatusBadRequest, "empty"},
+		{"from after to", "/api/panels/overview-geo?from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z", http.StatusBadRequest, "empty"},
+		{"range too long", "/api/panels/overview-geo?range=10000h", http.StatusBadRequest, "longer"},
+		{"unknown filter", "/api/panels/overview-geo?username=alice", http.StatusBadRequest, "unknown parameter"},
+		{"a column that is no filter", "/api/panels/overview-geo?raw=x", http.StatusBadRequest, "unknown parameter"},
+		{"filter twice", "/api/panels/overview-geo?user_name=a&user_name=b", http.StatusBadRequest, "once"},
+		{"filter too long", "/api/panels/overview-geo?environment=" + strings.Repeat("x", 1100), http.StatusBadRequest, "environment"},
+		{"bad format", "/api/panels/overview-geo?format=xml", http.StatusBadRequest, "format"},
+		{"bad boolean", "/api/panels/overview-geo?is_admin=yes", http.StatusBadRequest, "true or false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := get(t, f.srv.URL, tt.path, tt.status)
+			if !strings.Contains(a.Error, tt.says) {
+				t.Errorf("error %q does not say %q", a.Error, tt.says)
+			}
+		})
+	}
+}
+
+func TestPanelCSV(t *testing.T) {
+	f := newFixture(t)
+	res, b := body(t, f.srv.URL, "/api/panels/overview-geo?format=csv&"+with(f.day(), "environment", "dev").Encode())
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="overview-geo.csv"` {
+		t.Fatalf("CSV: %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Disposition"))
+	}
+	if want := "location,country_code,latitude,longitude,events,city,users\n\"Berlin, Germany\",DE,52.5244,13.4105,2,Berlin,2\n"; b != want {
+		t.Errorf("CSV:\n got  %q\n want %q", b, want)
 	}
 }
 
@@ -306,13 +316,13 @@ func TestHealthz(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer down.Close()
-	srv := httpServer(t, console.Handler(down, "trailstream"))
+	srv := httpServer(t, console.Handler(down, "trailstream", console.Options{}))
 	res, b = body(t, srv, "/healthz")
 	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(b, "ClickHouse does not answer") {
 		t.Errorf("healthz with ClickHouse down: %d %q", res.StatusCode, b)
 	}
 
-	srv = httpServer(t, console.Handler(f.conn, "bad-name; DROP"))
+	srv = httpServer(t, console.Handler(f.conn, "bad-name; DROP", console.Options{}))
 	res, b = body(t, srv, "/healthz")
 	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(b, "database name") {
 		t.Errorf("healthz with a bad database name: %d %q", res.StatusCode, b)
@@ -349,6 +359,11 @@ func TestRun(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+
+	c.HomeCountries = "US,USA"
+	if err := console.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "--home-countries") {
+		t.Errorf("Run with a bad home country: %v", err)
 	}
 
 	c.ClickHouseDatabase = "bad-name"

@@ -3,91 +3,60 @@ package console
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // panel is one dashboard panel: what it shows and the query behind it. Adding a panel or a
-// whole dashboard is adding rows to the panels table below.
+// whole dashboard is adding rows to the panels and dashboards tables.
 type panel struct {
-	ID        string   `json:"id"`
-	Dashboard string   `json:"dashboard"`
-	Title     string   `json:"title"`
-	Kind      string   `json:"kind"` // pie, bar (time series), column, single or table
-	Columns   []column `json:"columns"`
+	ID        string
+	Dashboard string
+	Title     string
+	// Kind says how the rows are drawn and shaped:
+	//
+	//	map                  location, country_code, latitude, longitude, events, city, and the panel's own
+	//	pie, column, bar     name, value
+	//	stacked-column, line time (start of the hour), series, value: one row per hour and series with data
+	//	outlier-line         time, value, mean, lower, upper, outlier: every hour of the window
+	//	single               value
+	//	table                the panel's columns
+	Kind    string
+	Columns []column
+	// Window is the time the panel shows when the request names none, ending now.
+	Window time.Duration
+	// Description says what the panel counts, and where it deliberately differs from the
+	// product the dashboards answer.
+	Description string
+	// Match is the condition selecting the events the panel counts. SQL reads it as
+	// {match}, and the events search's panel=ID applies it, so a drill-down lists the
+	// events behind an element.
+	Match string
+	// SQL returns the columns in order. It reads {events} (the events table with FINAL,
+	// so a redelivered event counts once), {detections} and {admin_users}, and restricts
+	// events with {filter} (time range and filters) or {dims} (the filters alone), whose
+	// values are bound as parameters: @from, @to, @lookback (ten hours before the hour of
+	// @from), @home_countries and one named after each filter.
+	SQL string
+	// Drill maps a row column to the events filter a click on it adds: a filter name, or
+	// "hour" (the hour starting at the time) or "second" (the second of the time).
+	Drill map[string]string
 	// Geolocated panels show where source addresses are; a page with one credits the
 	// geolocation data (geo.Attribution).
-	Geolocated bool `json:"-"`
-	// SQL returns the columns in order. It reads {events} (the events table with FINAL)
-	// and restricts it with {filter} (time range and environment, bound as parameters).
-	SQL string `json:"-"`
+	Geolocated bool
 }
 
 // column describes one column of a panel's rows.
 type column struct {
 	Name  string `json:"name"`
 	Label string `json:"label"`
-	Type  string `json:"type"` // string, number or time (RFC 3339, UTC)
-	// Hidden columns are in the rows for API users (a map's coordinates) but not drawn.
-	Hidden bool `json:"hidden,omitempty"`
+	Type  string `json:"type"` // string, number, bool, time (RFC 3339, UTC) or json (a raw record)
 }
-
-var eventsColumn = column{Name: "events", Label: "Events", Type: "number"}
-
-// panels lists every panel the console serves, dashboard by dashboard.
-var panels = []panel{
-	{
-		ID: "overview-geo", Dashboard: "overview", Title: "Geo Location of All Users", Kind: "table", Geolocated: true,
-		Columns: []column{
-			{Name: "country_code", Label: "Code", Type: "string"}, {Name: "country_name", Label: "Country", Type: "string"},
-			eventsColumn, {Name: "users", Label: "Users", Type: "number"},
-			{Name: "latitude", Label: "Latitude", Type: "number", Hidden: true},
-			{Name: "longitude", Label: "Longitude", Type: "number", Hidden: true},
-		},
-		SQL: `SELECT country_code, any(country_name) AS country_name, count() AS events,
-			uniqExactIf(user_name, user_name != '') AS users, any(latitude) AS latitude, any(longitude) AS longitude
-			FROM {events} WHERE {filter} AND country_code != ''
-			GROUP BY country_code ORDER BY events DESC, country_code LIMIT 300`,
-	},
-	{
-		ID: "overview-created-resources", Dashboard: "overview", Title: "Created Resources", Kind: "pie",
-		Columns: []column{{Name: "event_name", Label: "Event", Type: "string"}, eventsColumn},
-		SQL: `SELECT event_name, count() AS events FROM {events} WHERE {filter} AND action = 'create'
-			GROUP BY event_name ORDER BY events DESC, event_name LIMIT 50`,
-	},
-	{
-		ID: "overview-deleted-resources", Dashboard: "overview", Title: "Deleted Resources Over Time", Kind: "bar",
-		Columns: []column{{Name: "hour", Label: "Hour", Type: "time"}, {Name: "events", Label: "Deleted", Type: "number"}},
-		SQL: `SELECT toStartOfHour(event_time, 'UTC') AS hour, count() AS events
-			FROM {events} WHERE {filter} AND action = 'delete' GROUP BY hour ORDER BY hour`,
-	},
-	{
-		ID: "overview-top-users", Dashboard: "overview", Title: "Top 10 Users", Kind: "column",
-		Columns: []column{{Name: "user_name", Label: "User", Type: "string"}, eventsColumn},
-		SQL: `SELECT user_name, count() AS events FROM {events} WHERE {filter} AND user_name != ''
-			GROUP BY user_name ORDER BY events DESC, user_name LIMIT 10`,
-	},
-	{
-		ID: "overview-failed-logins", Dashboard: "overview", Title: "Failed Logins", Kind: "single",
-		Columns: []column{{Name: "failures", Label: "Failed logins", Type: "number"}},
-		SQL: `SELECT count() AS failures FROM {events}
-			WHERE {filter} AND event_name = 'ConsoleLogin' AND outcome = 'failure'`, // also right for rows older than login_result,
-	},
-	{
-		ID: "overview-network-security-events", Dashboard: "overview", Title: "Created and Deleted Network and Security Events", Kind: "pie",
-		Columns: []column{{Name: "event_name", Label: "Event", Type: "string"}, eventsColumn},
-		SQL: `SELECT event_name, count() AS events FROM {events}
-			WHERE {filter} AND match(event_name, 'Security|Network') AND action IN ('create', 'delete')
-			GROUP BY event_name ORDER BY events DESC, event_name LIMIT 50`,
-	},
-}
-
-// filter restricts events to [from, to) and to one environment, or all when it is empty.
-// Its parameters are bound in the order from, to, environment, environment.
-const filter = `event_time >= ? AND event_time < ? AND (? = '' OR environment = ?)`
 
 // findPanel returns the panel with the given ID.
 func findPanel(id string) (panel, bool) {
@@ -99,54 +68,127 @@ func findPanel(id string) (panel, bool) {
 	return panel{}, false
 }
 
-// selection is what a panel is asked to show: a time range and an environment.
-type selection struct {
-	From, To    time.Time
-	Environment string // empty for all environments
-}
-
 // panelData is the JSON answer for one panel.
 type panelData struct {
-	panel
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Environment string    `json:"environment"`
-	Rows        [][]any   `json:"rows"`
+	Panel   string            `json:"panel"`
+	Title   string            `json:"title"`
+	Kind    string            `json:"kind"`
+	From    time.Time         `json:"from"`
+	To      time.Time         `json:"to"`
+	Filters map[string]string `json:"filters"`
+	Columns []column          `json:"columns"`
+	Rows    [][]any           `json:"rows"`
+	SQL     string            `json:"sql"`
 }
 
 // store runs the panel queries against one ClickHouse database.
 type store struct {
-	conn   driver.Conn
-	events string // the events table of the configured database, read with FINAL
+	conn driver.Conn
+	db   string
+	home []string // the home countries of logins-outside-country
 }
 
-func newStore(conn driver.Conn, db string) *store {
-	return &store{conn: conn, events: db + ".events FINAL"}
+func newStore(conn driver.Conn, db string, home []string) *store {
+	return &store{conn: conn, db: db, home: home}
 }
 
-// query runs p's query for sel and returns its rows, times as RFC 3339 UTC strings.
+// expand returns sql with its placeholders replaced for sel: the tables, the filter
+// conditions (with their parameter names, never their values) and match.
+func (s *store) expand(sql, match string, sel selection) string {
+	dims := "1"
+	if len(sel.Filters) > 0 {
+		parts := make([]string, len(sel.Filters))
+		for i, c := range sel.Filters {
+			parts[i] = c.SQL
+		}
+		dims = strings.Join(parts, " AND ")
+	}
+	// A detection matches the filters when one of its events does; its events lie within
+	// ten minutes of each other, so a day around the window holds them.
+	detections := "1"
+	if len(sel.Filters) > 0 {
+		detections = "hasAny(event_ids, (SELECT groupArray(event_id) FROM {events} WHERE event_time >= @from - 86400 AND event_time < @to + 86400 AND " + dims + "))"
+	}
+	home := "0"
+	if len(s.home) > 0 {
+		home = "has(@home_countries, country_code)"
+	}
+	if match == "" {
+		match = "1"
+	}
+	sql = strings.NewReplacer("{match}", "("+match+")", "{detection_filter}", detections).Replace(sql)
+	filter := "event_time >= @from AND event_time < @to"
+	if len(sel.Filters) > 0 {
+		filter += " AND " + dims
+	}
+	return strings.NewReplacer(
+		"{events}", s.db+".events FINAL",
+		"{detections}", s.db+".detections FINAL",
+		"{admin_users}", s.db+".admin_users",
+		"{filter}", filter,
+		"{dims}", dims,
+		"{home}", home,
+	).Replace(sql)
+}
+
+// args returns the bound parameters of sel.
+func (s *store) args(sel selection) []any {
+	home := s.home
+	if home == nil {
+		home = []string{}
+	}
+	args := []any{
+		clickhouse.Named("from", sel.From.UTC()),
+		clickhouse.Named("to", sel.To.UTC()),
+		clickhouse.Named("lookback", sel.From.UTC().Truncate(time.Hour).Add(-bandHours*time.Hour)),
+		clickhouse.Named("home_countries", home),
+	}
+	for _, c := range sel.Filters {
+		args = append(args, clickhouse.Named(c.Name, c.Value))
+	}
+	return args
+}
+
+// query runs p's query for sel and returns its answer, times as RFC 3339 UTC strings.
 func (s *store) query(ctx context.Context, p panel, sel selection) (panelData, error) {
-	sql := strings.NewReplacer("{events}", s.events, "{filter}", filter).Replace(p.SQL)
-	rows, err := s.conn.Query(ctx, sql, sel.From.UTC(), sel.To.UTC(), sel.Environment, sel.Environment)
+	sql := s.expand(p.SQL, p.Match, sel)
+	out := panelData{Panel: p.ID, Title: p.Title, Kind: p.Kind, From: sel.From.UTC(), To: sel.To.UTC(),
+		Filters: sel.filterMap(), Columns: p.Columns, SQL: sql}
+	rows, err := s.rows(ctx, sql, s.args(sel))
 	if err != nil {
 		return panelData{}, fmt.Errorf("panel %s: %w", p.ID, err)
 	}
+	if p.Kind == "outlier-line" {
+		rows, err = band(rows, sel.From, sel.To)
+		if err != nil {
+			return panelData{}, fmt.Errorf("panel %s: %w", p.ID, err)
+		}
+	}
+	for _, r := range rows {
+		if len(r) != len(p.Columns) {
+			return panelData{}, fmt.Errorf("panel %s: query returns %d columns, the panel has %d", p.ID, len(r), len(p.Columns))
+		}
+	}
+	out.Rows = rows
+	return out, nil
+}
+
+// rows runs sql and returns its rows, times as RFC 3339 UTC strings.
+func (s *store) rows(ctx context.Context, sql string, args []any) ([][]any, error) {
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
-	if len(types) != len(p.Columns) {
-		return panelData{}, fmt.Errorf("panel %s: query returns %d columns, the panel has %d", p.ID, len(types), len(p.Columns))
-	}
-	out := panelData{panel: p, From: sel.From.UTC(), To: sel.To.UTC(), Environment: sel.Environment, Rows: [][]any{}}
-	if out.Environment == "" {
-		out.Environment = "all"
-	}
+	out := [][]any{}
 	for rows.Next() {
 		dest := make([]any, len(types))
 		for i, t := range types {
 			dest[i] = reflect.New(t.ScanType()).Interface()
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return panelData{}, fmt.Errorf("panel %s: %w", p.ID, err)
+			return nil, err
 		}
 		row := make([]any, len(dest))
 		for i, d := range dest {
@@ -156,32 +198,55 @@ func (s *store) query(ctx context.Context, p panel, sel selection) (panelData, e
 			}
 			row[i] = v
 		}
-		out.Rows = append(out.Rows, row)
+		out = append(out, row)
 	}
-	if err := rows.Err(); err != nil {
-		return panelData{}, fmt.Errorf("panel %s: %w", p.ID, err)
+	return out, rows.Err()
+}
+
+// bandHours is how many hours before a point its outlier band is computed from.
+const bandHours = 10
+
+// band turns hourly counts (rows of time, count, from bandHours before the hour of from up
+// to to) into an outlier line: every hour of [from, to), its count, and the band mean ± 3σ
+// (population standard deviation) of the bandHours before it, the point outside the band
+// marked. Hours without a row count zero.
+func band(rows [][]any, from, to time.Time) ([][]any, error) {
+	counts := map[int64]float64{}
+	for _, r := range rows {
+		if len(r) != 2 {
+			return nil, fmt.Errorf("hourly counts: %d columns, want time and count", len(r))
+		}
+		t, err := time.Parse(time.RFC3339, fmt.Sprint(r[0]))
+		if err != nil {
+			return nil, fmt.Errorf("hourly counts: %w", err)
+		}
+		n, ok := r[1].(uint64)
+		if !ok {
+			return nil, fmt.Errorf("hourly counts: count is %T, want uint64", r[1])
+		}
+		counts[t.Unix()] = float64(n)
+	}
+	first := from.UTC().Truncate(time.Hour)
+	out := [][]any{}
+	for h := first; h.Before(to); h = h.Add(time.Hour) {
+		var sum, sq float64
+		for i := 1; i <= bandHours; i++ {
+			sum += counts[h.Add(-time.Duration(i)*time.Hour).Unix()]
+		}
+		mean := sum / bandHours
+		for i := 1; i <= bandHours; i++ {
+			d := counts[h.Add(-time.Duration(i)*time.Hour).Unix()] - mean
+			sq += d * d
+		}
+		sigma := math.Sqrt(sq / bandHours)
+		v := counts[h.Unix()]
+		lower, upper := mean-3*sigma, mean+3*sigma
+		out = append(out, []any{h.Format(time.RFC3339), v, round(mean), round(lower), round(upper), v < lower || v > upper})
 	}
 	return out, nil
 }
 
-// environments returns the distinct environment labels of the stored events.
-func (s *store) environments(ctx context.Context) ([]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT environment FROM "+s.events+
-		" WHERE environment != '' ORDER BY environment LIMIT 200")
-	if err != nil {
-		return nil, fmt.Errorf("list environments: %w", err)
-	}
-	defer rows.Close()
-	var envs []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, fmt.Errorf("list environments: %w", err)
-		}
-		envs = append(envs, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list environments: %w", err)
-	}
-	return envs, nil
+// round rounds to six decimals, which a chart needs and which keeps the answers exact to read.
+func round(v float64) float64 {
+	return math.Round(v*1e6) / 1e6
 }

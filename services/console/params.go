@@ -4,20 +4,114 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 const (
-	defaultRange = 24 * time.Hour
 	// maxSpan bounds a selected time range; the hourly charts would grow unreadable beyond it.
 	maxSpan = 92 * 24 * time.Hour
+	// maxFilterValue bounds a filter value: a user agent is the longest field people filter on.
+	maxFilterValue = 1024
 )
 
-// parseSelection reads the time range and environment of a request: either range (a Go
-// duration ending now) or from and to (RFC 3339; to defaults to now), and environment
-// ("all" or empty for every environment). With none of them it selects the last 24 hours.
-func parseSelection(q url.Values, now time.Time) (selection, error) {
+// earliest and latest bound the times a request may name: a ClickHouse DateTime holds
+// 1970 to 2106, and the panels read up to a day before the window (the day-earlier
+// comparison) and ten hours before it (the outlier band).
+var (
+	earliest = time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)
+	latest   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// presets are the time ranges of the time picker that are not Go durations.
+var presets = map[string]time.Duration{"7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// filterKind says how a filter's value is compared with its column.
+type filterKind int
+
+const (
+	textFilter  filterKind = iota // column = value
+	boolFilter                    // a UInt8 column, value true/false (or 1/0)
+	arrayFilter                   // has(column, value)
+)
+
+// filterDef is one query parameter that restricts events to an exact value: its name, the
+// SQL expression it compares (a column of the events table, from this fixed list only)
+// and how.
+type filterDef struct {
+	Name string
+	Expr string
+	Kind filterKind
+}
+
+// filterDefs are the event filters every panel and the events search accept, by query
+// parameter name. A name not in this list is refused, never spliced into SQL; the values
+// are bound as parameters.
+var filterDefs = func() []filterDef {
+	var defs []filterDef
+	for _, c := range []string{
+		"environment", "account_id", "aws_region", "user_name", "event_name",
+		"source_ip", "country_code", "outcome", "error_code", "event_source",
+		"event_id", "event_version", "event_type", "user_agent", "user_type", "user_arn", "error_message",
+		"action", "role_name", "session_name", "principal_id", "access_key_id", "actor_account_id",
+		"invoked_by", "login_result", "event_category", "resource_type", "country_name", "city",
+	} {
+		defs = append(defs, filterDef{Name: c, Expr: c, Kind: textFilter})
+	}
+	for _, c := range []string{
+		"mfa_used", "session_mfa", "user_name_hidden", "is_read_only", "is_network_security",
+		"is_public_exposure", "is_admin", "event_id_derived",
+	} {
+		defs = append(defs, filterDef{Name: c, Expr: c, Kind: boolFilter})
+	}
+	return append(defs,
+		filterDef{Name: "resource_name", Expr: "resource_names", Kind: arrayFilter},
+		filterDef{Name: "resource_arn", Expr: "resource_arns", Kind: arrayFilter},
+		// The resource noun of the resource panels: CreateUser → User, RunInstances → Instances.
+		filterDef{Name: "noun", Expr: nounExpr, Kind: textFilter},
+	)
+}()
+
+func findFilter(name string) (filterDef, bool) {
+	i := slices.IndexFunc(filterDefs, func(f filterDef) bool { return f.Name == name })
+	if i < 0 {
+		return filterDef{}, false
+	}
+	return filterDefs[i], true
+}
+
+// condition is one filter in force: the SQL comparing its expression with a bound parameter
+// named after it, and the value bound.
+type condition struct {
+	Name  string
+	SQL   string
+	Value any    // bound as @Name
+	Text  string // the value as given
+}
+
+// selection is what a panel or the events search is asked to show: a time range and the
+// filters in force.
+type selection struct {
+	From, To time.Time
+	Filters  []condition
+}
+
+// filterMap returns the filters in force by name, as the answers echo them.
+func (s selection) filterMap() map[string]string {
+	m := make(map[string]string, len(s.Filters))
+	for _, c := range s.Filters {
+		m[c.Name] = c.Text
+	}
+	return m
+}
+
+// parseSelection reads the time range and filters of a request. The time is range (a
+// preset 15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or any Go duration, ending now) or from and to
+// (RFC 3339; to defaults to now); with neither it is window (the panel's default), ending now.
+// Every other parameter must be a filter of filterDefs or one of extra (which the caller
+// reads itself); an empty filter value, and environment=all, select everything.
+func parseSelection(q url.Values, now time.Time, window time.Duration, extra ...string) (selection, error) {
 	now = now.UTC().Truncate(time.Second)
 	var sel selection
 	rng, from, to := q.Get("range"), q.Get("from"), q.Get("to")
@@ -38,15 +132,17 @@ func parseSelection(q url.Values, now time.Time) (selection, error) {
 		sel.From, sel.To = f.UTC().Truncate(time.Second), t.UTC().Truncate(time.Second)
 	case to != "":
 		return sel, errors.New("to needs from")
-	default:
-		d := defaultRange
-		if rng != "" {
+	case rng != "":
+		d, ok := presets[rng]
+		if !ok {
 			var err error
 			if d, err = time.ParseDuration(rng); err != nil {
-				return sel, fmt.Errorf("range: want a duration like 24h: %w", err)
+				return sel, fmt.Errorf("range: want 15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or a duration like 90m: %w", err)
 			}
 		}
 		sel.From, sel.To = now.Add(-d), now
+	default:
+		sel.From, sel.To = now.Add(-window), now
 	}
 	if !sel.From.Before(sel.To) {
 		return sel, errors.New("the time range is empty: from must be before to")
@@ -54,11 +150,64 @@ func parseSelection(q url.Values, now time.Time) (selection, error) {
 	if sel.To.Sub(sel.From) > maxSpan {
 		return sel, fmt.Errorf("the time range is longer than the %v allowed", maxSpan)
 	}
-	switch env := q.Get("environment"); {
-	case len(env) > 200 || !utf8.ValidString(env):
-		return sel, errors.New("environment: not a valid environment name")
-	case env != "all":
-		sel.Environment = env
+	if sel.From.Before(earliest) || sel.To.After(latest) {
+		return sel, fmt.Errorf("the time range must lie between %s and %s", earliest.Format(time.RFC3339), latest.Format(time.RFC3339))
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		vals := q[name]
+		switch {
+		case name == "range" || name == "from" || name == "to" || slices.Contains(extra, name):
+			if len(vals) > 1 {
+				return sel, fmt.Errorf("%s: give it once", name)
+			}
+			continue
+		}
+		def, ok := findFilter(name)
+		if !ok {
+			return sel, fmt.Errorf("unknown parameter %q: the filters are %s", name, filterNames())
+		}
+		if len(vals) > 1 {
+			return sel, fmt.Errorf("%s: give it once; a filter matches one exact value", name)
+		}
+		v := vals[0]
+		if v == "" || name == "environment" && v == "all" {
+			continue
+		}
+		if len(v) > maxFilterValue {
+			return sel, fmt.Errorf("%s: longer than the %d bytes allowed", name, maxFilterValue)
+		}
+		c := condition{Name: name, Value: v, Text: v}
+		switch def.Kind {
+		case textFilter:
+			c.SQL = def.Expr + " = @" + name
+		case arrayFilter:
+			c.SQL = "has(" + def.Expr + ", @" + name + ")"
+		case boolFilter:
+			switch strings.ToLower(v) {
+			case "true", "1":
+				c.Value = uint8(1)
+			case "false", "0":
+				c.Value = uint8(0)
+			default:
+				return sel, fmt.Errorf("%s: want true or false, not %q", name, v)
+			}
+			c.SQL = def.Expr + " = @" + name
+		}
+		sel.Filters = append(sel.Filters, c)
 	}
 	return sel, nil
+}
+
+// filterNames lists the filter parameters for error messages.
+func filterNames() string {
+	names := make([]string, len(filterDefs))
+	for i, f := range filterDefs {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
 }

@@ -1,6 +1,7 @@
-// The console's dashboard: fetches each panel from /api/panels/{id} with the page's time
-// range and environment, and draws it as inline SVG (pie, bar, column, single) or a table.
-// Each panel element reports its state in data-state: loading, ready, empty or error.
+// The console's dashboard: fetches each panel from /api/panels/{id} (the events search from
+// /api/events) with the page's time range and filters, and draws it as inline SVG (pie,
+// column and bar as columns, single) or, for every other kind, a table. Each panel element
+// reports its state in data-state: loading, ready, empty or error.
 "use strict";
 
 (() => {
@@ -91,53 +92,6 @@
     return el("div", { class: "pie" }, svg, legend);
   }
 
-  function hourLabel(t) {
-    return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  }
-
-  function dayLabel(t) {
-    return t.toLocaleDateString([], { day: "numeric", month: "short" });
-  }
-
-  // bar draws rows [hour, value] as one bar per hour across the selected time range, so
-  // hours without events show as gaps.
-  function bar(data) {
-    const [W, H, left, right, top, bottom] = [600, 250, 44, 12, 12, 42];
-    const start = Math.floor(Date.parse(data.from) / HOUR) * HOUR;
-    const hours = Math.max(1, Math.ceil((Date.parse(data.to) - start) / HOUR));
-    const slot = (W - left - right) / hours;
-    const max = niceMax(Math.max(...data.rows.map(r => Number(r[1]))));
-    const svg = chart(W, H, data.title);
-    yAxis(svg, left, W - right, top, H - bottom, max);
-    const what = data.columns[1].label.toLowerCase();
-    for (const [t, v] of data.rows) {
-      const i = Math.floor((Date.parse(t) - start) / HOUR);
-      const h = (H - bottom - top) * Number(v) / max;
-      const from = new Date(t), to = new Date(Date.parse(t) + HOUR);
-      const w = Math.max(1, Math.min(slot * 0.76, 36));
-      svg.append(sv("rect", {
-        class: "mark c0", x: left + i * slot + (slot - w) / 2, y: H - bottom - h,
-        width: w, height: h, rx: Math.min(3, w / 4),
-      }, tip(`${dayLabel(from)} ${hourLabel(from)}–${hourLabel(to)}: ${number.format(Number(v))} ${what}`)));
-    }
-    // Ticks every few hours labelled with the hour (and the day when it changes), or at
-    // midnight every few days labelled with the day.
-    const step = [1, 2, 3, 4, 6, 12, 24, 48, 72, 168, 336, 720].find(s => hours / s <= 8) || 720;
-    let lastDay = "", days = 0;
-    for (let i = 0; i < hours; i++) {
-      const t = new Date(start + i * HOUR);
-      if (step < 24 ? i % step !== 0 : t.getHours() !== 0 || days++ % (step / 24) !== 0) continue;
-      const x = left + i * slot + slot / 2;
-      svg.append(sv("line", { class: "axis", x1: x, x2: x, y1: H - bottom, y2: H - bottom + 4 }));
-      const day = dayLabel(t);
-      const label = sv("text", { x, y: H - bottom + 16, "text-anchor": "middle" }, step < 24 ? hourLabel(t) : day);
-      if (step < 24 && day !== lastDay) label.append(sv("tspan", { x, dy: 14 }, day));
-      lastDay = day;
-      svg.append(label);
-    }
-    return svg;
-  }
-
   // column draws rows [label, value] as labelled columns, in the order given.
   function column(data) {
     const [W, H, left, right, top, bottom] = [600, 270, 44, 12, 20, 70];
@@ -183,7 +137,13 @@
     return el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), el("tbody", {}, ...body)));
   }
 
-  const draw = { pie, bar, column, single, table };
+  // events is the events search's table, without the raw records.
+  function events(data) {
+    const keep = data.columns.map((c, i) => i).filter(i => data.columns[i].type !== "json");
+    return table({ columns: keep.map(i => data.columns[i]), rows: data.rows.map(r => keep.map(i => r[i])) });
+  }
+
+  const draw = { pie, column, bar: column, single, table, events };
 
   function show(card, state, content) {
     card.dataset.state = state;
@@ -191,26 +151,36 @@
     card.querySelector(".body").replaceChildren(content);
   }
 
-  // selection returns the API query of the page: range or from/to, and environment.
+  // selection returns the API query of the page: its time range and filters.
   function selection() {
-    const page = new URLSearchParams(location.search);
     const q = new URLSearchParams();
-    for (const k of ["range", "from", "to", "environment"]) {
-      if (page.get(k)) q.set(k, page.get(k));
+    for (const [k, v] of new URLSearchParams(location.search)) {
+      if (v && k !== "refresh") q.set(k, v);
     }
     return q;
   }
 
   function describe(data) {
     const opts = { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" };
-    const env = data.environment === "all" ? "all environments" : `environment ${data.environment}`;
-    return `${new Date(data.from).toLocaleString([], opts)} – ${new Date(data.to).toLocaleString([], opts)} · ${env}`;
+    const filters = Object.entries(data.filters || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "all events";
+    return `${new Date(data.from).toLocaleString([], opts)} – ${new Date(data.to).toLocaleString([], opts)} · ${filters}`;
+  }
+
+  // navigate links the page to every dashboard.
+  async function navigate() {
+    const nav = document.querySelector("header nav");
+    const res = await fetch("/api/dashboards", { headers: { Accept: "application/json" } });
+    if (!nav || !res.ok) return;
+    const here = location.pathname === "/" ? "/d/overview" : location.pathname;
+    nav.replaceChildren(...(await res.json()).dashboards.concat([{ path: "/events", title: "Events" }]).map(d =>
+      el("a", d.path === here ? { href: d.path, class: "active", "aria-current": "page" } : { href: d.path }, d.title)));
   }
 
   async function load(card, query) {
     const id = card.dataset.panel;
     try {
-      const res = await fetch(`/api/panels/${encodeURIComponent(id)}?${query}`, { headers: { Accept: "application/json" } });
+      const url = card.dataset.kind === "events" ? `/api/events?${query}` : `/api/panels/${encodeURIComponent(id)}?${query}`;
+      const res = await fetch(url, { headers: { Accept: "application/json" } });
       const data = await res.json();
       if (!res.ok) throw new Error(data.error || res.statusText);
       document.getElementById("window").textContent = describe(data);
@@ -218,7 +188,7 @@
         show(card, "empty", el("p", { class: "note" }, "No events in this time range."));
         return;
       }
-      show(card, "ready", draw[data.kind](data));
+      show(card, "ready", (draw[card.dataset.kind] || table)(data));
     } catch (err) {
       show(card, "error", el("p", { class: "note" }, `Could not load this panel: ${err.message}`));
     }
@@ -253,8 +223,11 @@
         }
         q.set("from", f.toISOString());
         q.set("to", t.toISOString());
-      } else {
+      } else if (range.value) {
         q.set("range", range.value);
+      }
+      for (const [k, v] of new URLSearchParams(location.search)) {
+        if (!["range", "from", "to", "environment"].includes(k)) q.set(k, v);
       }
       const env = form.elements.environment.value;
       if (env !== "all") q.set("environment", env);
@@ -270,6 +243,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     setUpControls();
+    navigate().catch(() => {});
     const query = selection();
     for (const card of document.querySelectorAll("[data-panel]")) load(card, query);
   });
