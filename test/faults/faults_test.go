@@ -28,10 +28,11 @@ const (
 	largeRecords   = "records of 5-20 KB in files of 1,000"
 	badInputs      = "bad input"
 	deadConsumers  = "kill -9 sink 4 times 18 s apart"
+	deadJoiner     = "kill -9 sink again while it waits to join"
 )
 
 var scenarioOrder = []string{cleanName, killFetcher, killNormalizer, killDetector, killSink, repeatedKills,
-	clickhouseDown, s3Faults, brokerDown, threeTimes, twoFetchers, largeRecords, badInputs, deadConsumers}
+	clickhouseDown, s3Faults, brokerDown, threeTimes, twoFetchers, largeRecords, badInputs, deadConsumers, deadJoiner}
 
 // settleLimit is how long after a fault's end a scenario's pipeline may take to settle.
 const settleLimit = 90 * time.Second
@@ -65,7 +66,22 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("faults", func(t *testing.T) {
 		// The longest first: two run at a time.
-		t.Run("dead-consumers", func(t *testing.T) { t.Parallel(); testDeadConsumers(t, std, clean) })
+		for _, c := range []struct {
+			name, fault string
+			feed        time.Duration   // the input arrives over this long
+			kills       []time.Duration // between the start, or the last kill, and each kill of the sink
+			joining     bool            // each kill after the first waits until the restarted sink waits in JoinGroup
+		}{
+			{"dead-consumers", deadConsumers, 70 * time.Second, []time.Duration{10 * time.Second, 18 * time.Second, 18 * time.Second, 18 * time.Second}, false},
+			// The restarted sink waits in JoinGroup until the broker drops the dead one, one
+			// session timeout after its last heartbeat: killed then, it dies in JoinGroup.
+			{"dead-joiner", deadJoiner, 20 * time.Second, []time.Duration{5 * time.Second, 0}, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				testDeadConsumers(t, c.fault, std, clean, c.feed, c.kills, c.joining)
+			})
+		}
 		for _, c := range []struct {
 			name, fault string
 			drive       drive
@@ -265,24 +281,25 @@ func s3Trouble(t *testing.T, w *world, in *input) (time.Time, []string) {
 // kept 3 of 6 partitions for minutes.
 const deadConsumerBound = 40 * time.Second
 
-// testDeadConsumers kills the sink four times 18 s apart while the input arrives over
-// 70 s, and checks that every partition is read to its end again soon after the last
-// restart, then that nothing was lost or counted twice.
-func testDeadConsumers(t *testing.T, in *input, clean map[string]bool) {
+// testDeadConsumers kills the sink after each of the given pauses, restarting it at once,
+// while the input arrives over feed, and checks that every partition is read to its end
+// again soon after the last restart, then that nothing was lost or counted twice.
+func testDeadConsumers(t *testing.T, fault string, in *input, clean map[string]bool, feed time.Duration, kills []time.Duration, joining bool) {
 	w := newWorld(t)
 	w.startAll()
 	w.put(in)
-	fed := w.feed(in, in.objects, 70*time.Second, 1)
-	time.Sleep(10 * time.Second)
-	for i := range 4 {
-		if i > 0 {
-			time.Sleep(18 * time.Second)
+	fed := w.feed(in, in.objects, feed, 1)
+	var problems []string
+	group := w.cfg.GroupPrefix + "-sink-events"
+	for i, d := range kills {
+		time.Sleep(d)
+		if joining && i > 0 && !poll(20*time.Second, func() bool { return w.joining(group) }) {
+			problems = append(problems, "the restarted sink did not join "+group+" within 20 s: "+w.members())
 		}
 		w.restart("sink")
 	}
 	end := time.Now()
 	<-fed
-	var problems []string
 	if poll(deadConsumerBound, func() bool {
 		c, err := w.counts()
 		return err == nil && int(c.distinct) >= len(in.ids) && len(w.behind()) == 0
@@ -299,7 +316,7 @@ func testDeadConsumers(t *testing.T, in *input, clean map[string]bool) {
 		}
 	}
 	e := expectation{in: in, detections: clean, faultEnd: end, extra: []func(outcome) []string{func(outcome) []string { return problems }}}
-	w.verify(deadConsumers, o, e)
+	w.verify(fault, o, e)
 }
 
 // testBadInput puts bad input between good records: every good record must arrive, and

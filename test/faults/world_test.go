@@ -464,6 +464,17 @@ func (w *world) members() string {
 	return b.String()
 }
 
+// joining reports whether group is preparing a rebalance with more members than one: a
+// member has joined and waits in JoinGroup for the others.
+func (w *world) joining(group string) bool {
+	resp, err := w.kc.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil || len(resp.Groups) != 1 {
+		return false
+	}
+	g := resp.Groups[0]
+	return g.GroupState == "PreparingRebalance" && len(g.Members) > 1
+}
+
 // queueDepth returns the notifications in the queue, visible or being handled.
 func (w *world) queueDepth() int {
 	return testenv.QueueDepth(w.t, w.aws, w.queueURL)
