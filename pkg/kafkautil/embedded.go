@@ -1,10 +1,16 @@
 package kafkautil
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"sync"
+	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Embedded is an in-memory Kafka-protocol broker (franz-go's kfake) for demos, single-machine
@@ -12,6 +18,8 @@ import (
 type Embedded struct {
 	cluster *kfake.Cluster
 	listen  string // the address the broker listens on
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 // EmbeddedOption changes how StartEmbedded sets the broker up.
@@ -37,7 +45,7 @@ func StartEmbedded(port, partitions int, opts ...EmbeddedOption) (*Embedded, err
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &Embedded{}
+	e := &Embedded{done: make(chan struct{})}
 	// kfake advertises whatever its listener's Addr says (broker.hostport in cluster.go), so
 	// a listener that reports the advertised address is all it takes.
 	listen := func(network, address string) (net.Listener, error) {
@@ -62,6 +70,13 @@ func StartEmbedded(port, partitions int, opts ...EmbeddedOption) (*Embedded, err
 		return nil, fmt.Errorf("start embedded Kafka on 127.0.0.1:%d: %w", port, err)
 	}
 	e.cluster = c
+	ctx, stop := context.WithCancel(context.Background())
+	e.stop = stop
+	r := newReaper(c, e.listen)
+	go func() {
+		defer close(e.done)
+		r.run(ctx)
+	}()
 	return e, nil
 }
 
@@ -73,7 +88,11 @@ func (e *Embedded) Brokers() []string { return e.cluster.ListenAddrs() }
 func (e *Embedded) ListenAddr() string { return e.listen }
 
 // Close stops the broker.
-func (e *Embedded) Close() { e.cluster.Close() }
+func (e *Embedded) Close() {
+	e.stop()
+	<-e.done
+	e.cluster.Close()
+}
 
 // advertisedListener is a listener that reports another address as its own.
 type advertisedListener struct {
@@ -88,3 +107,183 @@ type hostPort string
 
 func (a hostPort) Network() string { return "tcp" }
 func (a hostPort) String() string  { return string(a) }
+
+// A reaper removes the consumer-group members that kfake keeps although they are gone.
+//
+// kfake (groups.go of github.com/twmb/franz-go/pkg/kfake at the version in go.mod) starts a
+// member's session timer only once an answer to it was delivered: group.reply calls
+// updateHeartbeat only when creq.reply succeeded, and a member that joins for the first time
+// has no timer while it waits in JoinGroup (addMemberAndRebalance → stopPending stops the only
+// one). A member whose process dies while it waits for its first JoinGroup answer (kill -9
+// during a rebalance, or a client that gave up waiting and joined again under a new member
+// ID) is therefore kept with no timer at all when the rebalance completes, and the leader
+// assigns it partitions. The one other guard, the pending-sync timer that drops members that
+// never send SyncGroup, is stopped as soon as the leader syncs (completeLeaderSync →
+// clearPendingSync). The dead member then holds its partitions, which nobody reads, until
+// some later rebalance happens to sweep it: with sinks killed 18 s apart this left 3 of 6
+// partitions unread for minutes. A real Kafka coordinator schedules every member's session
+// expiry when a join completes, delivered or not, and expires pending syncs in the Stable
+// state too. No kfake option changes this (session-timeout bounds only bound what clients
+// may ask for), so the reaper does what the coordinator should: it watches, through kfake's
+// Control hook, every group request that names a member, and a member listed in a group but
+// heard from for longer than its session timeout plus its rebalance timeout (plus the
+// client's request timeout) is made to leave the group. A live member is never silent that
+// long: it waits in JoinGroup at most its rebalance timeout, then syncs and heartbeats
+// within its session timeout.
+//
+// kfake also restarts the rebalance timer on every membership change while a group is
+// preparing a rebalance (group.rebalance: "Always reset the timer"), where Kafka keeps the
+// first deadline: while members keep joining less than a rebalance timeout apart, the
+// rebalance does not complete. That only delays, and ends once the joins stop.
+type reaper struct {
+	cluster *kfake.Cluster
+	client  *kafka.Client
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	groups map[string]*watchedGroup
+}
+
+type watchedGroup struct {
+	silence time.Duration        // longest a live member of the group goes unheard
+	heard   map[string]time.Time // member ID → when a request last named it, or it was first listed
+}
+
+// reapTick is how often the reaper looks at the groups.
+const reapTick = time.Second
+
+func newReaper(c *kfake.Cluster, listen string) *reaper {
+	direct := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, listen) // never through a proxy
+	}
+	r := &reaper{
+		cluster: c,
+		client:  &kafka.Client{Addr: kafka.TCP(listen), Timeout: 5 * time.Second, Transport: &kafka.Transport{Dial: direct}},
+		log:     slog.Default().With("component", "embedded-kafka"),
+		groups:  make(map[string]*watchedGroup),
+	}
+	for _, k := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.OffsetCommit} {
+		c.ControlKey(int16(k), r.observe)
+	}
+	return r
+}
+
+// observe notes the member a group request names; it never handles the request.
+func (r *reaper) observe(req kmsg.Request) (kmsg.Response, error, bool) {
+	var group, member string
+	var silence time.Duration
+	switch q := req.(type) {
+	case *kmsg.JoinGroupRequest:
+		group, member = q.Group, q.MemberID
+		rebalance := q.RebalanceTimeoutMillis
+		if rebalance <= 0 { // JoinGroup v0 has none: the session timeout serves
+			rebalance = q.SessionTimeoutMillis
+		}
+		silence = time.Duration(q.SessionTimeoutMillis+rebalance)*time.Millisecond + clientTimeout
+	case *kmsg.SyncGroupRequest:
+		group, member = q.Group, q.MemberID
+	case *kmsg.HeartbeatRequest:
+		group, member = q.Group, q.MemberID
+	case *kmsg.OffsetCommitRequest:
+		group, member = q.Group, q.MemberID
+	default:
+		return nil, nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.groups[group]
+	if g == nil {
+		if silence == 0 { // not a classic group of a client we saw join
+			return nil, nil, false
+		}
+		g = &watchedGroup{heard: make(map[string]time.Time)}
+		r.groups[group] = g
+	}
+	g.silence = max(g.silence, silence)
+	if member != "" {
+		g.heard[member] = time.Now()
+	}
+	return nil, nil, false
+}
+
+// clientTimeout is the request timeout of kafka-go's consumer group, which it adds to the
+// rebalance timeout while it waits for a JoinGroup answer.
+const clientTimeout = 5 * time.Second
+
+// run reaps every reapTick until ctx is done.
+func (r *reaper) run(ctx context.Context) {
+	tick := time.NewTicker(reapTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, gone := range r.silent(time.Now()) {
+			r.leave(ctx, gone)
+		}
+	}
+}
+
+type member struct {
+	group, id string
+	silent    time.Duration
+	assigned  int
+}
+
+// silent returns the members listed in their group and unheard for longer than the group's
+// silence; it forgets the members no longer listed.
+func (r *reaper) silent(now time.Time) []member {
+	r.mu.Lock()
+	names := make([]string, 0, len(r.groups))
+	for name := range r.groups {
+		names = append(names, name)
+	}
+	r.mu.Unlock()
+	var out []member
+	for _, name := range names {
+		info := r.cluster.GroupInfo(name) // not under r.mu: observe runs on the cluster loop
+		r.mu.Lock()
+		g := r.groups[name]
+		listed := make(map[string]bool)
+		if info != nil {
+			for _, m := range info.Members {
+				listed[m.MemberID] = true
+				last, ok := g.heard[m.MemberID]
+				if !ok {
+					g.heard[m.MemberID] = now
+					continue
+				}
+				if d := now.Sub(last); d > g.silence {
+					out = append(out, member{group: name, id: m.MemberID, silent: d, assigned: m.NumAssigned()})
+				}
+			}
+		}
+		for id := range g.heard {
+			if !listed[id] {
+				delete(g.heard, id)
+			}
+		}
+		r.mu.Unlock()
+	}
+	return out
+}
+
+// leave makes m leave its group, which rebalances the group without it.
+func (r *reaper) leave(ctx context.Context, m member) {
+	_, err := r.client.LeaveGroup(ctx, &kafka.LeaveGroupRequest{GroupID: m.group, Members: []kafka.LeaveGroupRequestMember{{ID: m.id}}})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("a silent group member could not be removed; trying again", "group", m.group, "member", m.id, "err", err)
+		}
+		return
+	}
+	r.log.Warn("removed a group member silent for longer than its session and rebalance timeouts: its client is gone",
+		"group", m.group, "member", m.id, "silent", m.silent.Round(time.Millisecond).String(), "partitions", m.assigned)
+	r.mu.Lock()
+	if g := r.groups[m.group]; g != nil {
+		delete(g.heard, m.id)
+	}
+	r.mu.Unlock()
+}
