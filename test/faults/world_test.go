@@ -424,7 +424,8 @@ func (w *world) consumers() []consumer {
 	}
 }
 
-// behind describes the partitions a consumer has not read to the end; empty when none.
+// behind describes the partitions a consumer has not read to the end, and the groups of the
+// pipeline that are rebalancing or have no member; empty when there are none.
 func (w *world) behind() []string {
 	var out []string
 	for _, c := range w.consumers() {
@@ -435,17 +436,30 @@ func (w *world) behind() []string {
 			}
 		}
 	}
+	resp, err := w.kc.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: w.groups()})
+	if err != nil {
+		return append(out, "describe groups: "+err.Error())
+	}
+	for _, g := range resp.Groups {
+		if g.GroupState != "Stable" || len(g.Members) == 0 {
+			out = append(out, fmt.Sprintf("%s: %s with %d members", g.GroupID, g.GroupState, len(g.Members)))
+		}
+	}
 	return out
+}
+
+// groups are the consumer groups of the pipeline.
+func (w *world) groups() []string {
+	var out []string
+	for _, c := range w.consumers() {
+		out = append(out, c.group)
+	}
+	return append(out, w.cfg.GroupPrefix+"-detector")
 }
 
 // members describes the members of the pipeline's groups and their partitions.
 func (w *world) members() string {
-	var groups []string
-	for _, c := range w.consumers() {
-		groups = append(groups, c.group)
-	}
-	groups = append(groups, w.cfg.GroupPrefix+"-detector")
-	resp, err := w.kc.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: groups})
+	resp, err := w.kc.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: w.groups()})
 	if err != nil {
 		return "describe groups: " + err.Error()
 	}
