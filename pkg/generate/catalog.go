@@ -158,10 +158,10 @@ var apis = []api{
 
 	// EC2 changes.
 	{name: "ec2:RunInstances",
-		req:  `{"instancesSet":{"items":[{"imageId":"$imageId","minCount":1,"maxCount":1}]},"instanceType":"$instanceType","blockDeviceMapping":{},"monitoring":{"enabled":false},"disableApiTermination":false,"disableApiStop":false,"clientToken":"$clientToken","subnetId":"$subnetId","groupSet":{"items":[{"groupId":"$sgId"}]},"tagSpecificationSet":{"items":[{"resourceType":"instance","tags":[{"key":"Name","value":"$instanceName"}]}]}}`,
-		resp: `{"requestId":"$requestId","reservationId":"$reservationId","ownerId":"$account","groupSet":{},"instancesSet":{"items":[{"instanceId":"$instanceId","imageId":"$imageId","instanceState":{"code":0,"name":"pending"},"privateDnsName":"$privateDns","amiLaunchIndex":0,"productCodes":{},"instanceType":"$instanceType","launchTime":$epochMs,"placement":{"availabilityZone":"$zone","tenancy":"default"},"monitoring":{"state":"disabled"},"subnetId":"$subnetId","vpcId":"$vpcId","privateIpAddress":"$privateIp","sourceDestCheck":true,"groupSet":{"items":[{"groupId":"$sgId","groupName":"$sgName"}]},"architecture":"x86_64","rootDeviceType":"ebs","rootDeviceName":"/dev/xvda","blockDeviceMapping":{},"virtualizationType":"hvm","hypervisor":"xen","networkInterfaceSet":{"items":[{"networkInterfaceId":"$eniId","subnetId":"$subnetId","vpcId":"$vpcId","ownerId":"$account","status":"in-use","privateIpAddress":"$privateIp"}]},"ebsOptimized":false}]}}`},
-	{name: "ec2:TerminateInstances", req: `{"instancesSet":{"items":[{"instanceId":"$instanceId"}]}}`,
-		resp: `{"requestId":"$requestId","instancesSet":{"items":[{"instanceId":"$instanceId","currentState":{"code":32,"name":"shutting-down"},"previousState":{"code":16,"name":"running"}}]}}`},
+		req:  `{"instancesSet":{"items":[{"imageId":"$imageId","minCount":$instanceCount,"maxCount":$instanceCount}]},"instanceType":"$instanceType","blockDeviceMapping":{},"monitoring":{"enabled":false},"disableApiTermination":false,"disableApiStop":false,"clientToken":"$clientToken","subnetId":"$subnetId","groupSet":{"items":[{"groupId":"$sgId"}]},"tagSpecificationSet":{"items":[{"resourceType":"instance","tags":[{"key":"Name","value":"$instanceName"}]}]}}`,
+		resp: `{"requestId":"$requestId","reservationId":"$reservationId","ownerId":"$account","groupSet":{},"instancesSet":{"items":[$launched]}}`},
+	{name: "ec2:TerminateInstances", req: `{"instancesSet":{"items":[$terminate]}}`,
+		resp: `{"requestId":"$requestId","instancesSet":{"items":[$terminated]}}`},
 	{name: "ec2:CreateSecurityGroup", req: `{"groupName":"$sgName","groupDescription":"$sgName security group","vpcId":"$vpcId"}`,
 		resp: `{"requestId":"$requestId","_return":true,"groupId":"$sgId","securityGroupArn":"arn:aws:ec2:$region:$account:security-group/$sgId"}`},
 	{name: "ec2:AuthorizeSecurityGroupIngress", req: `{"groupId":"$sgId",` + sgPermissions + `}`,
@@ -170,7 +170,7 @@ var apis = []api{
 	{name: "ec2:DeleteSecurityGroup", req: `{"groupId":"$sgId"}`, resp: `{"requestId":"$requestId","_return":true,"groupId":"$sgId"}`},
 	{name: "ec2:CreateNetworkAcl", req: `{"vpcId":"$vpcId"}`,
 		resp: `{"requestId":"$requestId","networkAcl":{"networkAclId":"$aclId","vpcId":"$vpcId","default":false,"entrySet":{"items":[{"ruleNumber":32767,"protocol":"-1","ruleAction":"deny","egress":true,"cidrBlock":"0.0.0.0/0"},{"ruleNumber":32767,"protocol":"-1","ruleAction":"deny","egress":false,"cidrBlock":"0.0.0.0/0"}]},"associationSet":{},"tagSet":{},"ownerId":"$account"}}`},
-	{name: "ec2:CreateNetworkAclEntry", req: `{"networkAclId":"$aclId","ruleNumber":$aclRule,"egress":$aclEgress,"ruleAction":"allow","icmpTypeCode":{},"portRange":$aclPorts,"aclProtocol":"$aclProtocol","cidrBlock":"$aclCidr"}`, resp: ec2OK},
+	{name: "ec2:CreateNetworkAclEntry", req: `{"networkAclId":"$aclId","ruleNumber":$aclRule,"egress":$aclEgress,"ruleAction":"allow","icmpTypeCode":{},"portRange":$aclPorts,"aclProtocol":"$aclProtocol",$aclCidr}`, resp: ec2OK},
 	{name: "ec2:DeleteNetworkAcl", req: `{"networkAclId":"$aclId"}`, resp: ec2OK},
 	{name: "ec2:AllocateAddress", req: `{"domain":"vpc"}`,
 		resp: `{"requestId":"$requestId","publicIp":"$elasticIp","domain":"vpc","allocationId":"$allocationId","publicIpv4Pool":"amazon","networkBorderGroup":"$region"}`},
@@ -182,14 +182,24 @@ var apis = []api{
 	// S3 changes; object-level calls are data events.
 	{name: "s3:CreateBucket", req: `{"CreateBucketConfiguration":{"LocationConstraint":"$region","xmlns":"http://s3.amazonaws.com/doc/2006-03-01/"},` + bucketHost + `}`, resources: bucketRes},
 	{name: "s3:DeleteBucket", req: `{` + bucketHost + `}`, resources: bucketRes},
-	{name: "s3:PutBucketAcl", req: `{` + bucketHost + `,"acl":"","AccessControlPolicy":{"AccessControlList":{"Grant":$aclGrants},"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Owner":{"ID":"$canonicalId"}}}`, resources: bucketRes},
-	{name: "s3:PutBucketPolicy", req: `{` + bucketHost + `,"policy":"","bucketPolicy":{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::$bucket/*"}]}}`, resources: bucketRes},
-	{name: "s3:PutBucketPublicAccessBlock", req: `{` + bucketHost + `,"publicAccessBlock":"","PublicAccessBlockConfiguration":{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","RestrictPublicBuckets":true,"BlockPublicPolicy":true,"BlockPublicAcls":true,"IgnorePublicAcls":true}}`, resources: bucketRes},
+	{name: "s3:PutBucketAcl", req: `{` + bucketHost + `,"acl":""$bucketAcl}`, resources: bucketRes},
+	{name: "s3:PutBucketPolicy", req: `{` + bucketHost + `,"policy":"","bucketPolicy":$bucketPolicy}`, resources: bucketRes},
+	{name: "s3:PutBucketPublicAccessBlock", req: `{` + bucketHost + `,"publicAccessBlock":"","PublicAccessBlockConfiguration":{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","RestrictPublicBuckets":$blockPolicy,"BlockPublicPolicy":$blockPolicy,"BlockPublicAcls":$blockAcls,"IgnorePublicAcls":$blockAcls}}`, resources: bucketRes},
 	{name: "s3:DeleteBucketPublicAccessBlock", req: `{` + bucketHost + `,"publicAccessBlock":""}`, resources: bucketRes},
 	{name: "s3:PutObject", data: true, req: `{` + bucketHost + `,"key":"$objectKey"$objectAcl}`,
 		resp:  `{"x-amz-server-side-encryption":"AES256"}`,
 		extra: `{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":$objectSize,"SSEApplied":"Default_SSE_S3","AuthenticationMethod":"AuthHeader","x-amz-id-2":"$amzId2","bytesTransferredOut":0}`, resources: objectRes},
-	{name: "s3:PutObjectAcl", data: true, req: `{` + bucketHost + `,"key":"$objectKey","acl":"","x-amz-acl":"public-read"}`, resources: objectRes},
+	{name: "s3:CopyObject", data: true, req: `{` + bucketHost + `,"key":"$objectKey","x-amz-copy-source":"$copySource"$objectAcl}`,
+		resp:  `{"x-amz-server-side-encryption":"AES256"}`,
+		extra: `{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":0,"SSEApplied":"Default_SSE_S3","AuthenticationMethod":"AuthHeader","x-amz-id-2":"$amzId2","bytesTransferredOut":$objectSize}`, resources: objectRes},
+	{name: "s3:CreateMultipartUpload", data: true, req: `{` + bucketHost + `,"uploads":"","key":"$objectKey"$objectAcl}`,
+		resp: `{"x-amz-server-side-encryption":"AES256"}`, resources: objectRes},
+	{name: "s3:UploadPart", data: true, req: `{` + bucketHost + `,"partNumber":"$partNumber","uploadId":"$uploadId","key":"$objectKey"}`,
+		resp:  `{"x-amz-server-side-encryption":"AES256"}`,
+		extra: `{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":8388608,"SSEApplied":"Default_SSE_S3","AuthenticationMethod":"AuthHeader","x-amz-id-2":"$amzId2","bytesTransferredOut":0}`, resources: objectRes},
+	{name: "s3:CompleteMultipartUpload", data: true, req: `{` + bucketHost + `,"uploadId":"$uploadId","key":"$objectKey"}`,
+		resp: `{"x-amz-server-side-encryption":"AES256"}`, resources: objectRes},
+	{name: "s3:PutObjectAcl", data: true, req: `{` + bucketHost + `,"key":"$objectKey","acl":""$objectAclChange}`, resources: objectRes},
 	{name: "s3:DeleteObject", data: true, req: `{` + bucketHost + `,"key":"$objectKey"}`, resources: objectRes},
 
 	// KMS and CloudTrail changes.
@@ -205,6 +215,10 @@ var apis = []api{
 	{name: "cloudtrail:StopLogging", req: `{"name":"$trailArn"}`},
 	{name: "cloudtrail:StartLogging", req: `{"name":"$trailArn"}`},
 }
+
+// launchedItem is one instance of a RunInstances response; the response lists one for each
+// instance launched.
+var launchedItem = compile(`{"instanceId":"$instanceId","imageId":"$imageId","instanceState":{"code":0,"name":"pending"},"privateDnsName":"$privateDns","amiLaunchIndex":$launchIndex,"productCodes":{},"instanceType":"$instanceType","launchTime":$epochMs,"placement":{"availabilityZone":"$zone","tenancy":"default"},"monitoring":{"state":"disabled"},"subnetId":"$subnetId","vpcId":"$vpcId","privateIpAddress":"$privateIp","sourceDestCheck":true,"groupSet":{"items":[{"groupId":"$sgId","groupName":"$sgName"}]},"architecture":"x86_64","rootDeviceType":"ebs","rootDeviceName":"/dev/xvda","blockDeviceMapping":{},"virtualizationType":"hvm","hypervisor":"xen","networkInterfaceSet":{"items":[{"networkInterfaceId":"$eniId","subnetId":"$subnetId","vpcId":"$vpcId","ownerId":"$account","status":"in-use","privateIpAddress":"$privateIp"}]},"ebsOptimized":false}`)
 
 // op is a compiled api.
 type op struct {
@@ -228,8 +242,14 @@ type scenario struct {
 	name     string
 	weight   int
 	required bool // every run long enough has it at least once
+	// daily scenarios are played once every 24 hours of the span, at one time of day a run
+	// draws; a crowd is played by many principals within a quarter of an hour (see
+	// crowdSize), so that its hour stands out of the outlier band (mean ± 3σ of the 10
+	// hours before) of the sign-in panels.
+	daily, crowd bool
 	actor    tag
 	console  bool              // the calls are made in the console
+	cli      bool              // the calls are made with an access key, never in the console
 	foreign  bool              // from hostile networks
 	vars     map[string]string // preset placeholders; a value "$x" takes placeholder x's value
 	plan     string
@@ -243,27 +263,41 @@ type step struct {
 	fail     bool
 }
 
-const publicObject = `,"x-amz-acl":"public-read"`
+// Fragments of S3 requests that make a bucket or object public, or keep it private.
+const (
+	publicObject    = `,"x-amz-acl":"public-read"`
+	publicReadGrant = `,"x-amz-grant-read":"uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""`
+	ownerFullACL    = `,"x-amz-acl":"bucket-owner-full-control"`
+)
 
 var scenarios = []scenario{
 	{name: "read", weight: 600, actor: anyone, plan: "read"},
 	{name: "cli-burst", weight: 60, actor: anyone, plan: "read, 1-20s read, 60% 1-30s read, 30% 1-30s read"},
 	{name: "service-assume-role", weight: 60, required: true, actor: awsService, plan: "sts:AssumeRole"},
 	{name: "assume-role", weight: 12, actor: human | automation, plan: "sts:AssumeRole"},
-	{name: "console-session", weight: 14, required: true, actor: withMFA, console: true,
+	{name: "console-session", weight: 20, required: true, actor: withMFA, console: true,
 		plan: "signin:ConsoleLogin, 5-40s read, 70% 5-90s read, 50% 5-90s read, 30% 10-120s read, 20% 10-120s read"},
 	{name: "login-without-mfa", weight: 6, required: true, actor: noMFA, console: true,
 		plan: "signin:ConsoleLogin, 5-40s read, 50% 5-90s read, 30% 10-120s read"},
-	{name: "failed-login", weight: 4, required: true, actor: human, console: true,
+	{name: "failed-login", weight: 3, required: true, actor: human, console: true,
 		plan: "!signin:ConsoleLogin, 50% 5-40s !signin:ConsoleLogin, 10-60s signin:ConsoleLogin, 5-60s read"},
 	{name: "brute-force", weight: 1, required: true, actor: human, console: true, foreign: true,
 		plan: "!signin:ConsoleLogin, 2-20s !signin:ConsoleLogin, 2-20s !signin:ConsoleLogin, 60% 2-20s !signin:ConsoleLogin, 40% 2-20s !signin:ConsoleLogin"},
-	{name: "hidden-user-name", weight: 2, required: true, actor: hidden, console: true,
+	// Bursts of sign-ins: everybody signs in for an incident bridge or the start of a
+	// release, and a password spray from one foreign address against many user names.
+	{name: "login-burst", daily: true, crowd: true, actor: withMFA | noMFA, console: true,
+		plan: "signin:ConsoleLogin, 5-40s read, 5-90s read, 60% 5-90s read"},
+	{name: "password-spray", daily: true, crowd: true, actor: human | hidden, console: true, foreign: true,
+		plan: "!signin:ConsoleLogin, 30% 2-20s !signin:ConsoleLogin"},
+	{name: "hidden-user-name", weight: 1, required: true, actor: hidden, console: true,
 		plan: "!signin:ConsoleLogin, 40% 5-60s !signin:ConsoleLogin"},
 	{name: "root-login", weight: 1, required: true, actor: root, console: true,
 		plan: "signin:ConsoleLogin, 10-60s read, 50% 10-120s read"},
 	{name: "access-denied", weight: 6, required: true, actor: restricted,
 		plan: "!ec2:DescribeInstances, 2-30s !iam:ListUsers, 60% 2-30s !ec2:RunInstances, 60% 2-30s !iam:CreateUser, 50% 2-30s !s3:GetBucketPolicy, 40% 2-30s !kms:Decrypt, 30% 2-30s !ec2:AuthorizeSecurityGroupIngress"},
+	// A developer's leaked access key tried from abroad: who am I, then what may I do.
+	{name: "leaked-key", weight: 1, required: true, actor: human, cli: true, foreign: true,
+		plan: "sts:GetCallerIdentity, 5-60s !iam:ListUsers, 2-20s !ec2:DescribeInstances, 60% 2-20s !secretsmanager:GetSecretValue, 50% 2-20s !iam:CreateUser, 40% 2-20s !ec2:RunInstances"},
 	{name: "short-lived-user", weight: 3, required: true, actor: admin, vars: map[string]string{"iamUser": "$newUser"},
 		plan: "iam:CreateUser, 20-90s iam:CreateAccessKey, 1-3m iam:DeleteAccessKey, 30-120s iam:DeleteUser"},
 	{name: "new-user", weight: 2, required: true, actor: admin, vars: map[string]string{"iamUser": "$newUser"},
@@ -275,6 +309,8 @@ var scenarios = []scenario{
 	{name: "role-lifecycle", weight: 2, required: true, actor: admin, vars: map[string]string{"iamRole": "$newRole"},
 		plan: "iam:CreateRole, 5-30s iam:AttachRolePolicy, 5-25m iam:DetachRolePolicy, 5-30s iam:DeleteRole"},
 	{name: "instances", weight: 5, required: true, actor: human | automation, plan: "ec2:RunInstances, 70% 5-40m ec2:TerminateInstances"},
+	{name: "instance-fleet", weight: 1, required: true, actor: human | automation, vars: map[string]string{"instanceCount": "3"},
+		plan: "ec2:RunInstances, 1-3m ec2:DescribeInstanceStatus, 50% 1-5m ec2:DescribeInstances, 10-50m ec2:TerminateInstances"},
 	{name: "autoscaling", weight: 3, required: true, actor: linked, plan: "ec2:RunInstances, 10-40m ec2:TerminateInstances"},
 	{name: "security-group", weight: 3, actor: admin | automation,
 		plan: "ec2:CreateSecurityGroup, 2-30s ec2:AuthorizeSecurityGroupIngress, 40% 5-20m ec2:RevokeSecurityGroupIngress"},
@@ -282,24 +318,43 @@ var scenarios = []scenario{
 		plan: "ec2:CreateSecurityGroup, 2-30s ec2:AuthorizeSecurityGroupIngress, 5-40m ec2:DeleteSecurityGroup"},
 	{name: "open-ingress", weight: 1, required: true, actor: human | admin, vars: map[string]string{"cidr": "0.0.0.0/0", "port": "22"},
 		plan: "ec2:AuthorizeSecurityGroupIngress"},
-	{name: "network-acl", weight: 2, actor: admin | automation,
-		plan: "ec2:CreateNetworkAcl, 5-60s ec2:CreateNetworkAclEntry, 50% 5-60s ec2:CreateNetworkAclEntry"},
+	{name: "network-acl", weight: 3, actor: admin | automation,
+		plan: "ec2:CreateNetworkAcl, 5-60s ec2:CreateNetworkAclEntry, 5-60s ec2:CreateNetworkAclEntry, 60% 5-60s ec2:CreateNetworkAclEntry, 40% 5-60s ec2:CreateNetworkAclEntry"},
 	{name: "temporary-network-acl", weight: 1, required: true, actor: admin | automation,
-		plan: "ec2:CreateNetworkAcl, 5-60s ec2:CreateNetworkAclEntry, 10-40m ec2:DeleteNetworkAcl"},
-	{name: "allow-all-acl", weight: 1, required: true, actor: admin, vars: map[string]string{"aclProtocol": "-1", "aclCidr": "0.0.0.0/0"},
+		plan: "ec2:CreateNetworkAcl, 5-60s ec2:CreateNetworkAclEntry, 5-60s ec2:CreateNetworkAclEntry, 10-40m ec2:DeleteNetworkAcl"},
+	// Someone opens a network ACL to all traffic in and out, to rule it out while debugging.
+	{name: "allow-all-acl", daily: true, actor: admin, vars: map[string]string{"aclProtocol": "-1", "aclCidr": allIPv4, "aclEgress": "both"},
+		plan: "ec2:CreateNetworkAclEntry, 5-60s ec2:CreateNetworkAclEntry"},
+	{name: "allow-all-acl-ipv6", daily: true, actor: admin | automation, vars: map[string]string{"aclProtocol": "-1", "aclCidr": allIPv6},
 		plan: "ec2:CreateNetworkAclEntry"},
 	{name: "elastic-ip", weight: 2, required: true, actor: human | automation,
 		plan: "ec2:AllocateAddress, 10-120s ec2:AssociateAddress, 5-30m ec2:DisassociateAddress, 5-60s ec2:ReleaseAddress"},
 	{name: "elastic-ip-kept", weight: 1, actor: human | automation, plan: "ec2:AllocateAddress, 10-120s ec2:AssociateAddress"},
 	{name: "public-bucket", weight: 1, required: true, actor: human, vars: map[string]string{"bucket": "$newBucket", "aclPublic": "true", "objectAcl": publicObject},
 		plan: "s3:CreateBucket, 10-60s s3:DeleteBucketPublicAccessBlock, 10-120s s3:PutBucketAcl, 30-300s s3:PutObject, 50% 5-60s s3:PutObject"},
+	{name: "public-bucket-canned-acl", weight: 1, required: true, actor: human | admin, vars: map[string]string{"blockAcls": "false", "bucketAcl": publicObject},
+		plan: "s3:GetBucketAcl, 5-60s s3:PutBucketPublicAccessBlock, 10-120s s3:PutBucketAcl, 5-30s s3:GetBucketAcl"},
 	{name: "bucket-lifecycle", weight: 2, required: true, actor: human | automation, vars: map[string]string{"bucket": "$newBucket", "objectAcl": ""},
 		plan: "s3:CreateBucket, 10-60s s3:PutBucketPublicAccessBlock, 1-5m s3:PutObject, 5-20m s3:DeleteObject, 10-60s s3:DeleteBucket"},
-	{name: "bucket-acl", weight: 1, actor: human | admin, plan: "s3:PutBucketAcl"},
-	{name: "public-bucket-policy", weight: 1, required: true, actor: human | admin, plan: "s3:PutBucketPolicy"},
-	{name: "public-object", weight: 3, required: true, actor: human | automation, vars: map[string]string{"objectAcl": publicObject}, plan: "s3:PutObject"},
-	{name: "public-object-acl", weight: 1, required: true, actor: human, plan: "s3:PutObjectAcl"},
-	{name: "objects", weight: 4, actor: automation, vars: map[string]string{"objectAcl": ""}, plan: "s3:PutObject, 50% 1-10m s3:DeleteObject"},
+	{name: "bucket-acl", weight: 1, required: true, actor: human | admin, vars: map[string]string{"aclPublic": "false"}, plan: "s3:GetBucketAcl, 5-60s s3:PutBucketAcl"},
+	{name: "bucket-policy", weight: 1, required: true, actor: admin | automation, plan: "s3:GetBucketPolicy, 5-90s s3:PutBucketPolicy"},
+	{name: "public-bucket-policy", weight: 1, required: true, actor: human | admin, vars: map[string]string{"blockPolicy": "false", "bucketPolicy": "$publicPolicy"},
+		plan: "s3:GetBucketPolicy, 5-60s s3:GetBucketPublicAccessBlock, 10-60s s3:PutBucketPublicAccessBlock, 10-120s s3:PutBucketPolicy, 5-30s s3:GetBucketPolicy"},
+	{name: "public-object", weight: 1, required: true, actor: human | automation, vars: map[string]string{"objectAcl": publicObject}, plan: "s3:PutObject"},
+	{name: "public-object-grant", weight: 1, required: true, actor: human | automation, vars: map[string]string{"objectAcl": publicReadGrant}, plan: "s3:PutObject"},
+	{name: "public-copy", weight: 1, required: true, actor: human, vars: map[string]string{"objectAcl": publicObject}, plan: "s3:CopyObject"},
+	{name: "public-multipart-upload", weight: 1, required: true, actor: human | automation, vars: map[string]string{"objectAcl": publicObject},
+		plan: "s3:CreateMultipartUpload, 1-20s s3:UploadPart, 50% 1-20s s3:UploadPart, 1-20s s3:CompleteMultipartUpload"},
+	{name: "public-object-acl", weight: 1, required: true, actor: human, vars: map[string]string{"objectAcl": "", "objectAclChange": publicObject},
+		plan: "s3:PutObject, 1-30m s3:PutObjectAcl"},
+	{name: "public-object-acl-grant", weight: 1, required: true, actor: human | admin, vars: map[string]string{"objectAcl": "", "objectAclChange": "$objectGrant"},
+		plan: "s3:PutObject, 1-30m s3:PutObjectAcl"},
+	{name: "object-owner-acl", weight: 1, required: true, actor: automation, vars: map[string]string{"objectAcl": "", "objectAclChange": ownerFullACL},
+		plan: "s3:PutObject, 2-30s s3:PutObjectAcl"},
+	{name: "objects", weight: 16, actor: automation, vars: map[string]string{"objectAcl": ""}, plan: "s3:PutObject, 50% 1-10m s3:DeleteObject"},
+	{name: "copies", weight: 1, actor: automation, vars: map[string]string{"objectAcl": ""}, plan: "s3:CopyObject"},
+	{name: "multipart-upload", weight: 1, actor: automation, vars: map[string]string{"objectAcl": ""},
+		plan: "s3:CreateMultipartUpload, 1-20s s3:UploadPart, 1-20s s3:UploadPart, 60% 1-20s s3:UploadPart, 1-20s s3:CompleteMultipartUpload"},
 	{name: "kms-key", weight: 1, required: true, actor: admin, vars: map[string]string{"kmsKey": "$newKmsKey", "kmsAlias": "$newKmsAlias"},
 		plan: "kms:CreateKey, 5-30s kms:CreateAlias, 30% 10-40m kms:ScheduleKeyDeletion"},
 	{name: "kms-rotation", weight: 1, required: true, actor: awsService, plan: "kms:RotateKey"},
@@ -349,7 +404,33 @@ func init() {
 		}
 		sc.steps = steps
 		scenarioWeight += sc.weight
+		for _, st := range steps {
+			odds := 100.0
+			if st.odds > 0 {
+				odds = float64(st.odds)
+			}
+			w := float64(sc.weight) * odds / 100
+			stepWeight += w
+			if st.op == ops["signin:ConsoleLogin"] {
+				signInWeight[btoi(st.fail)] += w
+			}
+		}
 	}
+}
+
+// stepWeight and signInWeight are the records and the successful and failed sign-ins the
+// scenarios chosen by weight make, each scenario's expected steps times its weight: the
+// share of sign-ins among the records, whose rate per hour sizes the crowds.
+var (
+	stepWeight   float64
+	signInWeight [2]float64
+)
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func parsePlan(plan string) ([]step, error) {

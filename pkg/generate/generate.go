@@ -49,6 +49,7 @@ type Options struct {
 	Start          time.Time     // time of the earliest record (default: one span before now)
 	Span           time.Duration // the records fall in [Start, Start+Span) (default one hour)
 	Out            string        // Run writes here instead of to the bucket: x.jsonl or x.json.gz
+	AdminUsersOut  string        // Run also writes AdminUsers here, one a line, for the console's upload
 }
 
 // Defaults of Options.
@@ -60,7 +61,7 @@ const (
 )
 
 // Register defines the generate flags on fs: --events, --accounts, --records-per-file,
-// --seed, --start, --span and --out.
+// --seed, --start, --span, --out and --admin-users-out.
 func (o *Options) Register(fs *flag.FlagSet) {
 	fs.IntVar(&o.Events, "events", DefaultEvents, "CloudTrail records to generate")
 	fs.IntVar(&o.Accounts, "accounts", DefaultAccounts, "AWS accounts the records belong to")
@@ -74,6 +75,7 @@ func (o *Options) Register(fs *flag.FlagSet) {
 		})
 	fs.DurationVar(&o.Span, "span", DefaultSpan, "the records' times spread over this long from the start")
 	fs.StringVar(&o.Out, "out", "", "write a local file instead of to the bucket: x.jsonl (one record a line) or x.json.gz (one CloudTrail file)")
+	fs.StringVar(&o.AdminUsersOut, "admin-users-out", "", "also write the generated accounts' administrative users to this CSV file, for the console (curl -T FILE <console>/api/admin-users)")
 }
 
 // ParseStart reads a start time: an RFC3339 time, or a duration added to now ("-3h" is
@@ -137,6 +139,12 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	o = o.withDefaults(time.Now())
 	log := slog.With("events", o.Events, "accounts", o.Accounts, "seed", o.Seed,
 		"start", o.Start.UTC().Format(time.RFC3339), "span", o.Span.String())
+	if o.AdminUsersOut != "" {
+		if err := writeAdminUsers(o.AdminUsersOut); err != nil {
+			return err
+		}
+		log.Info("wrote the administrative users", "file", o.AdminUsersOut)
+	}
 	log.Info("generating CloudTrail records")
 	if o.Out != "" {
 		if err := writeLocal(ctx, o); err != nil {
@@ -146,6 +154,15 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 		return nil
 	}
 	return upload(ctx, cfg, o, log)
+}
+
+// writeAdminUsers writes AdminUsers as admin_users.csv: a header, then one name a line.
+func writeAdminUsers(path string) error {
+	data := "user_name\n" + strings.Join(AdminUsers(), "\n") + "\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		return fmt.Errorf("write the admin users: %w", err)
+	}
+	return nil
 }
 
 // writeLocal writes all records to o.Out: one a line (.jsonl) or one CloudTrail file

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"iter"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -53,6 +54,8 @@ type gen struct {
 	required   []*scenario // required scenarios not yet forced
 	forced     int
 	nRequired  int
+	daily      []dailyScene // daily scenarios still to come, in time order
+	perHour    [2]float64   // successful and failed sign-ins expected in an hour
 	buf        []byte
 }
 
@@ -70,9 +73,16 @@ type scene struct {
 	since   time.Time // when its session started
 	tls     [2]string // TLS version and cipher suite
 	vars    map[string]string
+	repeat  int // calls that number themselves so far: parts of an upload, ACL entries both ways
 	steps   []timedStep
 	next    int
 	seq     uint64
+}
+
+// dailyScene is the time a daily scenario is played.
+type dailyScene struct {
+	at time.Time
+	sc *scenario
 }
 
 type timedStep struct {
@@ -97,7 +107,33 @@ func newGen(o Options) *gen {
 	}
 	g.rng.Shuffle(len(g.required), func(i, j int) { g.required[i], g.required[j] = g.required[j], g.required[i] })
 	g.nRequired = len(g.required)
+	g.schedule(o.Span)
 	return g
+}
+
+// schedule draws a time of day for each daily scenario, in the first 24 hours of the span
+// (the whole span when shorter) and 20 minutes at least before an hour ends, so that a
+// crowd falls in one hour; the scenario is played then every 24 hours until the end.
+func (g *gen) schedule(span time.Duration) {
+	hours := span.Hours()
+	for i := range 2 {
+		g.perHour[i] = float64(g.n) / hours * signInWeight[i] / stepWeight
+	}
+	first := min(span, 24*time.Hour)
+	for i := range scenarios {
+		sc := &scenarios[i]
+		if !sc.daily {
+			continue
+		}
+		off := time.Duration(g.rng.Int64N(int64(first)))
+		if h := off.Truncate(time.Hour); off-h > 40*time.Minute && h+40*time.Minute < first {
+			off = h + time.Duration(g.rng.Int64N(int64(40*time.Minute)))
+		}
+		for at := g.start.Add(off); at.Before(g.end); at = at.Add(24 * time.Hour) {
+			g.daily = append(g.daily, dailyScene{at, sc})
+		}
+	}
+	slices.SortStableFunc(g.daily, func(a, b dailyScene) int { return a.at.Compare(b.at) })
 }
 
 // next returns the next record in time order.
@@ -106,6 +142,14 @@ func (g *gen) next() Record {
 	base := g.start.Add(time.Duration(frac * float64(g.end.Sub(g.start))))
 	if base.Before(g.last) {
 		base = g.last
+	}
+	for len(g.daily) > 0 && !g.daily[0].at.After(base) {
+		at := g.daily[0].at
+		if at.Before(g.last) {
+			at = g.last
+		}
+		g.beginDaily(g.daily[0].sc, at)
+		g.daily = g.daily[1:]
 	}
 	if len(g.scenes) == 0 || g.scenes[0].steps[g.scenes[0].next].at.After(base) {
 		g.begin(base)
@@ -140,6 +184,50 @@ func (g *gen) begin(at time.Time) {
 	heap.Push(&g.scenes, g.newScene(sc, at, steps))
 	g.queued += len(steps)
 }
+
+// beginDaily starts a daily scenario at time at: one scene, or a crowd of them spread over a
+// quarter of an hour, as many as the records left to make leave room for. A crowd from
+// abroad comes from one address.
+func (g *gen) beginDaily(sc *scenario, at time.Time) {
+	n := 1
+	if sc.crowd {
+		kind := 0
+		if sc.steps[0].fail {
+			kind = 1
+		}
+		n = crowdSize(g.perHour[kind], g.end.Sub(g.start))
+	}
+	var ip string
+	for i := range n {
+		start := at
+		if i > 0 {
+			start = at.Add(time.Duration(g.rng.Int64N(int64(15 * time.Minute))))
+		}
+		steps := g.plan(sc, start)
+		if g.queued+len(steps) > g.n-g.emitted {
+			return
+		}
+		g.seq++
+		s := g.newScene(sc, start, steps)
+		if sc.foreign && i == 0 {
+			ip = s.ip
+		} else if sc.foreign {
+			s.ip = ip
+		}
+		heap.Push(&g.scenes, s)
+		g.queued += len(steps)
+	}
+}
+
+// crowdSize is how many scenes a crowd has when perHour sign-ins of its kind come in an
+// hour: six, and eight times the standard deviation of a Poisson count of perHour, scaled
+// down for spans shorter than the band's 10 hours, where fewer hours before set the band.
+func crowdSize(perHour float64, span time.Duration) int {
+	return 6 + int(8*math.Sqrt(perHour)*min(1, span.Hours()/bandHours))
+}
+
+// bandHours is how many hours before an hour the console's outlier band is computed from.
+const bandHours = 10
 
 // choose picks the next scenario: a required one when its turn has come (they are spread
 // evenly over the run), otherwise one at random by weight.
@@ -194,7 +282,7 @@ func (g *gen) newScene(sc *scenario, at time.Time, steps []timedStep) *scene {
 	case w.invokedBy != "":
 		s.ip, s.agent, s.service = w.invokedBy, w.invokedBy, true
 	default:
-		s.console = sc.console || w.kind == "Root" || w.console && r.IntN(100) < 35
+		s.console = sc.console || w.kind == "Root" || !sc.cli && w.console && r.IntN(100) < 35
 		switch {
 		case sc.foreign:
 			s.ip = randomIP(r, pickCountry(r, hostile).nets)

@@ -65,7 +65,16 @@ func (c *call) value(name string) string {
 	case "aclRule":
 		return strconv.Itoa(100 + 10*r.IntN(20))
 	case "aclEgress":
+		if s.vars["aclEgress"] == "both" { // inbound, then outbound
+			s.repeat++
+			return strconv.FormatBool(s.repeat%2 == 0)
+		}
 		return strconv.FormatBool(r.IntN(10) < 3)
+	case "partNumber":
+		s.repeat++
+		return strconv.Itoa(s.repeat)
+	case "launched":
+		return c.launched()
 	case "objectSize":
 		return strconv.Itoa(200 + r.IntN(5<<20))
 	}
@@ -79,6 +88,53 @@ func (c *call) value(name string) string {
 	v := mk(c)
 	s.vars[name] = v
 	return v
+}
+
+// Network ACL entry addresses: everyone over IPv4 and over IPv6.
+const (
+	allIPv4 = `"cidrBlock":"0.0.0.0/0"`
+	allIPv6 = `"ipv6CidrBlock":"::/0"`
+)
+
+// launched renders the instances of a RunInstances response, one item each.
+func (c *call) launched() string {
+	var b []byte
+	for i, id := range strings.Split(c.value("instanceIds"), ",") {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ip := fmt.Sprintf("10.0.%d.%d", c.g.rng.IntN(64), 4+c.g.rng.IntN(250))
+		if i == 0 {
+			ip = c.value("privateIp")
+		}
+		b = launchedItem.render(b, func(name string) string {
+			switch name {
+			case "instanceId":
+				return id
+			case "launchIndex":
+				return strconv.Itoa(i)
+			case "privateIp":
+				return ip
+			case "privateDns":
+				return privateDNS(c.region, ip)
+			case "eniId":
+				if i > 0 {
+					return "eni-" + hexString(c.g.rng, 17)
+				}
+			}
+			return c.value(name)
+		})
+	}
+	return string(b)
+}
+
+// privateDNS is an instance's private host name in region.
+func privateDNS(region, ip string) string {
+	domain := region + ".compute.internal"
+	if region == "us-east-1" {
+		domain = "ec2.internal"
+	}
+	return "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + domain
 }
 
 // makers make the values that stay the same for a whole scene.
@@ -134,18 +190,43 @@ func init() {
 		"instanceType":  func(c *call) string { return pick(c.g.rng, instanceTypes) },
 		"instanceName":  func(c *call) string { return pick(c.g.rng, instanceNames) + "-" + digits(c, 2) },
 		"instanceId":    func(c *call) string { return "i-" + hexString(c.g.rng, 17) },
+		"instanceCount": func(c *call) string {
+			switch n := c.g.rng.IntN(10); {
+			case n < 7:
+				return "1"
+			case n < 9:
+				return "2"
+			}
+			return "3"
+		},
+		// instanceIds are the instances a RunInstances launches, the first being instanceId.
+		"instanceIds": func(c *call) string {
+			ids := c.value("instanceId")
+			n, _ := strconv.Atoi(c.value("instanceCount"))
+			for range n - 1 {
+				ids += ",i-" + hexString(c.g.rng, 17)
+			}
+			return ids
+		},
+		"terminate": func(c *call) string {
+			return `{"instanceId":"` + strings.ReplaceAll(c.value("instanceIds"), ",", `"},{"instanceId":"`) + `"}`
+		},
+		"terminated": func(c *call) string {
+			var b strings.Builder
+			for i, id := range strings.Split(c.value("instanceIds"), ",") {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`{"instanceId":"` + id + `","currentState":{"code":32,"name":"shutting-down"},"previousState":{"code":16,"name":"running"}}`)
+			}
+			return b.String()
+		},
 		"reservationId": func(c *call) string { return "r-" + hexString(c.g.rng, 17) },
 		"eniId":         func(c *call) string { return "eni-" + hexString(c.g.rng, 17) },
 		"privateIp": func(c *call) string {
 			return fmt.Sprintf("10.0.%d.%d", c.g.rng.IntN(64), 4+c.g.rng.IntN(250))
 		},
-		"privateDns": func(c *call) string {
-			domain := c.region + ".compute.internal"
-			if c.region == "us-east-1" {
-				domain = "ec2.internal"
-			}
-			return "ip-" + strings.ReplaceAll(c.value("privateIp"), ".", "-") + "." + domain
-		},
+		"privateDns": func(c *call) string { return privateDNS(c.region, c.value("privateIp")) },
 		"sgId":     func(c *call) string { return "sg-" + hexString(c.g.rng, 17) },
 		"sgName":   func(c *call) string { return pick(c.g.rng, securityGroups) },
 		"sgRuleId": func(c *call) string { return "sgr-" + hexString(c.g.rng, 17) },
@@ -161,7 +242,7 @@ func init() {
 		},
 		"aclId": func(c *call) string { return "acl-" + hexString(c.g.rng, 17) },
 		"aclProtocol": func(c *call) string {
-			if c.g.rng.IntN(10) < 4 {
+			if c.g.rng.IntN(10) == 0 {
 				return "-1" // all traffic
 			}
 			return "6"
@@ -174,10 +255,13 @@ func init() {
 			return `{"from":` + p + `,"to":` + p + `}`
 		},
 		"aclCidr": func(c *call) string {
-			if c.g.rng.IntN(10) < 6 {
-				return "0.0.0.0/0"
+			switch c.g.rng.IntN(10) {
+			case 0, 1, 2, 3, 4:
+				return allIPv4
+			case 5:
+				return allIPv6
 			}
-			return "10.0.0.0/16"
+			return `"cidrBlock":"10.0.0.0/16"`
 		},
 		"elasticIp":     func(c *call) string { return randomIP(c.g.rng, regions[c.region]) },
 		"allocationId":  func(c *call) string { return "eipalloc-" + hexString(c.g.rng, 17) },
@@ -198,6 +282,35 @@ func init() {
 			return ""
 		},
 		"aclPublic":   func(c *call) string { return strconv.FormatBool(c.g.rng.IntN(10) < 3) },
+		"bucketAcl": func(c *call) string {
+			return `,"AccessControlPolicy":{"AccessControlList":{"Grant":` + c.value("aclGrants") + `},"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Owner":{"ID":"` + c.value("canonicalId") + `"}}`
+		},
+		"objectAclChange": func(c *call) string { return ownerFullACL },
+		"objectGrant": func(c *call) string {
+			return `,"AccessControlPolicy":{"AccessControlList":{"Grant":[{"Grantee":{"xsi:type":"CanonicalUser","ID":"` + c.value("canonicalId") +
+				`"},"Permission":"FULL_CONTROL"},{"Grantee":{"xsi:type":"Group","URI":"http://acs.amazonaws.com/groups/global/AllUsers"},"Permission":"READ"}]},"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Owner":{"ID":"` +
+				c.value("canonicalId") + `"}}`
+		},
+		"blockAcls":   func(c *call) string { return "true" },
+		"blockPolicy": func(c *call) string { return "true" },
+		// bucketPolicy is one that S3 does not judge public: for a VPC endpoint, or for
+		// another account of the company's.
+		"bucketPolicy": func(c *call) string {
+			arn := "arn:aws:s3:::" + c.value("bucket")
+			if c.g.rng.IntN(2) == 0 {
+				return `{"Version":"2012-10-17","Statement":[{"Sid":"VPCEndpointOnly","Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Resource":"` + arn +
+					`/*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-` + hexString(c.g.rng, 17) + `"}}}]}`
+			}
+			return `{"Version":"2012-10-17","Statement":[{"Sid":"CrossAccountRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + strconv.Itoa(100000000000+c.g.rng.IntN(899999999999)) +
+				`:root"},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["` + arn + `","` + arn + `/*"]}]}`
+		},
+		"publicPolicy": func(c *call) string {
+			return `{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + c.value("bucket") + `/*"}]}`
+		},
+		"copySource": func(c *call) string {
+			return pick(c.g.rng, c.scene.acct.buckets) + "/" + pick(c.g.rng, objectPrefixes) + pick(c.g.rng, objectNames) + "-" + digits(c, 4) + pick(c.g.rng, objectSuffixes)
+		},
+		"uploadId": func(c *call) string { return randomString(c.g.rng, alphaNum, 86) },
 		"canonicalId": func(c *call) string { return c.scene.acct.canonical },
 		"aclGrants": func(c *call) string {
 			owner := `{"Grantee":{"xsi:type":"CanonicalUser","ID":"` + c.scene.acct.canonical + `"},"Permission":"FULL_CONTROL"}`

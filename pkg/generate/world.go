@@ -3,6 +3,7 @@ package generate
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 )
 
@@ -104,6 +105,16 @@ var ciNets = []string{"20.57", "20.85", "52.176"}
 var people = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
 	"judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "wendy"}
 
+// adminUsers are the people who administer every account: the admin list of the generated
+// data (AdminUsers).
+var adminUsers = []string{"alice", "carol", "erin"}
+
+// AdminUsers returns the administrative users of the generated accounts, the list the
+// console's administrator panels follow (upload it: curl -T admin_users.csv
+// <console>/api/admin-users). They are IAM users in every account; the other people, the
+// Identity Center sessions and the automation are not on it.
+func AdminUsers() []string { return slices.Clone(adminUsers) }
+
 var envs = []string{"prod", "dev", "staging", "sandbox", "shared", "security"}
 
 var (
@@ -160,10 +171,13 @@ func newAccount(r *rand.Rand, i int) *account {
 		a.roleIDs[n] = "AROA" + base32String(r, 17)
 	}
 
-	// People: a Zipf-like activity spread, so a few users dominate the top-10 charts.
-	names := append([]string(nil), people...)
+	// People: the administrators, then others; a Zipf-like activity spread, so a few users
+	// dominate the top-10 charts.
+	names := append([]string(nil), adminUsers...)
 	r.Shuffle(len(names), func(x, y int) { names[x], names[y] = names[y], names[x] })
-	names = names[:8+r.IntN(5)]
+	others := slices.DeleteFunc(slices.Clone(people), func(n string) bool { return slices.Contains(adminUsers, n) })
+	r.Shuffle(len(others), func(x, y int) { others[x], others[y] = others[y], others[x] })
+	names = append(names, others[:5+r.IntN(5)]...)
 	var admins, humans []*principal
 	for rank, n := range names {
 		c := pickCountry(r, homes)
@@ -174,7 +188,7 @@ func newAccount(r *rand.Rand, i int) *account {
 			p.ips = append(p.ips, randomIP(r, c.nets))
 		}
 		switch {
-		case rank < 3:
+		case rank < len(adminUsers):
 			p.tags |= admin
 			p.mfa = true
 			admins = append(admins, p)
