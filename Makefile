@@ -7,16 +7,33 @@ SHELL := bash
 
 STACK := deploy/local/stack.sh
 FUZZTIME ?= 20s
-GO_FILES = find . -name '*.go' -not -path './deploy/local/node_modules/*' -not -path './.local/*'
+GO_FILES = find . -name '*.go' -not -path '*/node_modules/*' -not -path './.local/*'
 
-.PHONY: build test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize fuzz clean
+# The console's browser assets: npm ci installs the packages pinned in the lock file (again
+# only when it changed), build.mjs copies them into static/vendor, which the binary embeds.
+WEB := services/console/web
+WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
+WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-## build: the trailstream binary in bin/
-build:
+.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize fuzz clean
+
+## build: the console's browser assets, then the trailstream binary in bin/
+build: assets
 	go build -o bin/trailstream ./services/trailstream
 
-## test: local stack up, gofmt check, browser installed, go vet, then every test against the real servers
-test: stack-up fmt
+## assets: the console's browser assets (Apache ECharts, the world map) from the pinned npm packages
+assets: $(WEB_BUILT)
+
+$(WEB_INSTALLED): $(WEB)/package.json $(WEB)/package-lock.json
+	@command -v npm >/dev/null || { echo "the console's assets need Node.js 20 or newer and npm: apt-get install -y nodejs npm"; exit 1; }
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_BUILT): $(WEB_INSTALLED) $(WEB)/build.mjs
+	node $(WEB)/build.mjs
+
+## test: local stack up, gofmt check, browser assets built, browser installed, go vet, then every test against the real servers
+test: stack-up fmt assets
 	$(STACK) browser
 	go vet ./...
 	go test -count=1 -timeout 12m ./...
@@ -61,6 +78,6 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./pkg/model
 	go test -run '^$$' -fuzz '^FuzzLookup$$' -fuzztime $(FUZZTIME) ./pkg/geo
 
-## clean: the built binary (the local stack's data in .local/ is kept; stack-down stops it)
+## clean: the built binary and the console's built assets (the local stack's data in .local/ is kept; stack-down stops it)
 clean:
-	rm -rf bin
+	rm -rf bin $(WEB)/static/vendor

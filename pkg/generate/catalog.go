@@ -247,13 +247,13 @@ type scenario struct {
 	// crowdSize), so that its hour stands out of the outlier band (mean ± 3σ of the 10
 	// hours before) of the sign-in panels.
 	daily, crowd bool
-	actor    tag
-	console  bool              // the calls are made in the console
-	cli      bool              // the calls are made with an access key, never in the console
-	foreign  bool              // from hostile networks
-	vars     map[string]string // preset placeholders; a value "$x" takes placeholder x's value
-	plan     string
-	steps    []step
+	actor        tag
+	console      bool              // the calls are made in the console
+	cli          bool              // the calls are made with an access key, never in the console
+	foreign      bool              // from hostile networks
+	vars         map[string]string // preset placeholders; a value "$x" takes placeholder x's value
+	plan         string
+	steps        []step
 }
 
 type step struct {

@@ -42,11 +42,12 @@ type ev struct {
 }
 
 var (
-	readName    = regexp.MustCompile(`^(Get|Describe|List|Head)([A-Z]|$)`)
-	createdName = regexp.MustCompile(`^(Create|Run)[A-Z]`)
-	deletedName = regexp.MustCompile(`^Delete[A-Z]`)
-	authzCode   = regexp.MustCompile(`^AccessDenied|UnauthorizedOperation$`)
-	nounVerb    = regexp.MustCompile(`^[A-Z][a-z]*`)
+	readName     = regexp.MustCompile(`^(Get|Describe|List|Head)([A-Z]|$)`)
+	createdName  = regexp.MustCompile(`^(Create|Run)[A-Z]`)
+	deletedName  = regexp.MustCompile(`^Delete[A-Z]`)
+	authzCode    = regexp.MustCompile(`^AccessDenied|UnauthorizedOperation$`)
+	nounVerb     = regexp.MustCompile(`^[A-Z][a-z]*`)
+	createDelete = regexp.MustCompile(`^(Create|Delete)[A-Z]`)
 )
 
 func isUser(e ev) bool {
@@ -57,20 +58,19 @@ func nonRead(e ev) bool { return !readName.MatchString(e.EventName) }
 func isAdmin(e ev) bool {
 	return slices.ContainsFunc(AdminUsers(), func(n string) bool { return strings.EqualFold(n, e.UserName) })
 }
-func adminWrite(e ev) bool    { return isAdmin(e) && nonRead(e) }
-func isCreated(e ev) bool     { return e.Outcome == "success" && createdName.MatchString(e.EventName) }
-func isDeleted(e ev) bool     { return e.Outcome == "success" && deletedName.MatchString(e.EventName) }
-func noun(e ev) string        { return nounVerb.ReplaceAllString(e.EventName, "") }
-func isLogin(e ev) bool       { return e.EventName == "ConsoleLogin" }
-func loginOK(e ev) bool       { return isLogin(e) && e.Outcome == "success" }
-func loginFailed(e ev) bool   { return isLogin(e) && e.Outcome == "failure" }
-func authzFailure(e ev) bool  { return authzCode.MatchString(e.ErrorCode) }
-func netsecName(e ev) bool    { return strings.Contains(e.EventName, "Security") || strings.Contains(e.EventName, "Network") }
-func located(e ev) bool       { return e.CountryCode != "" }
-func netsecCreateDelete(e ev) bool {
-	return netsecName(e) && (strings.HasPrefix(e.EventName, "Create") || strings.HasPrefix(e.EventName, "Delete")) &&
-		regexp.MustCompile(`^(Create|Delete)[A-Z]`).MatchString(e.EventName)
+func adminWrite(e ev) bool   { return isAdmin(e) && nonRead(e) }
+func isCreated(e ev) bool    { return e.Outcome == "success" && createdName.MatchString(e.EventName) }
+func isDeleted(e ev) bool    { return e.Outcome == "success" && deletedName.MatchString(e.EventName) }
+func noun(e ev) string       { return nounVerb.ReplaceAllString(e.EventName, "") }
+func isLogin(e ev) bool      { return e.EventName == "ConsoleLogin" }
+func loginOK(e ev) bool      { return isLogin(e) && e.Outcome == "success" }
+func loginFailed(e ev) bool  { return isLogin(e) && e.Outcome == "failure" }
+func authzFailure(e ev) bool { return authzCode.MatchString(e.ErrorCode) }
+func netsecName(e ev) bool {
+	return strings.Contains(e.EventName, "Security") || strings.Contains(e.EventName, "Network")
 }
+func located(e ev) bool            { return e.CountryCode != "" }
+func netsecCreateDelete(e ev) bool { return netsecName(e) && createDelete.MatchString(e.EventName) }
 func sgChange(e ev) bool {
 	switch e.EventName {
 	case "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress":
@@ -130,8 +130,8 @@ func grantsPublic(e ev) bool {
 }
 
 func both(a, b func(ev) bool) func(ev) bool { return func(e ev) bool { return a(e) && b(e) } }
-func not(a func(ev) bool) func(ev) bool      { return func(e ev) bool { return !a(e) } }
-func named(name string) func(ev) bool        { return func(e ev) bool { return e.EventName == name } }
+func not(a func(ev) bool) func(ev) bool     { return func(e ev) bool { return !a(e) } }
+func named(name string) func(ev) bool       { return func(e ev) bool { return e.EventName == name } }
 
 // distinct counts the distinct keys of the matching events.
 func distinct(es []ev, match func(ev) bool, key func(ev) string) int {

@@ -183,13 +183,13 @@ func init() {
 		"sessionKey": func(c *call) string { return "ASIA" + base32String(c.g.rng, 16) },
 
 		// EC2.
-		"vpcId":         func(c *call) string { return c.scene.acct.vpcs[c.region][0] },
-		"subnetId":      func(c *call) string { return c.scene.acct.vpcs[c.region][1] },
-		"zone":          func(c *call) string { return c.region + string(rune('a'+c.g.rng.IntN(3))) },
-		"imageId":       func(c *call) string { return "ami-" + hexString(c.g.rng, 17) },
-		"instanceType":  func(c *call) string { return pick(c.g.rng, instanceTypes) },
-		"instanceName":  func(c *call) string { return pick(c.g.rng, instanceNames) + "-" + digits(c, 2) },
-		"instanceId":    func(c *call) string { return "i-" + hexString(c.g.rng, 17) },
+		"vpcId":        func(c *call) string { return c.scene.acct.vpcs[c.region][0] },
+		"subnetId":     func(c *call) string { return c.scene.acct.vpcs[c.region][1] },
+		"zone":         func(c *call) string { return c.region + string(rune('a'+c.g.rng.IntN(3))) },
+		"imageId":      func(c *call) string { return "ami-" + hexString(c.g.rng, 17) },
+		"instanceType": func(c *call) string { return pick(c.g.rng, instanceTypes) },
+		"instanceName": func(c *call) string { return pick(c.g.rng, instanceNames) + "-" + digits(c, 2) },
+		"instanceId":   func(c *call) string { return "i-" + hexString(c.g.rng, 17) },
 		"instanceCount": func(c *call) string {
 			switch n := c.g.rng.IntN(10); {
 			case n < 7:
@@ -227,10 +227,10 @@ func init() {
 			return fmt.Sprintf("10.0.%d.%d", c.g.rng.IntN(64), 4+c.g.rng.IntN(250))
 		},
 		"privateDns": func(c *call) string { return privateDNS(c.region, c.value("privateIp")) },
-		"sgId":     func(c *call) string { return "sg-" + hexString(c.g.rng, 17) },
-		"sgName":   func(c *call) string { return pick(c.g.rng, securityGroups) },
-		"sgRuleId": func(c *call) string { return "sgr-" + hexString(c.g.rng, 17) },
-		"port":     func(c *call) string { return pick(c.g.rng, ports) },
+		"sgId":       func(c *call) string { return "sg-" + hexString(c.g.rng, 17) },
+		"sgName":     func(c *call) string { return pick(c.g.rng, securityGroups) },
+		"sgRuleId":   func(c *call) string { return "sgr-" + hexString(c.g.rng, 17) },
+		"port":       func(c *call) string { return pick(c.g.rng, ports) },
 		"cidr": func(c *call) string {
 			switch c.g.rng.IntN(10) {
 			case 0, 1, 2, 3:
@@ -281,7 +281,7 @@ func init() {
 			}
 			return ""
 		},
-		"aclPublic":   func(c *call) string { return strconv.FormatBool(c.g.rng.IntN(10) < 3) },
+		"aclPublic": func(c *call) string { return strconv.FormatBool(c.g.rng.IntN(10) < 3) },
 		"bucketAcl": func(c *call) string {
 			return `,"AccessControlPolicy":{"AccessControlList":{"Grant":` + c.value("aclGrants") + `},"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Owner":{"ID":"` + c.value("canonicalId") + `"}}`
 		},
@@ -310,7 +310,7 @@ func init() {
 		"copySource": func(c *call) string {
 			return pick(c.g.rng, c.scene.acct.buckets) + "/" + pick(c.g.rng, objectPrefixes) + pick(c.g.rng, objectNames) + "-" + digits(c, 4) + pick(c.g.rng, objectSuffixes)
 		},
-		"uploadId": func(c *call) string { return randomString(c.g.rng, alphaNum, 86) },
+		"uploadId":    func(c *call) string { return randomString(c.g.rng, alphaNum, 86) },
 		"canonicalId": func(c *call) string { return c.scene.acct.canonical },
 		"aclGrants": func(c *call) string {
 			owner := `{"Grantee":{"xsi:type":"CanonicalUser","ID":"` + c.scene.acct.canonical + `"},"Permission":"FULL_CONTROL"}`

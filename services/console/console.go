@@ -55,10 +55,27 @@ import (
 	"github.com/trailstream/trailstream/pkg/geo"
 )
 
-//go:embed web
+// web holds the page template and the static assets. static/vendor (Apache ECharts and the
+// world map) is built by `make assets` from the pinned npm packages and is not committed; a
+// binary built without it serves pages that say how to build it.
+//
+//go:embed web/index.html web/static
 var web embed.FS
 
 var page = template.Must(template.ParseFS(web, "web/index.html"))
+
+// builtMarker is the file the asset build writes last.
+const builtMarker = "web/static/vendor/manifest.json"
+
+// notBuilt is what the pages of a binary without the built assets show.
+const notBuilt = "The console's charts are not built into this binary: run `make build` in the repository " +
+	"(it installs the pinned npm packages in services/console/web and copies them into the binary), then start it again."
+
+// assetsBuilt reports whether the binary embeds the built browser assets.
+func assetsBuilt() bool {
+	_, err := fs.Stat(web, builtMarker)
+	return err == nil
+}
 
 const (
 	queryTimeout    = 30 * time.Second
@@ -151,7 +168,7 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 		}))
 	}
 	s := &server{conn: conn, db: db, store: newStore(conn, db, o.HomeCountries)}
-	static, _ := fs.Sub(web, "web")
+	static, _ := fs.Sub(web, "web/static")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.dashboard(w, r, dashboards[0]) })
 	mux.HandleFunc("GET /d/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -342,15 +359,42 @@ var rangeOptions = []rangeOption{
 // dashboardPage is what the page template shows.
 type dashboardPage struct {
 	Title, Description string
-	Panels             []panel
+	Page               string // the dashboard's ID, or "events"
+	Nav                []navLink
+	Cards              []card
 	Ranges             []rangeOption
 	Range              string // selected range value, "custom" for from/to, "" for the panels' defaults
 	Environments       []string
-	Environment        string // selected environment, "all" for every one
+	Environment        string // selected environment, "" for every one
+	TextFilters        []filterInput
 	Problem            string // why the page cannot show what was asked, if it cannot
+	Built              bool   // the binary embeds the built browser assets
+	NotBuilt           string // what to do when it does not
 	AdminUsers         string // how many admin users are in force, "unknown" if unreadable
 	UploadURL          string // where admin_users.csv is uploaded to
 	Attribution        string // credit for the geolocation data, when a panel shows locations
+}
+
+// navLink is one entry of the navigation bar.
+type navLink struct {
+	Path, Title string
+	Active      bool
+}
+
+// card is one panel of a page as the template writes it; the page's script reads its
+// data attributes.
+type card struct {
+	ID, Title, Kind, Window, Description string
+	Drill                                string // the panel's Drill as JSON
+}
+
+// filterInput is one free-text filter of the filter bar.
+type filterInput struct{ Name, Label, Value string }
+
+// filterInputs are the filter bar's free-text filters, by API name.
+var filterInputs = []filterInput{
+	{Name: "account_id", Label: "Account"}, {Name: "aws_region", Label: "Region"},
+	{Name: "user_name", Label: "User"}, {Name: "event_name", Label: "Event"},
 }
 
 func (s *server) dashboard(w http.ResponseWriter, r *http.Request, d dashboard) {
@@ -360,29 +404,54 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, d dashboard) 
 			ps = append(ps, p)
 		}
 	}
-	s.render(w, r, d.Title, d.Description, ps)
+	s.render(w, r, d.ID, d.Title, d.Description, ps)
 }
 
 // eventsPage is the events search: the page's table reads /api/events with the page's query.
 func (s *server) eventsPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "Events", "The events matching the filters, newest first, with their raw records; any column is a filter (/events?user_name=alice&event_name=ConsoleLogin).",
+	s.render(w, r, "events", "Events", "The events matching the filters, newest first, with their raw records; any column is a filter (/events?user_name=alice&event_name=ConsoleLogin).",
 		[]panel{{ID: "events", Kind: "events", Title: "Matching events"}})
 }
 
-func (s *server) render(w http.ResponseWriter, r *http.Request, title, description string, ps []panel) {
+func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, description string, ps []panel) {
 	q := r.URL.Query()
 	pg := dashboardPage{
 		Title:       title,
 		Description: description,
-		Panels:      ps,
+		Page:        id,
 		Ranges:      rangeOptions,
 		Range:       q.Get("range"),
 		Environment: q.Get("environment"),
+		Built:       assetsBuilt(),
+		NotBuilt:    notBuilt,
+	}
+	if !pg.Built {
+		pg.Problem = notBuilt
+	}
+	for _, d := range dashboards {
+		pg.Nav = append(pg.Nav, navLink{Path: "/d/" + d.ID, Title: d.Title, Active: d.ID == id})
+	}
+	pg.Nav = append(pg.Nav, navLink{Path: "/events", Title: "Events", Active: id == "events"})
+	for _, f := range filterInputs {
+		f.Value = q.Get(f.Name)
+		pg.TextFilters = append(pg.TextFilters, f)
 	}
 	for _, p := range ps {
 		if p.Geolocated {
 			pg.Attribution = geo.Attribution
 		}
+		c := card{ID: p.ID, Title: p.Title, Kind: p.Kind, Description: p.Description, Drill: "{}"}
+		if p.Window > 0 {
+			c.Window = windowName(p.Window)
+		}
+		if len(p.Drill) > 0 {
+			b, err := json.Marshal(p.Drill)
+			if err != nil {
+				slog.Error("render dashboard", "panel", p.ID, "err", err)
+			}
+			c.Drill = string(b)
+		}
+		pg.Cards = append(pg.Cards, c)
 	}
 	switch {
 	case q.Get("from") != "":
@@ -390,10 +459,10 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, title, descripti
 	case !slices.ContainsFunc(rangeOptions, func(o rangeOption) bool { return o.Value == pg.Range }):
 		pg.Ranges = append(append([]rangeOption(nil), rangeOptions...), rangeOption{pg.Range, "Last " + pg.Range})
 	}
-	if pg.Environment == "" {
-		pg.Environment = "all"
+	if pg.Environment == "all" {
+		pg.Environment = ""
 	}
-	if _, err := parseSelection(q, time.Now(), eventsWindow, "panel", "limit", "offset", "refresh"); err != nil {
+	if _, err := parseSelection(q, time.Now(), eventsWindow, "panel", "limit", "offset", "refresh"); err != nil && pg.Built {
 		pg.Problem = err.Error()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
@@ -404,7 +473,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, title, descripti
 		pg.Problem = "ClickHouse did not answer: " + err.Error()
 	}
 	pg.Environments = envs
-	if pg.Environment != "all" && !slices.Contains(envs, pg.Environment) {
+	if pg.Environment != "" && !slices.Contains(envs, pg.Environment) {
 		pg.Environments = append(pg.Environments, pg.Environment)
 	}
 	pg.AdminUsers = "unknown"
