@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # demo.sh runs trailstream on one machine (`make demo` calls it after building bin/trailstream):
 # the local stack, every service in one process (`trailstream all`, embedded in-memory Kafka),
-# 20,000 synthetic CloudTrail records through the whole pipeline, then the console until Ctrl-C.
+# 20,000 synthetic CloudTrail records of the last 24 hours through the whole pipeline, the
+# generated accounts' admin list uploaded to the console, then the console until Ctrl-C.
 #
-# Settings (environment): DEMO_EVENTS (20000), TRAILSTREAM_CONSOLE_ADDR (127.0.0.1:8080), and
-# every other TRAILSTREAM_* variable the binary reads.
+# Settings (environment): DEMO_EVENTS (20000), DEMO_SPAN (24h: the records fall in the span
+# before now), TRAILSTREAM_CONSOLE_ADDR (127.0.0.1:8080), and every other TRAILSTREAM_*
+# variable the binary reads.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,6 +15,7 @@ bin="$repo/bin/trailstream"
 state=${TRAILSTREAM_LOCAL_DIR:-$repo/.local}
 log="$state/trailstream-all.log"
 events=${DEMO_EVENTS:-20000}
+span=${DEMO_SPAN:-24h}
 console="http://${TRAILSTREAM_CONSOLE_ADDR:-127.0.0.1:8080}"
 
 say() { printf 'demo: %s\n' "$*"; }
@@ -60,8 +63,15 @@ done
 curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null ||
 	die "$console/healthz did not answer within 60 s; look at $log"
 
-say "generating $events synthetic CloudTrail records"
-"$bin" generate --events "$events"
+say "generating $events synthetic CloudTrail records over the last $span"
+admins="$state/admin_users.csv"
+"$bin" generate --events "$events" --span "$span" --admin-users-out "$admins"
+
+# The administrator panels read the latest uploaded list when they are drawn, so the
+# generated accounts' administrators count for the events already stored too.
+curl -fsS --max-time 10 -o /dev/null -T "$admins" "$console/api/admin-users" ||
+	die "the console did not take the admin list $admins ($console/api/admin-users); look at $log"
+say "uploaded the admin list $admins to $console/api/admin-users"
 
 echo "Console: $console/"
 say "pipeline log: $log; press Ctrl-C to stop"

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailstream/trailstream/pkg/admins"
 	"github.com/trailstream/trailstream/pkg/config"
 )
 
@@ -618,4 +619,51 @@ func BenchmarkFiles(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestRunWritesAdminUsers checks --admin-users-out: the admin list in the console's upload
+// format, naming the administrators every generated account has.
+func TestRunWritesAdminUsers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "admin_users.csv")
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	var o Options
+	o.Register(fs)
+	if err := fs.Parse([]string{"--events", "700", "--seed", "5", "--out", filepath.Join(dir, "r.jsonl"), "--admin-users-out", path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), config.Default(), o); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "user_name\nalice\ncarol\nerin\n"; string(data) != want {
+		t.Errorf("admin users file:\n%s\nwant:\n%s", data, want)
+	}
+	names, err := admins.Parse(bytes.NewReader(data))
+	if err != nil || !slices.Equal(names, []string{"alice", "carol", "erin"}) {
+		t.Errorf("the console reads %q, %v", names, err)
+	}
+	// Every account has them as IAM users.
+	users := map[string]map[string]bool{}
+	for _, r := range collect(t, Options{Events: 3000, Seed: 5, Start: t0, Accounts: 3}) {
+		if r.UserIdentity.Type == "IAMUser" {
+			if users[r.RecipientAccountID] == nil {
+				users[r.RecipientAccountID] = map[string]bool{}
+			}
+			users[r.RecipientAccountID][r.UserIdentity.UserName] = true
+		}
+	}
+	if len(users) != 3 {
+		t.Fatalf("IAM users in %d accounts, want 3", len(users))
+	}
+	for account, names := range users {
+		for _, n := range []string{"alice", "carol", "erin"} {
+			if !names[n] {
+				t.Errorf("account %s has no calls of administrator %s", account, n)
+			}
+		}
+	}
 }

@@ -439,3 +439,31 @@ func TestPanelsHaveData(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginBursts checks that every day of a longer span has an hour of successful and an
+// hour of failed sign-ins above the console's outlier band, however dense the data.
+func TestLoginBursts(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+	}{
+		{"three sparse days", Options{Events: 6000, Seed: 21, Start: t0, Span: 72 * time.Hour}},
+		{"three dense days", Options{Events: 90000, Seed: 22, Start: t0, Span: 72 * time.Hour, Accounts: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es := normalizeAll(t, tt.o)
+			for day := 1; day <= 3; day++ {
+				end := t0.Add(time.Duration(day) * 24 * time.Hour)
+				for _, k := range []struct {
+					what  string
+					match func(ev) bool
+				}{{"successful", loginOK}, {"failed", loginFailed}} {
+					if len(outlierHours(es, k.match, end)) == 0 {
+						t.Errorf("day %d: no hour of %s sign-ins above mean + 3σ of the 10 before", day, k.what)
+					}
+				}
+			}
+		})
+	}
+}
