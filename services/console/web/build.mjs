@@ -22,12 +22,18 @@ copyFileSync(join(modules, "echarts", "NOTICE"), join(tmp, "NOTICE-echarts.txt")
 copyFileSync(join(modules, "world-atlas", "LICENSE"), join(tmp, "LICENSE-world-atlas.txt"));
 
 // The 1:110m countries, without Antarctica, which holds no CloudTrail source address and
-// would take a fifth of the map.
+// would take a fifth of the map, and without the few polygons that cross the antimeridian
+// (parts of Fiji and of Russia's far east), which a flat map draws as lines across it.
 const topo = JSON.parse(readFileSync(join(modules, "world-atlas", "countries-110m.json"), "utf8"));
 const world = feature(topo, topo.objects.countries);
+const crosses = polygon => polygon[0].some((p, i) => i > 0 && Math.abs(p[0] - polygon[0][i - 1][0]) > 180);
+const flat = g => {
+  const polygons = (g.type === "Polygon" ? [g.coordinates] : g.coordinates).filter(p => !crosses(p));
+  return polygons.length === 1 ? { type: "Polygon", coordinates: polygons[0] } : { type: "MultiPolygon", coordinates: polygons };
+};
 world.features = world.features
   .filter(f => f.properties.name !== "Antarctica")
-  .map(f => ({ type: "Feature", id: f.id, properties: { name: f.properties.name }, geometry: f.geometry }));
+  .map(f => ({ type: "Feature", id: f.id, properties: { name: f.properties.name }, geometry: flat(f.geometry) }));
 writeFileSync(join(tmp, "world.json"), JSON.stringify(world));
 
 // The binary checks for this file to know the assets were built.

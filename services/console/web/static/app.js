@@ -292,7 +292,7 @@ function hours(data) {
 function hourAxis(hs) {
   const days = new Set(hs.map(t => new Date(t).toDateString())).size > 1;
   return {
-    type: "category", data: hs.map(t => hourLabel(t, days && new Date(t).getHours() === 0 || hs[0] === t && days)),
+    type: "category", data: hs.map(t => hourLabel(t, days && new Date(t).getHours() === 0)),
     axisLabel: { ...axisLabel, hideOverlap: true }, axisTick: { alignWithLabel: true },
   };
 }
@@ -417,6 +417,13 @@ function outlier(card, data) {
   return rows.length;
 }
 
+// miller is the Miller cylindrical projection, which keeps the shapes people know from
+// Mercator without its poles; y grows downwards.
+const miller = {
+  project: ([lon, lat]) => [lon, -1.25 * Math.log(Math.tan(Math.PI / 4 + 0.4 * lat * Math.PI / 180)) * 180 / Math.PI],
+  unproject: ([x, y]) => [x, (2.5 * Math.atan(Math.exp(-y * Math.PI / 180 / 1.25)) - 0.625 * Math.PI) * 180 / Math.PI],
+};
+
 async function loadWorld() {
   if (!worldMap) {
     worldMap = fetch("/static/vendor/world.json").then(res => {
@@ -443,7 +450,7 @@ async function map(card, data) {
         ...extra.map(c => ["", c.label, number.format(p.data.row[c.name])])]) : p.name,
     },
     geo: {
-      map: "world", roam: true, scaleLimit: { min: 1, max: 12 }, top: 8, bottom: 8, left: 8, right: 8,
+      map: "world", roam: true, projection: miller, scaleLimit: { min: 1, max: 12 }, top: 8, bottom: 8, left: 8, right: 8,
       itemStyle: { areaColor: "#e4eaf0", borderColor: "#b4c0cc", borderWidth: 0.5 },
       emphasis: { itemStyle: { areaColor: "#d3dde7" }, label: { show: false } },
       tooltip: { show: false },
@@ -479,6 +486,7 @@ function cellText(c, v) {
 
 function table(card, data) {
   dropChart(card);
+  card.classList.toggle("wide", data.columns.length > 5);
   const head = el("tr", {}, ...data.columns.map(c => el("th", { class: c.type, scope: "col" }, c.label)));
   const body = data.rows.map(r => {
     const tr = el("tr", { class: "drillable", tabindex: "0", title: "Show the matching events" },
