@@ -470,7 +470,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	envs, err := s.store.environments(ctx)
 	if err != nil {
 		slog.Error("dashboard", "err", err)
-		pg.Problem = "ClickHouse did not answer: " + err.Error()
+		pg.Problem = strings.TrimSpace(pg.Problem + " ClickHouse did not answer: " + err.Error())
 	}
 	pg.Environments = envs
 	if pg.Environment != "" && !slices.Contains(envs, pg.Environment) {

@@ -314,6 +314,10 @@ function pie(card, data) {
 }
 
 function column(card, data, horizontal) {
+  if (data.columns[0].type === "time") {
+    // Counts per hour: every hour of the window on the axis, as one series.
+    return hourly(card, { ...data, rows: data.rows.map(r => [r[0], data.columns[1].label, r[1]]) }, false);
+  }
   const chart = chartBox(card, 300);
   const names = data.rows.map(r => String(r[0]));
   const items = data.rows.map(r => ({ value: Number(r[1]), drill: rowValues(data, r) }));
@@ -363,7 +367,7 @@ function hourly(card, data, line) {
       name, type: line ? "line" : "bar", stack: line ? undefined : "total", barMaxWidth: 28,
       smooth: false, showSymbol: line, symbolSize: 5, emphasis: { focus: "series" },
       color: OUTCOME_COLOURS[name] || palette[i % palette.length],
-      data: values.map((v, j) => ({ value: v, drill: { time: iso(hs[j]), series: name, value: v } })),
+      data: values.map((v, j) => ({ value: v, drill: { time: iso(hs[j]), name: iso(hs[j]), series: name, value: v } })),
     };
   });
   chart.setOption({
@@ -486,7 +490,7 @@ function cellText(c, v) {
 
 function table(card, data) {
   dropChart(card);
-  card.classList.toggle("wide", data.columns.length > 5);
+  card.classList.toggle("wide", data.columns.length >= 5);
   const head = el("tr", {}, ...data.columns.map(c => el("th", { class: c.type, scope: "col" }, c.label)));
   const body = data.rows.map(r => {
     const tr = el("tr", { class: "drillable", tabindex: "0", title: "Show the matching events" },
