@@ -1,10 +1,19 @@
 // Package generate makes realistic synthetic CloudTrail logs: IAM users, role sessions, the
 // root user and AWS services at work across accounts and regions, from addresses in several
 // countries; console sign-ins that succeed (with and without MFA) and fail (also with
-// HIDDEN_DUE_TO_SECURITY_REASONS); resources created and deleted, some within minutes; security
-// groups and network ACLs opened to the world, public buckets and objects, access-denied
-// bursts, elastic IPs, KMS keys, a stopped trail; and above all the reads that dominate real
-// trails. Every run of 600 records or more has each of these at least once.
+// HIDDEN_DUE_TO_SECURITY_REASONS); resources created and deleted, some within minutes, instances
+// launched and terminated, several at a time; security groups and network ACLs opened to the
+// world (ingress and egress, IPv4 and IPv6); objects written public (canned ACL or grant, by
+// PutObject, CopyObject or multipart upload) and existing objects' ACLs made public; buckets made
+// public by ACL, canned ACL, policy or a removed or weakened public access block, next to
+// private ACLs and policies; access-denied bursts and a leaked key tried from abroad; elastic
+// IPs, KMS keys, a stopped trail; and above all the reads that dominate real trails. Every run
+// of 600 records or more has each of these at least once. Every 24 hours of the span also has
+// a burst of sign-ins and a password spray, each large enough for its hour to stand out of the
+// console's outlier band, and network ACL entries allowing all traffic.
+//
+// The accounts' administrators are the same in every run (AdminUsers); --admin-users-out
+// writes them for the console's admin list.
 //
 // Records yields the records one by one in time order, Files groups them into CloudTrail log
 // files, WriteFile writes a log file, and Run (the `trailstream generate` tool) writes the
