@@ -175,6 +175,7 @@ func TestDrillDownInBrowser(t *testing.T) {
 		if err != nil || !strings.Contains(raw, `"eventName": "`+name[0]+`"`) {
 			t.Errorf("the expanded record (%v) is %q, want the raw record of a %s", err, raw, name[0])
 		}
+		b.Screenshot("events")
 		href, err := chromedp.Run(b.Context(), chromedp.Evaluate[string](`document.querySelector("[data-panel=events] a.download").getAttribute("href")`))
 		u, perr := url.Parse(href)
 		if err != nil || perr != nil || u.Path != "/api/events.jsonl" || u.Query().Get("user_name") != "alice" || u.Query().Get("event_name") != name[0] {

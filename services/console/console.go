@@ -410,7 +410,7 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, d dashboard) 
 // eventsPage is the events search: the page's table reads /api/events with the page's query.
 func (s *server) eventsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "events", "Events", "The events matching the filters, newest first, with their raw records; any column is a filter (/events?user_name=alice&event_name=ConsoleLogin).",
-		[]panel{{ID: "events", Kind: "events", Title: "Matching events"}})
+		[]panel{{ID: "events", Kind: "events", Title: "Matching events", Geolocated: true}})
 }
 
 func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, description string, ps []panel) {
