@@ -102,14 +102,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	c := config.Default()
 	runTarget := t.setup(fs, &c)
-	fs.Usage = config.Usage(fs, fmt.Sprintf("Usage: trailstream %s [options]\n\n%s%s.", t.name, strings.ToUpper(t.summary[:1]), t.summary[1:]))
+	usage := config.Usage(fs, fmt.Sprintf("Usage: trailstream %s [options]\n\n%s%s.", t.name, strings.ToUpper(t.summary[:1]), t.summary[1:]))
+	fs.Usage = func() {} // printed below, once, where it belongs
 	if err := config.Parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fs.Usage()
+			usage()
 			return 0
 		}
-		fmt.Fprintf(stderr, "trailstream %s: %v\n", t.name, err)
+		fmt.Fprintf(stderr, "trailstream %s: %v ('trailstream %s -h' lists the options)\n", t.name, err, t.name)
 		return 2
 	}
 	log, err := c.Logger()

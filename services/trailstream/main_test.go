@@ -34,8 +34,10 @@ func TestHelp(t *testing.T) {
 				t.Fatalf("exit %d, want %d; output:\n%s", code, tt.code, all)
 			}
 			for _, s := range tt.contains {
-				if !strings.Contains(all, s) {
+				if n := strings.Count(all, s); n == 0 {
 					t.Errorf("output lacks %q:\n%s", s, all)
+				} else if strings.HasPrefix(s, "--") && n > 1 {
+					t.Errorf("output lists %q %d times:\n%s", s, n, all)
 				}
 			}
 		})
