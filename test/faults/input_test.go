@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/trailstream/trailstream/pkg/generate"
 )
 
@@ -98,8 +100,9 @@ var start = time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
 // standardInput is the input of the clean run and of most faults: about 36,000 generated
 // records within four minutes. One account's 30,000 records come as a file of about 24,000
 // (its home region) and one of about 5,500, the only files CloudTrail writes for those five
-// minutes; twelve more accounts bring 6,000 records in files of at most 500. The 13
-// accounts hash to every one of the six partitions of the account-keyed topics.
+// minutes; twelve more accounts bring 6,000 records in files of at most 500, from the first
+// seed whose accounts hash (as the services' writers do) to every one of the six partitions
+// of the account-keyed topics, so that each partition carries events.
 //
 // The IAM objects that the records create or delete more than once are left out: for those
 // the short-lived rule's detections depend on the order the events arrive in (see
@@ -109,7 +112,8 @@ var standardInput = sync.OnceValue(func() *input {
 	t := &panicT{}
 	parts := []generate.Options{
 		{Events: 30000, Accounts: 1, RecordsPerFile: 30000, Span: 4 * time.Minute, Start: start, Seed: 1},
-		{Events: 6000, Accounts: 12, RecordsPerFile: 500, Span: 4 * time.Minute, Start: start, Seed: 5},
+		spread(generate.Options{Events: 6000, Accounts: 12, RecordsPerFile: 500, Span: 4 * time.Minute, Start: start},
+			accountsOf(generate.Options{Events: 30000, Accounts: 1, Span: 4 * time.Minute, Start: start, Seed: 1})),
 	}
 	calls := map[string]int{}
 	for _, o := range parts {
@@ -133,6 +137,37 @@ var standardInput = sync.OnceValue(func() *input {
 	}
 	return in
 })
+
+// accountsOf returns the accounts of the records o generates.
+func accountsOf(o generate.Options) map[string]bool {
+	out := map[string]bool{}
+	for r := range generate.Records(o) {
+		out[r.Account] = true
+	}
+	return out
+}
+
+// spread returns o with the first seed from 1 on whose accounts, with those given, fall in
+// every partition when keyed by account as the services key events.
+func spread(o generate.Options, accounts map[string]bool) generate.Options {
+	all := make([]int, partitions)
+	for p := range all {
+		all[p] = p
+	}
+	for o.Seed = 1; o.Seed <= 100; o.Seed++ {
+		hit := map[int]bool{}
+		for a := range accounts {
+			hit[(&kafka.Hash{}).Balance(kafka.Message{Key: []byte(a)}, all...)] = true
+		}
+		for a := range accountsOf(o) {
+			hit[(&kafka.Hash{}).Balance(kafka.Message{Key: []byte(a)}, all...)] = true
+		}
+		if len(hit) == partitions {
+			return o
+		}
+	}
+	panic("no seed up to 100 spreads the accounts over every partition")
+}
 
 // iamObject returns, for an IAM call that creates or deletes something, a key naming the
 // call and the object: account, verb, noun and name.
