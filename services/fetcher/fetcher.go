@@ -324,15 +324,21 @@ type fileResult struct {
 // says why the file as a whole cannot be read (not found, not a CloudTrail file).
 func (f *fetcher) file(ctx context.Context, o s3event.Object) (fileResult, error) {
 	var res fileResult
-	obj, err := f.aws.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	// The request is given up when S3 sends nothing for stallTimeout, while the fetcher
+	// waits for it (not while it writes to Kafka).
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	guard := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
+	obj, err := f.aws.S3.GetObject(sctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	guard.Stop()
 	if err != nil {
 		var re *awshttp.ResponseError
 		if errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500 {
 			return res, fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)
 		}
-		return res, transientError{fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)}
+		return res, transientError{fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, stallCause(sctx, err))}
 	}
-	body := &readErrors{r: obj.Body}
+	body := &readErrors{r: obj.Body, guard: guard}
 	defer obj.Body.Close()
 	headers := []kafka.Header{
 		{Key: "s3_bucket", Value: []byte(o.Bucket)},
@@ -380,7 +386,7 @@ func (f *fetcher) file(ctx context.Context, o s3event.Object) (fileResult, error
 		return nil
 	})
 	if body.err != nil { // the connection failed, not the file: read it again later
-		return res, transientError{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, body.err)}
+		return res, transientError{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, stallCause(sctx, body.err))}
 	}
 	var stop *cloudtrail.StopError
 	switch {
@@ -396,15 +402,33 @@ func (f *fetcher) file(ctx context.Context, o s3event.Object) (fileResult, error
 	return res, err
 }
 
+// stallTimeout is how long a request for an S3 object may go without an answer or without
+// more of the object before it is given up and the file read again later: a connection that
+// stopped answering would otherwise hold its notification for good.
+var stallTimeout = time.Minute
+
+var errStalled = errors.New("S3 sent nothing for the stall timeout")
+
+// stallCause returns err, naming the stall when that is why the request of ctx ended.
+func stallCause(ctx context.Context, err error) error {
+	if context.Cause(ctx) == errStalled {
+		return fmt.Errorf("%w (%s): %w", errStalled, stallTimeout, err)
+	}
+	return err
+}
+
 // readErrors remembers a failure of the underlying read, which tells a broken connection
-// (try again) from a broken file (dead letter).
+// (try again) from a broken file (dead letter). Each read runs under the stall guard.
 type readErrors struct {
-	r   io.Reader
-	err error
+	r     io.Reader
+	guard *time.Timer
+	err   error
 }
 
 func (r *readErrors) Read(p []byte) (int, error) {
+	r.guard.Reset(stallTimeout)
 	n, err := r.r.Read(p)
+	r.guard.Stop()
 	if err != nil && err != io.EOF {
 		r.err = err
 	}
