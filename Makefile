@@ -32,15 +32,17 @@ $(WEB_INSTALLED): $(WEB)/package.json $(WEB)/package-lock.json
 $(WEB_BUILT): $(WEB_INSTALLED) $(WEB)/build.mjs
 	node $(WEB)/build.mjs
 
-## test: local stack up, gofmt check, browser assets built, browser installed, go vet, then every test against the real servers
+## test: local stack up, gofmt check, browser assets built, browser installed, go vet, every test against the real servers, then the fault suite
 test: stack-up fmt assets
 	$(STACK) browser
 	go vet ./...
+	go vet -tags faults ./test/faults
 	go test -count=1 -timeout 12m ./...
+	$(MAKE) --no-print-directory test-faults
 
-## test-faults: local stack up, then the fault suite: every service as its own process, real faults, no loss, no double count
+## test-faults: local stack up, then the fault suite (about 4 minutes): every service as its own process, real faults, no loss, no double count
 test-faults: stack-up
-	go test -tags faults -count=1 -v -timeout 30m ./test/faults
+	go test -tags faults -count=1 -v -timeout 20m ./test/faults
 
 ## demo: the whole pipeline on this machine with synthetic data; the console until Ctrl-C
 demo: build

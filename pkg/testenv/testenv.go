@@ -99,7 +99,27 @@ func AWS(t testing.TB, c config.Config) (*awsutil.Clients, string) {
 	if err != nil {
 		t.Fatalf("the S3/SQS emulator is needed at %s and did not create a queue (%v): %s", c.AWSEndpoint, err, howToStart)
 	}
+	t.Cleanup(func() { deleteBucketAndQueue(cl, c.Bucket, aws.ToString(q.QueueUrl)) })
 	return cl, aws.ToString(q.QueueUrl)
+}
+
+// deleteBucketAndQueue removes what AWS created, objects first, so that the emulator does
+// not keep every test's data.
+func deleteBucketAndQueue(cl *awsutil.Clients, bucket, queueURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = cl.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(queueURL)})
+	p := s3.NewListObjectsV2Paginator(cl.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return
+		}
+		for _, o := range page.Contents {
+			_, _ = cl.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		}
+	}
+	_, _ = cl.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
 }
 
 // Kafka starts an in-process Kafka-protocol broker for this test and returns its addresses.
