@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trailstream/trailstream/pkg/testenv"
 )
 
 // The scenarios, in the order of the result table.
@@ -86,8 +88,8 @@ func TestFaults(t *testing.T) {
 			name, fault string
 			drive       drive
 		}{
-			{"clickhouse-down", clickhouseDown, cut(func(w *world) *tcpProxy { return w.ch }, 60*time.Second)},
-			{"broker-down", brokerDown, cut(func(w *world) *tcpProxy { return w.kafka }, 30*time.Second)},
+			{"clickhouse-down", clickhouseDown, cut(func(w *world) *testenv.Proxy { return w.ch }, 60*time.Second)},
+			{"broker-down", brokerDown, cut(func(w *world) *testenv.Proxy { return w.kafka }, 30*time.Second)},
 			{"s3-faults", s3Faults, s3Trouble},
 			{"repeated-kills", repeatedKills, repeated},
 			{"kill-fetcher", killFetcher, killInFile},
@@ -228,17 +230,17 @@ func repeated(t *testing.T, w *world, in *input) (time.Time, []string) {
 
 // cut makes a server unreachable for d while the input arrives: the proxy in front of it
 // cuts every connection and refuses new ones.
-func cut(proxy func(*world) *tcpProxy, d time.Duration) drive {
+func cut(proxy func(*world) *testenv.Proxy, d time.Duration) drive {
 	return func(t *testing.T, w *world, in *input) (time.Time, []string) {
 		w.startAll()
 		w.put(in)
 		fed := w.feed(in, in.objects, 10*time.Second, 1)
 		time.Sleep(2 * time.Second)
 		p := proxy(w)
-		p.down()
+		p.Cut()
 		time.Sleep(d)
 		c, _ := w.counts()
-		p.up()
+		p.Restore()
 		end := time.Now()
 		<-fed
 		if int(c.distinct) >= len(in.ids) {

@@ -48,9 +48,9 @@ type world struct {
 	t        *testing.T
 	cfg      config.Config // the scenario's resources, with the real server addresses
 	broker   *kafkautil.Embedded
-	kafka    *tcpProxy // in front of the broker, which advertises it
-	ch       *tcpProxy // in front of ClickHouse
-	s3       *s3Proxy  // in front of the S3/SQS emulator
+	kafka    *testenv.Proxy // in front of the broker, which advertises it
+	ch       *testenv.Proxy // in front of ClickHouse
+	s3       *s3Proxy       // in front of the S3/SQS emulator
 	aws      *awsutil.Clients
 	queueURL string
 	db       driver.Conn   // the suite's own connection to ClickHouse, not through the proxy
@@ -97,14 +97,14 @@ func newWorld(t *testing.T, env ...string) *world {
 	w := &world{t: t, cfg: c, starts: map[string]int{}}
 	// A Kafka client connects to the addresses the broker advertises, not only to the one it
 	// bootstraps from: the broker advertises the proxy's, so every connection goes through it.
-	w.kafka = newTCPProxy(t, "")
-	b, err := kafkautil.StartEmbedded(0, partitions, kafkautil.Advertise(w.kafka.addr))
+	w.kafka = testenv.NewProxy(t, "")
+	b, err := kafkautil.StartEmbedded(0, partitions, kafkautil.Advertise(w.kafka.Addr()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
 	w.broker = b
-	w.kafka.setTarget(b.ListenAddr())
+	w.kafka.SetTarget(b.ListenAddr())
 	w.direct = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, b.ListenAddr())
 	}
@@ -112,7 +112,7 @@ func newWorld(t *testing.T, env ...string) *world {
 	w.db = testenv.ClickHouse(t, c)
 	w.aws, w.queueURL = testenv.AWS(t, c)
 	t.Cleanup(w.removeBucket)
-	w.ch = newTCPProxy(t, c.ClickHouseAddr)
+	w.ch = testenv.NewProxy(t, c.ClickHouseAddr)
 	w.s3 = newS3Proxy(t, c.AWSEndpoint)
 	w.dir = t.TempDir()
 	if outDir != "" {
@@ -135,10 +135,10 @@ func newWorld(t *testing.T, env ...string) *world {
 		"TRAILSTREAM_SQS_VISIBILITY_TIMEOUT=10s", // a killed fetcher's notification is back within 10 s
 		"TRAILSTREAM_SQS_WAIT_TIME=1s",
 		"TRAILSTREAM_S3_BUCKET="+c.Bucket,
-		"TRAILSTREAM_KAFKA_BROKERS="+w.kafka.addr,
+		"TRAILSTREAM_KAFKA_BROKERS="+w.kafka.Addr(),
 		"TRAILSTREAM_KAFKA_GROUP_PREFIX="+c.GroupPrefix,
 		fmt.Sprintf("TRAILSTREAM_KAFKA_PARTITIONS=%d", partitions),
-		"TRAILSTREAM_CLICKHOUSE_ADDR="+w.ch.addr,
+		"TRAILSTREAM_CLICKHOUSE_ADDR="+w.ch.Addr(),
 		"TRAILSTREAM_CLICKHOUSE_DATABASE="+c.ClickHouseDatabase,
 		"TRAILSTREAM_BATCH_WAIT=200ms",
 	)
