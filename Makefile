@@ -15,7 +15,7 @@ WEB := services/console/web
 WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
 WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize fuzz clean
+.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-console fuzz clean
 
 ## build: the console's browser assets, then the trailstream binary in bin/
 build: assets
@@ -71,6 +71,10 @@ bench-pipeline: stack-up
 ## bench-normalize: `trailstream normalize --format avro` against a plain encoding/json decode, as processes
 bench-normalize:
 	bench/normalize.sh
+
+## bench-console: every console panel timed at its default window and at 30 days on 10 million generated events (BENCH_CONSOLE_EVENTS for fewer; kept in database bench_console); table in bench/results/console.md
+bench-console: stack-up
+	go run ./bench/console
 
 ## fuzz: a short run of each fuzz target, one line per target (FUZZTIME=2m make fuzz for longer)
 fuzz:
