@@ -158,7 +158,7 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 		var failed []int
 		var last error
 		single := alone // this attempt writes one message at a time
-		for _, part := range w.split(todo, single) {
+		for _, part := range split(todo, single) {
 			batch := make([]kafka.Message, len(part))
 			for j, i := range part {
 				batch[j] = msgs[i]
@@ -218,7 +218,7 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 }
 
 // split returns todo as one batch, or one batch per message when alone.
-func (w *Writer) split(todo []int, alone bool) [][]int {
+func split(todo []int, alone bool) [][]int {
 	if !alone {
 		return [][]int{todo}
 	}

@@ -99,13 +99,13 @@ func AWS(t testing.TB, c config.Config) (*awsutil.Clients, string) {
 	if err != nil {
 		t.Fatalf("the S3/SQS emulator is needed at %s and did not create a queue (%v): %s", c.AWSEndpoint, err, howToStart)
 	}
-	t.Cleanup(func() { deleteBucketAndQueue(cl, c.Bucket, aws.ToString(q.QueueUrl)) })
+	t.Cleanup(func() { DeleteBucketAndQueue(cl, c.Bucket, aws.ToString(q.QueueUrl)) })
 	return cl, aws.ToString(q.QueueUrl)
 }
 
-// deleteBucketAndQueue removes what AWS created, objects first, so that the emulator does
-// not keep every test's data.
-func deleteBucketAndQueue(cl *awsutil.Clients, bucket, queueURL string) {
+// DeleteBucketAndQueue removes a test's bucket, its objects first, and its queue, so that the
+// emulator does not keep every test's data. Failures are ignored: it is cleaning up.
+func DeleteBucketAndQueue(cl *awsutil.Clients, bucket, queueURL string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, _ = cl.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(queueURL)})

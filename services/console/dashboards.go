@@ -120,6 +120,19 @@ func recent(columns string) string {
 
 // outlierSQL counts the panel's events per hour from ten hours before the window (the band
 // of the first point) to its end; Go fills the empty hours and computes the band.
+// objectTable is what the two tables of S3 objects made public show, one row an object
+// write or ACL change.
+var objectTable = struct {
+	columns []column
+	sql     string
+	drill   map[string]string
+}{
+	columns: []column{tim("time", "Time"), str("key", "Key"), str("bucket", "Bucket"), str("account_id", "Account"),
+		str("aws_region", "Region"), str("user", "User"), str("access_key_id", "Access key ID")},
+	sql:   recent(`event_time AS time, ` + objectKey + ` AS key, ` + objectBucket + ` AS bucket, account_id, aws_region, user_name AS user, access_key_id`),
+	drill: map[string]string{"time": "second", "account_id": "account_id", "aws_region": "aws_region", "user": "user_name", "access_key_id": "access_key_id"},
+}
+
 const outlierSQL = `SELECT ` + hourExpr + ` AS time, count() AS value FROM {events}
 WHERE event_time >= @lookback AND event_time < @to AND {dims} AND {match} GROUP BY time ORDER BY time`
 
@@ -487,12 +500,11 @@ FROM {events} WHERE {filter} AND {match} GROUP BY user, result ORDER BY logins D
 	},
 	{
 		ID: "s3-new-public-objects-table", Dashboard: "s3-public", Title: "New Public Objects Table", Kind: "table", Window: 24 * time.Hour,
-		Columns: []column{tim("time", "Time"), str("key", "Key"), str("bucket", "Bucket"), str("account_id", "Account"),
-			str("aws_region", "Region"), str("user", "User"), str("access_key_id", "Access key ID")},
+		Columns:     objectTable.columns,
 		Match:       publicObjectNew,
-		SQL:         recent(`event_time AS time, ` + objectKey + ` AS key, ` + objectBucket + ` AS bucket, account_id, aws_region, user_name AS user, access_key_id`),
+		SQL:         objectTable.sql,
 		Description: "Objects written public, newest first (at most 500).",
-		Drill:       map[string]string{"time": "second", "account_id": "account_id", "aws_region": "aws_region", "user": "user_name", "access_key_id": "access_key_id"},
+		Drill:       objectTable.drill,
 	},
 	{
 		ID: "s3-public-buckets", Dashboard: "s3-public", Title: "Public Buckets", Kind: "single", Window: 24 * time.Hour,
@@ -540,11 +552,10 @@ FROM {events} WHERE {filter} AND {match} GROUP BY user, result ORDER BY logins D
 	},
 	{
 		ID: "s3-modified-public-objects-table", Dashboard: "s3-public", Title: "Modified Public Objects Table", Kind: "table", Window: 24 * time.Hour,
-		Columns: []column{tim("time", "Time"), str("key", "Key"), str("bucket", "Bucket"), str("account_id", "Account"),
-			str("aws_region", "Region"), str("user", "User"), str("access_key_id", "Access key ID")},
+		Columns:     objectTable.columns,
 		Match:       publicObjectACL,
-		SQL:         recent(`event_time AS time, ` + objectKey + ` AS key, ` + objectBucket + ` AS bucket, account_id, aws_region, user_name AS user, access_key_id`),
+		SQL:         objectTable.sql,
 		Description: "Object ACLs changed to public, newest first (at most 500).",
-		Drill:       map[string]string{"time": "second", "account_id": "account_id", "aws_region": "aws_region", "user": "user_name", "access_key_id": "access_key_id"},
+		Drill:       objectTable.drill,
 	},
 }

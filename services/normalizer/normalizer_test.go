@@ -14,7 +14,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/testenv"
@@ -62,11 +61,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("event headers %v, want the raw record's %v", got.Headers, env)
 	}
 	reasons := map[string]string{}
-	for _, m := range testenv.ReadTopic(t, brokers, c.TopicDeadLetter, 3, 30*time.Second) {
-		var d deadletter.Entry
-		if err := json.Unmarshal(m.Value, &d); err != nil {
-			t.Fatal(err)
-		}
+	for _, d := range testenv.DeadLetters(t, c, 3, 30*time.Second) {
 		if d.Stage != "normalizer" || d.Key != "k.json.gz" || d.SourceTopic != c.TopicRaw {
 			t.Fatalf("dead letter lost its provenance: %+v", d)
 		}

@@ -111,7 +111,6 @@ func newWorld(t *testing.T, env ...string) *world {
 	w.kc = &kafka.Client{Addr: kafka.TCP(b.ListenAddr()), Timeout: 5 * time.Second, Transport: &kafka.Transport{Dial: w.direct}}
 	w.db = testenv.ClickHouse(t, c)
 	w.aws, w.queueURL = testenv.AWS(t, c)
-	t.Cleanup(w.removeBucket)
 	w.ch = testenv.NewProxy(t, c.ClickHouseAddr)
 	w.s3 = newS3Proxy(t, c.AWSEndpoint)
 	w.dir = t.TempDir()
@@ -350,19 +349,6 @@ func (w *world) feed(in *input, objects []object, over time.Duration, times int)
 	return done
 }
 
-// removeBucket deletes the scenario's objects, bucket and queue from the emulator.
-func (w *world) removeBucket() {
-	ctx := context.Background()
-	out, err := w.aws.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(w.cfg.Bucket)})
-	if err == nil {
-		for _, o := range out.Contents {
-			_, _ = w.aws.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(w.cfg.Bucket), Key: o.Key})
-		}
-	}
-	_, _ = w.aws.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(w.cfg.Bucket)})
-	_, _ = w.aws.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(w.queueURL)})
-}
-
 // ends returns the end offset of every partition of topic (zeros while it does not exist).
 func (w *world) ends(topic string) []int64 {
 	out := make([]int64, partitions)
@@ -513,26 +499,24 @@ func (w *world) counts() (counts, error) {
 	return c, nil
 }
 
-// waitUntil polls cond every 10 ms until it holds (true) or timeout passes (false).
+// waitUntil checks cond every 10 ms until it holds (true) or timeout passes (false): for
+// cheap conditions that must be caught the moment they hold.
 func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
+	return pollEvery(10*time.Millisecond, timeout, cond)
 }
 
 // poll checks cond every 250 ms until it holds (true) or timeout passes (false).
 func poll(timeout time.Duration, cond func() bool) bool {
+	return pollEvery(250*time.Millisecond, timeout, cond)
+}
+
+func pollEvery(every, timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(every)
 	}
 	return true
 }
