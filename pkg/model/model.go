@@ -73,6 +73,7 @@ type Event struct {
 	Longitude         float64
 	IsAdmin           bool
 	EventIDDerived    bool
+	NetworkRule       string
 }
 
 // Detection is one finding of a detection rule, the payload of cloudtrail.detections.
@@ -138,6 +139,7 @@ var eventCodec = mustTable(schemas.Event, "cloudtrail_event",
 	doubleField("longitude", func(e *Event) *float64 { return &e.Longitude }),
 	boolField("is_admin", func(e *Event) *bool { return &e.IsAdmin }),
 	boolField("event_id_derived", func(e *Event) *bool { return &e.EventIDDerived }),
+	stringField("network_rule", func(e *Event) *string { return &e.NetworkRule }),
 )
 
 // detectionCodec binds the fields of schemas/detection.avsc, in schema order, to Detection.

@@ -37,33 +37,60 @@ type request struct {
 	DBSnapshotID        string          `json:"dBSnapshotIdentifier"`
 	DBClusterSnapshotID string          `json:"dBClusterSnapshotIdentifier"`
 
-	CannedACL         jsontext.Value `json:"x-amz-acl"`
-	GrantRead         jsontext.Value `json:"x-amz-grant-read"`
-	GrantWrite        jsontext.Value `json:"x-amz-grant-write"`
-	GrantReadACP      jsontext.Value `json:"x-amz-grant-read-acp"`
-	GrantWriteACP     jsontext.Value `json:"x-amz-grant-write-acp"`
-	GrantFullControl  jsontext.Value `json:"x-amz-grant-full-control"`
-	AccessControl     jsontext.Value `json:"AccessControlPolicy"`
-	BucketPolicy      jsontext.Value `json:"bucketPolicy"`
-	PublicAccessBlock jsontext.Value `json:"PublicAccessBlockConfiguration"`
-	IPPermissions     items[struct {
-		IPRanges items[struct {
-			CidrIP string `json:"cidrIp"`
-		}] `json:"ipRanges"`
-		IPv6Ranges items[struct {
-			CidrIPv6 string `json:"cidrIpv6"`
-		}] `json:"ipv6Ranges"`
-	}] `json:"ipPermissions"`
-	CidrIP                 string         `json:"cidrIp"`
-	RuleAction             string         `json:"ruleAction"`
-	Egress                 bool           `json:"egress"`
-	CidrBlock              string         `json:"cidrBlock"`
-	IPv6CidrBlock          string         `json:"ipv6CidrBlock"`
-	ACLProtocol            string         `json:"aclProtocol"`
+	CannedACL         jsontext.Value      `json:"x-amz-acl"`
+	GrantRead         jsontext.Value      `json:"x-amz-grant-read"`
+	GrantWrite        jsontext.Value      `json:"x-amz-grant-write"`
+	GrantReadACP      jsontext.Value      `json:"x-amz-grant-read-acp"`
+	GrantWriteACP     jsontext.Value      `json:"x-amz-grant-write-acp"`
+	GrantFullControl  jsontext.Value      `json:"x-amz-grant-full-control"`
+	AccessControl     jsontext.Value      `json:"AccessControlPolicy"`
+	BucketPolicy      jsontext.Value      `json:"bucketPolicy"`
+	PublicAccessBlock jsontext.Value      `json:"PublicAccessBlockConfiguration"`
+	IPPermissions     items[ipPermission] `json:"ipPermissions"`
+	// The older form of a security-group rule, one permission in the request itself.
+	CidrIP     string `json:"cidrIp"`
+	IPProtocol string `json:"ipProtocol"`
+	FromPort   *int64 `json:"fromPort"`
+	ToPort     *int64 `json:"toPort"`
+	// A network ACL entry, a new network ACL's VPC, an ACL's new subnet association.
+	RuleNumber    int64  `json:"ruleNumber"`
+	RuleAction    string `json:"ruleAction"`
+	Egress        bool   `json:"egress"`
+	CidrBlock     string `json:"cidrBlock"`
+	IPv6CidrBlock string `json:"ipv6CidrBlock"`
+	ACLProtocol   string `json:"aclProtocol"`
+	PortRange     struct {
+		From *int64 `json:"from"`
+		To   *int64 `json:"to"`
+	} `json:"portRange"`
+	VpcID         string `json:"vpcId"`
+	AssociationID string `json:"associationId"`
+
 	LaunchPermission       permission     `json:"launchPermission"`
 	CreateVolumePermission permission     `json:"createVolumePermission"`
 	AttributeName          string         `json:"attributeName"`
 	ValuesToAdd            jsontext.Value `json:"valuesToAdd"`
+}
+
+// ipPermission is one rule of a security-group change: a protocol, a port range and the
+// sources (ingress) or destinations (egress) it applies to.
+type ipPermission struct {
+	IPProtocol string `json:"ipProtocol"`
+	FromPort   *int64 `json:"fromPort"`
+	ToPort     *int64 `json:"toPort"`
+	IPRanges   items[struct {
+		CidrIP string `json:"cidrIp"`
+	}] `json:"ipRanges"`
+	IPv6Ranges items[struct {
+		CidrIPv6 string `json:"cidrIpv6"`
+	}] `json:"ipv6Ranges"`
+	Groups items[struct {
+		GroupID   string `json:"groupId"`
+		GroupName string `json:"groupName"`
+	}] `json:"groups"`
+	PrefixListIDs items[struct {
+		PrefixListID string `json:"prefixListId"`
+	}] `json:"prefixListIds"`
 }
 
 // permission is an AMI's or snapshot's permission change; group "all" makes it public.

@@ -45,13 +45,11 @@ const (
 	authzFailure       = `match(error_code, '^AccessDenied|UnauthorizedOperation$')`
 	consoleLogin       = `event_name = 'ConsoleLogin'`
 	userLabel          = `if(user_name_hidden = 1, '(hidden)', user_name)`
-	// req is the record's requestParameters, for the fields the event model does not carry
-	// (visitParamExtract*, which ClickHouse 18.16 has; CloudTrail writes compact JSON).
-	req             = `visitParamExtractRaw(raw, 'requestParameters')`
-	portRange       = `visitParamExtractRaw(` + req + `, 'portRange')`
-	sgChange        = `event_name IN ('AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress', 'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress')`
-	naclEntry       = `event_name IN ('CreateNetworkAclEntry', 'ReplaceNetworkAclEntry')`
-	naclAllowAll    = naclEntry + ` AND outcome = 'success' AND visitParamExtractString(` + req + `, 'aclProtocol') = '-1' AND visitParamExtractString(` + req + `, 'ruleAction') = 'allow' AND (visitParamExtractString(` + req + `, 'cidrBlock') = '0.0.0.0/0' OR visitParamExtractString(` + req + `, 'ipv6CidrBlock') = '::/0')`
+	sgChange           = `event_name IN ('AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress', 'RevokeSecurityGroupIngress', 'RevokeSecurityGroupEgress')`
+	naclEntry          = `event_name IN ('CreateNetworkAclEntry', 'ReplaceNetworkAclEntry')`
+	// naclAllowAll is an entry allowing every protocol from or to anywhere; network_rule
+	// reads "#100 ingress all from 0.0.0.0/0 allow" (schemas/README.md).
+	naclAllowAll    = naclEntry + ` AND outcome = 'success' AND match(network_rule, '^#[0-9]+ (ingress|egress) all (from|to) (0\\.0\\.0\\.0/0|::/0) allow$')`
 	publicObjectNew = `event_name IN ('PutObject', 'CopyObject', 'CreateMultipartUpload') AND is_public_exposure = 1 AND resource_type = 's3-object'`
 	publicObjectACL = `event_name = 'PutObjectAcl' AND is_public_exposure = 1 AND resource_type = 's3-object'`
 	publicBucket    = `event_name IN ('PutBucketAcl', 'CreateBucket', 'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock') AND is_public_exposure = 1 AND resource_type = 's3-bucket'`
@@ -59,13 +57,6 @@ const (
 	objectName      = `resource_names[1]`
 	objectKey       = `substring(resource_names[1], position(resource_names[1], '/') + 1)`
 	objectBucket    = `splitByChar('/', resource_names[1])[1]`
-
-	// sgRule renders a security-group rule change: each permission's protocol and ports,
-	// then the addresses it opens, from (ingress) or to (egress).
-	sgRule = `concat(arrayStringConcat(arrayMap(x -> concat(transform(visitParamExtractString(x, 'ipProtocol'), ['-1'], ['all'], visitParamExtractString(x, 'ipProtocol')), if(position(x, '"fromPort"') > 0, concat(' ', if(visitParamExtractInt(x, 'fromPort') = visitParamExtractInt(x, 'toPort'), toString(visitParamExtractInt(x, 'fromPort')), concat(toString(visitParamExtractInt(x, 'fromPort')), '-', toString(visitParamExtractInt(x, 'toPort'))))), '')), extractAll(` + req + `, '"ipProtocol":"[^"]*"(?:,"fromPort":-?[0-9]+)?(?:,"toPort":-?[0-9]+)?')), ', '), if(event_name LIKE '%Egress', ' to ', ' from '), arrayStringConcat(extractAll(` + req + `, '"cidrIpv?6?":"([^"]*)"'), ', '), ' allow')`
-	// naclRule renders a network ACL entry: number, direction, protocol, ports, address and
-	// allow or deny.
-	naclRule = `concat('#', toString(visitParamExtractInt(` + req + `, 'ruleNumber')), if(visitParamExtractBool(` + req + `, 'egress'), ' egress ', ' ingress '), transform(visitParamExtractString(` + req + `, 'aclProtocol'), ['-1', '6', '17', '1', '58'], ['all', 'tcp', 'udp', 'icmp', 'icmpv6'], visitParamExtractString(` + req + `, 'aclProtocol')), if(position(` + portRange + `, '"from"') > 0, concat(' ', toString(visitParamExtractInt(` + portRange + `, 'from')), if(visitParamExtractInt(` + portRange + `, 'from') = visitParamExtractInt(` + portRange + `, 'to'), '', concat('-', toString(visitParamExtractInt(` + portRange + `, 'to'))))), ''), if(visitParamExtractBool(` + req + `, 'egress'), ' to ', ' from '), concat(visitParamExtractString(` + req + `, 'cidrBlock'), visitParamExtractString(` + req + `, 'ipv6CidrBlock')), ' ', visitParamExtractString(` + req + `, 'ruleAction'))`
 )
 
 // Column constructors.
@@ -303,12 +294,10 @@ var panels = []panel{
 			str("target", "Group or ACL"), str("rule", "Rule")},
 		Match: `outcome = 'success' AND (` + sgChange + ` OR event_name IN ('CreateNetworkAcl', 'CreateNetworkAclEntry', 'ReplaceNetworkAclEntry', 'ReplaceNetworkAclAssociation'))`,
 		SQL: recent(`event_time AS time, user_name AS user, event_name AS event, arrayStringConcat(resource_names, ', ') AS target,
-	multiIf(` + sgChange + `, ` + sgRule + `, ` + naclEntry + `, ` + naclRule + `,
-		event_name = 'CreateNetworkAcl', concat('new network ACL in ', visitParamExtractString(` + req + `, 'vpcId')),
-		concat('subnet association ', visitParamExtractString(` + req + `, 'associationId'))) AS rule`),
+	network_rule AS rule`),
 		Description: "Successful security-group ingress and egress authorizations and revocations, network ACL creations and " +
 			"entry creations and replacements, newest first (at most 500), with the rule: protocol, ports, addresses, allow or deny. " +
-			"The seed product shows ingress authorizations and ACL creations only. Rules naming another security group or a prefix list show their protocol and ports only.",
+			"The seed product shows ingress authorizations and ACL creations only. Each security-group permission shows its protocol, ports and the addresses, groups and prefix lists it names.",
 		Drill: map[string]string{"time": "second", "user": "user_name", "event": "event_name"},
 	},
 	{
@@ -318,8 +307,8 @@ var panels = []panel{
 			num("rule_number", "Rule"), str("direction", "Direction"), str("cidr", "CIDR"), str("account_id", "Account"), str("aws_region", "Region")},
 		Match: naclAllowAll,
 		SQL: recent(`event_time AS time, user_name AS user, event_name AS event, arrayStringConcat(resource_names, ', ') AS network_acl,
-	visitParamExtractInt(` + req + `, 'ruleNumber') AS rule_number, if(visitParamExtractBool(` + req + `, 'egress'), 'egress', 'ingress') AS direction,
-	concat(visitParamExtractString(` + req + `, 'cidrBlock'), visitParamExtractString(` + req + `, 'ipv6CidrBlock')) AS cidr, account_id, aws_region`),
+	toInt64(extract(network_rule, '^#([0-9]+)')) AS rule_number, extract(network_rule, '^#[0-9]+ ([a-z]+)') AS direction,
+	extract(network_rule, ' (?:from|to) ([^ ]+) allow$') AS cidr, account_id, aws_region`),
 		Description: "Network ACL entries created or replaced that allow every protocol (-1) from or to 0.0.0.0/0 or ::/0, " +
 			"inbound and outbound, newest first. The seed product reads only the second grant of a request; we read the entry itself.",
 		Drill: map[string]string{"time": "second", "user": "user_name", "event": "event_name", "account_id": "account_id", "aws_region": "aws_region"},

@@ -29,7 +29,8 @@ func TestNetworkSecurity(t *testing.T) {
 			{f.h(-1), "ReplaceNetworkAclEntry", 1.0}, {f.h(-1), "RevokeSecurityGroupEgress", 1.0}}},
 
 		// The changes that happened (not the failed n09 and n16) in the last three hours,
-		// newest first, with the rule they set: protocol, ports, addresses, allow or deny.
+		// newest first, with the rule they set: protocol, ports, addresses, allow or deny;
+		// each permission of n07 with its own address.
 		{"security group and network ACL changes", "netsec-sg-nacl-changes", nil, [][]any{
 			{f.at(-25), "bob", "CreateNetworkAclEntry", "acl-2", "#130 ingress all from 0.0.0.0/0 deny"},
 			{f.at(-30), "bob", "ReplaceNetworkAclEntry", "acl-2", "#120 ingress tcp 22 from 0.0.0.0/0 allow"},
@@ -37,7 +38,7 @@ func TestNetworkSecurity(t *testing.T) {
 			{f.at(-40), "alice", "CreateNetworkAclEntry", "acl-1", "#100 ingress all from 0.0.0.0/0 allow"},
 			{f.at(-45), "alice", "CreateNetworkAcl", "acl-1", "new network ACL in vpc-1"},
 			{f.at(-55), "bob", "RevokeSecurityGroupEgress", "sg-bbb", "all to 10.0.0.0/8 allow"},
-			{f.at(-60), "alice", "AuthorizeSecurityGroupIngress", "sg-aaa", "tcp 22, tcp 443 from 0.0.0.0/0, ::/0 allow"}}},
+			{f.at(-60), "alice", "AuthorizeSecurityGroupIngress", "sg-aaa", "tcp 22 from 0.0.0.0/0 allow; tcp 443 from ::/0 allow"}}},
 
 		// Allow all protocols (-1) from or to anywhere, IPv4 or IPv6, either direction: not
 		// the tcp entry (n13), the deny (n14) or the failed one (n16).
