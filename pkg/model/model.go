@@ -92,6 +92,10 @@ type Detection struct {
 	FirstTime    time.Time
 	LastTime     time.Time
 	DetectedAt   time.Time
+	Description  string
+	Tags         []string
+	Source       string
+	Context      string // a JSON object
 }
 
 // eventCodec binds the fields of schemas/cloudtrail_event.avsc, in schema order, to Event.
@@ -157,6 +161,10 @@ var detectionCodec = mustTable(schemas.Detection, "detection",
 	timeField("first_time", func(d *Detection) *time.Time { return &d.FirstTime }),
 	timeField("last_time", func(d *Detection) *time.Time { return &d.LastTime }),
 	timeField("detected_at", func(d *Detection) *time.Time { return &d.DetectedAt }),
+	stringField("description", func(d *Detection) *string { return &d.Description }),
+	stringsField("tags", func(d *Detection) *[]string { return &d.Tags }),
+	stringField("source", func(d *Detection) *string { return &d.Source }),
+	stringField("context", func(d *Detection) *string { return &d.Context }),
 )
 
 // EncodeEvent appends the Avro single-object encoding of e to buf. It allocates nothing

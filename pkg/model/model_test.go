@@ -161,6 +161,10 @@ func goavroDetection(d *Detection) map[string]any {
 		"first_time":    d.FirstTime,
 		"last_time":     d.LastTime,
 		"detected_at":   d.DetectedAt,
+		"description":   d.Description,
+		"tags":          anySlice(d.Tags),
+		"source":        d.Source,
+		"context":       d.Context,
 	}
 }
 
@@ -195,6 +199,9 @@ func (d Detection) stored() *Detection {
 	}
 	if d.Actors == nil {
 		d.Actors = []string{}
+	}
+	if d.Tags == nil {
+		d.Tags = []string{}
 	}
 	return &d
 }
@@ -245,6 +252,8 @@ func detectionCases() map[string]*Detection {
 			AccountID: "123456789012", ResourceType: "iam-user", ResourceName: "tmp",
 			EventIDs: []string{"a", "b"}, Actors: []string{"alice", "bob"},
 			FirstTime: t1, LastTime: t1.Add(time.Minute), DetectedAt: t1.Add(time.Hour),
+			Description: "An IAM user created and deleted again within minutes.", Tags: []string{"attack.persistence", "T1136.003"},
+			Source: "builtin", Context: `{"seconds_alive":60}`,
 		},
 		"empty":         {},
 		"nil and empty": {EventIDs: nil, Actors: []string{}},
@@ -281,6 +290,7 @@ func TestDetectionRoundTrip(t *testing.T) {
 		AccountID: "123456789012", ResourceType: "iam-user", ResourceName: "tmp",
 		EventIDs: []string{"a", "b"}, Actors: []string{"alice", "bob"},
 		FirstTime: t0, LastTime: t0.Add(time.Minute), DetectedAt: t0.Add(time.Hour),
+		Description: "d", Tags: []string{"T1136.003"}, Source: "rules/x.yml", Context: `{"n":2}`,
 	}
 	b, err := EncodeDetection(nil, in)
 	if err != nil {
@@ -402,6 +412,7 @@ func randomDetection(r *rand.Rand) *Detection {
 		DetectionID: s(), RuleID: s(), Severity: s(), Title: s(), AccountID: s(), Environment: s(),
 		ResourceType: s(), ResourceName: s(), EventIDs: randomStrings(r), Actors: randomStrings(r),
 		FirstTime: randomTime(r), LastTime: randomTime(r), DetectedAt: randomTime(r),
+		Description: s(), Tags: randomStrings(r), Source: s(), Context: s(),
 	}
 }
 
@@ -547,7 +558,7 @@ func TestDecodeDetectionBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	strs := "\x00\x00\x00\x00\x00\x00\x00\x00" // detection_id .. resource_name
-	times := "\x02\x04\x06"                    // 1, 2 and 3 ms after the epoch
+	times := "\x02\x04\x06\x00\x00\x00\x00"    // 1, 2 and 3 ms after the epoch; no description, tags, source, context
 	for _, c := range []struct {
 		name, datum string
 		want        []string // event_ids; nil: the message must not decode
@@ -609,6 +620,7 @@ func TestAppendJSON(t *testing.T) {
 		"detection_id": "d", "rule_id": "", "severity": "", "title": "", "account_id": "", "environment": "",
 		"resource_type": "", "resource_name": "", "event_ids": []any{}, "actors": []any{"a", "b"},
 		"first_time": "2026-01-02T01:04:05.000Z", "last_time": "0001-01-01T00:00:00.000Z", "detected_at": "0001-01-01T00:00:00.000Z",
+		"description": "", "tags": []any{}, "source": "", "context": "",
 	}
 	got = nil
 	if err := json.Unmarshal(d.AppendJSON(nil), &got); err != nil || !reflect.DeepEqual(got, want) {
