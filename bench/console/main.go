@@ -297,7 +297,7 @@ func loadChunk(ctx context.Context, conn driver.Conn, s settings, n *normalize.N
 	}
 	day := span / chunks
 	opts := generate.Options{Events: count, Seed: uint64(c + 1), Start: start.Add(time.Duration(c) * day), Span: day}
-	rule := rules.NewShortLivedIAM(rules.ShortLivedIAMConfig{})
+	engine := rules.NewEngine(rules.Default())
 	ins := newInserter(conn, s.db+".events", model.EventFields())
 	var dups, dets [][]any
 	i := 0
@@ -313,7 +313,7 @@ func loadChunk(ctx context.Context, conn driver.Conn, s settings, n *normalize.N
 		if i%dupEvery == dupEvery-1 {
 			dups = append(dups, row)
 		}
-		for _, d := range rule.Observe(e, rules.Position{Offset: int64(i)}) {
+		for _, d := range engine.Observe(e, rules.Position{Offset: int64(i)}) {
 			dets = append(dets, d.Values(nil))
 		}
 		i++

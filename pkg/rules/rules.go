@@ -18,13 +18,12 @@ import (
 
 // Rule is one detection rule. A rule is not safe for concurrent use.
 type Rule interface {
-	// ID is the rule_id of the rule's detections.
-	ID() string
-	// Observe feeds one event, read at the given position, to the rule and returns the
-	// detections it completes. It also advances the rule's event-time clock for the event's
-	// account and drops the state of that account that can no longer contribute to a
-	// detection.
-	Observe(e *model.Event, at Position) []model.Detection
+	// Info describes the rule: its rule_id, severity, description, tags, source and the
+	// event names it looks at.
+	Info() *Meta
+	// Observe feeds one event to the rule and returns the detections it completes. It also
+	// drops the state of the event's account that can no longer contribute to a detection.
+	Observe(in *Input) []model.Detection
 	// Held returns the number of state entries the rule holds.
 	Held() int
 	// Oldest returns the lowest offset in partition of the events the rule holds state
@@ -37,11 +36,6 @@ type Rule interface {
 type Position struct {
 	Partition int
 	Offset    int64
-}
-
-// Default returns a fresh instance of every rule with its default settings.
-func Default() []Rule {
-	return []Rule{NewShortLivedIAM(ShortLivedIAMConfig{})}
 }
 
 // DetectionID returns the deterministic ID of the detection of rule made of the given

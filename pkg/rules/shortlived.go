@@ -3,6 +3,8 @@ package rules
 import (
 	"container/heap"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/trailstream/trailstream/pkg/model"
@@ -45,6 +47,7 @@ type ShortLivedIAMConfig struct {
 // Of two pending creates (or deletes) of the same object the later in event time is kept,
 // so when two cycles of one name arrive interleaved out of order, the earlier can be missed.
 type ShortLivedIAM struct {
+	meta    Meta
 	horizon time.Duration
 	lead    time.Duration
 	maxHeld int
@@ -70,6 +73,7 @@ func NewShortLivedIAM(c ShortLivedIAMConfig) *ShortLivedIAM {
 		c.Now = time.Now
 	}
 	return &ShortLivedIAM{
+		meta:       shortLivedMeta,
 		horizon:    ShortLivedIAMWindow + c.Lateness,
 		lead:       c.ClockLead,
 		maxHeld:    c.MaxHeld,
@@ -80,8 +84,21 @@ func NewShortLivedIAM(c ShortLivedIAMConfig) *ShortLivedIAM {
 	}
 }
 
-// ID implements Rule.
-func (r *ShortLivedIAM) ID() string { return ShortLivedIAMID }
+// shortLivedMeta describes ShortLivedIAM.
+var shortLivedMeta = Meta{
+	ID: ShortLivedIAMID, Severity: "high", Source: "builtin",
+	Description: "An IAM user, group, role, policy or access key created and deleted again within 10 minutes: " +
+		"credentials or permissions used once and removed to hide the traces.",
+	Tags:   []string{"attack.persistence", "attack.defense-evasion", "attack.t1136.003", "attack.t1078.004"},
+	Events: slices.Sorted(maps.Keys(iamCalls)),
+}
+
+// Info implements Rule.
+func (r *ShortLivedIAM) Info() *Meta { return &r.meta }
+
+func init() {
+	register(Builtin{Meta: shortLivedMeta, New: func(*Params) Rule { return NewShortLivedIAM(ShortLivedIAMConfig{}) }})
+}
 
 // Held implements Rule: the number of pending creates and deletes.
 func (r *ShortLivedIAM) Held() int { return len(r.pending) }
@@ -96,7 +113,9 @@ func (r *ShortLivedIAM) Oldest(partition int) (int64, bool) {
 }
 
 // Observe implements Rule.
-func (r *ShortLivedIAM) Observe(e *model.Event, at Position) []model.Detection {
+func (r *ShortLivedIAM) Observe(in *Input) []model.Detection { return r.observe(in.Event, in.At) }
+
+func (r *ShortLivedIAM) observe(e *model.Event, at Position) []model.Detection {
 	if acct := r.accounts[e.AccountID]; acct != nil && acct.clock.Observe(e.EventTime) {
 		defer r.expire(acct)
 	}
@@ -134,21 +153,15 @@ func (r *ShortLivedIAM) Observe(e *model.Event, at Position) []model.Detection {
 func (r *ShortLivedIAM) detection(create, del *pending) model.Detection {
 	k := create.key
 	life := del.time.Sub(create.time)
-	return model.Detection{
-		DetectionID:  DetectionID(ShortLivedIAMID, create.id, del.id),
-		RuleID:       ShortLivedIAMID,
-		Severity:     "high",
-		Title:        fmt.Sprintf("%s %q created and deleted within %s", kindTitles[k.kind], k.name, life),
-		AccountID:    k.account,
-		Environment:  create.env,
-		ResourceType: k.kind,
-		ResourceName: k.name,
-		EventIDs:     []string{create.id, del.id},
-		Actors:       []string{create.user, del.user},
-		FirstTime:    create.time,
-		LastTime:     del.time,
-		DetectedAt:   r.now().UTC(),
+	hits := []Hit{
+		{ID: create.id, User: create.user, Time: create.time, Account: k.account, Env: create.env},
+		{ID: del.id, User: del.user, Time: del.time, Account: k.account, Env: create.env},
 	}
+	return r.meta.detect(Finding{
+		Title:        fmt.Sprintf("%s %q created and deleted within %s", kindTitles[k.kind], k.name, life),
+		ResourceType: k.kind, ResourceName: k.name,
+		Context: map[string]any{"seconds_alive": life.Seconds(), "window": ShortLivedIAMWindow.String()},
+	}, hits, r.now())
 }
 
 // store holds p, unless an entry of the same key with a later event time is held already.

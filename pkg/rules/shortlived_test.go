@@ -132,10 +132,13 @@ func TestShortLivedIAM(t *testing.T) {
 			r := newRule(ShortLivedIAMConfig{})
 			var got []model.Detection
 			for _, e := range tc.events(t) {
-				got = append(got, r.Observe(e, Position{})...)
+				got = append(got, r.observe(e, Position{})...)
 			}
 			for i := range tc.want {
-				tc.want[i].DetectionID = DetectionID(ShortLivedIAMID, tc.want[i].EventIDs...)
+				w := &tc.want[i]
+				w.DetectionID = DetectionID(ShortLivedIAMID, w.EventIDs...)
+				w.Description, w.Tags, w.Source = shortLivedMeta.Description, shortLivedMeta.Tags, "builtin"
+				w.Context = fmt.Sprintf(`{"seconds_alive":%g,"window":"10m0s"}`, w.LastTime.Sub(w.FirstTime).Seconds())
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("detections:\n got %+v\nwant %+v", got, tc.want)
@@ -206,7 +209,7 @@ func TestShortLivedIAMPairing(t *testing.T) {
 			ev := tc.events(t)
 			var got []string
 			for _, e := range ev {
-				for _, d := range r.Observe(e, Position{}) {
+				for _, d := range r.observe(e, Position{}) {
 					got = append(got, d.DetectionID)
 				}
 			}
@@ -240,11 +243,11 @@ func TestShortLivedIAMLateness(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRule(ShortLivedIAMConfig{})
-			r.Observe(create, Position{})
+			r.observe(create, Position{})
 			o := other
 			o.EventTime, o.AccountID = create.EventTime.Add(tc.clock), tc.account
-			r.Observe(&o, Position{})
-			if got := len(r.Observe(del, Position{})); got != tc.want {
+			r.observe(&o, Position{})
+			if got := len(r.observe(del, Position{})); got != tc.want {
 				t.Fatalf("%d detections for a delete arriving after event time reached +%s, want %d", got, tc.clock, tc.want)
 			}
 		})
@@ -276,7 +279,7 @@ func TestShortLivedIAMClock(t *testing.T) {
 			r := newRule(ShortLivedIAMConfig{})
 			var got []string
 			for i, at := range tc.order {
-				for _, d := range r.Observe(ev[at], Position{Offset: int64(i)}) {
+				for _, d := range r.observe(ev[at], Position{Offset: int64(i)}) {
 					got = append(got, d.DetectionID)
 				}
 				if r.Held() != tc.held[i] {
@@ -325,7 +328,7 @@ func TestShortLivedIAMOldest(t *testing.T) {
 	}
 	r := newRule(ShortLivedIAMConfig{})
 	for _, s := range steps {
-		r.Observe(s.event, s.at)
+		r.observe(s.event, s.at)
 		for part, want := range s.oldest {
 			off, ok := r.Oldest(part)
 			if !ok {
@@ -364,7 +367,7 @@ func TestShortLivedIAMBoundedState(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRule(tc.cfg)
 			for i, e := range ev {
-				r.Observe(e, Position{Offset: int64(i)})
+				r.observe(e, Position{Offset: int64(i)})
 				if r.Held() > tc.maxHeld {
 					t.Fatalf("%d entries held after %d creates, want at most %d", r.Held(), i+1, tc.maxHeld)
 				}
@@ -379,7 +382,7 @@ func TestShortLivedIAMBoundedState(t *testing.T) {
 			last := ev[len(ev)-1]
 			del := named(load(t, "iam_user.json")[1], last.ResourceNames[0])
 			del.EventTime = last.EventTime.Add(time.Minute)
-			if n := len(r.Observe(del, Position{})); n != 1 {
+			if n := len(r.observe(del, Position{})); n != 1 {
 				t.Fatalf("%d detections for the newest create, want 1", n)
 			}
 		})
@@ -417,7 +420,7 @@ func BenchmarkShortLivedIAM(b *testing.B) {
 				if n%len(stream) == 0 {
 					r = NewShortLivedIAM(ShortLivedIAMConfig{})
 				}
-				detections += len(r.Observe(stream[n%len(stream)], Position{Offset: int64(n)}))
+				detections += len(r.observe(stream[n%len(stream)], Position{Offset: int64(n)}))
 				n++
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")

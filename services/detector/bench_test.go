@@ -37,7 +37,7 @@ func BenchmarkOutcome(b *testing.B) {
 	for b.Loop() {
 		at := n % len(msgs)
 		if at == 0 { // a fresh detector for every pass over the stream
-			d = &detector{rules: rules.Default(), log: quiet, reads: reads{limit: 2 * time.Hour, now: time.Now}}
+			d = &detector{engine: rules.NewEngine(rules.Default()), log: quiet, reads: reads{limit: 2 * time.Hour, now: time.Now}}
 		}
 		out := d.outcome(msgs[at:min(at+batch, len(msgs))])
 		d.last = nil

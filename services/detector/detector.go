@@ -33,10 +33,10 @@ import (
 // Kafka.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "detector")
-	d := &detector{rules: rules.Default(), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
-	ids := make([]string, len(d.rules))
-	for i, rule := range d.rules {
-		ids[i] = rule.ID()
+	d := &detector{engine: rules.NewEngine(rules.Default()), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	ids := make([]string, len(d.engine.Rules()))
+	for i, rule := range d.engine.Rules() {
+		ids[i] = rule.Info().ID
 	}
 	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids, "replay_limit", cfg.ReplayLimit)
 	return stage.Run(ctx, stage.Config{
@@ -51,8 +51,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 
 // detector feeds batches of events to its rules.
 type detector struct {
-	rules []rules.Rule
-	log   *slog.Logger
+	engine *rules.Engine
+	log    *slog.Logger
 	last  *outcome // of the last batch, handed in again when writing it failed
 	reads reads
 }
@@ -90,18 +90,16 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 		if model.EarlierEvent(m.Value) {
 			e = current(e)
 		}
-		for _, rule := range d.rules {
-			for _, det := range rule.Observe(e, rules.Position{Partition: m.Partition, Offset: m.Offset}) {
-				v, err := model.EncodeDetection(nil, &det)
-				if err != nil { // a programming error: the detection does not fit its schema
-					d.log.Error("detection dropped", "rule", det.RuleID, "detection_id", det.DetectionID, "err", err)
-					continue
-				}
-				d.log.Info("detection", "rule", det.RuleID, "account", det.AccountID, "title", det.Title, "detection_id", det.DetectionID)
-				// The detection carries the headers of the event that completed it: the file
-				// it came from, for whoever cannot process the detection later.
-				out.detections = append(out.detections, stage.Output{Message: kafka.Message{Key: []byte(det.AccountID), Value: v, Headers: m.Headers}, Input: i})
+		for _, det := range d.engine.Observe(e, rules.Position{Partition: m.Partition, Offset: m.Offset}) {
+			v, err := model.EncodeDetection(nil, &det)
+			if err != nil { // a programming error: the detection does not fit its schema
+				d.log.Error("detection dropped", "rule", det.RuleID, "detection_id", det.DetectionID, "err", err)
+				continue
 			}
+			d.log.Info("detection", "rule", det.RuleID, "account", det.AccountID, "title", det.Title, "detection_id", det.DetectionID)
+			// The detection carries the headers of the event that completed it: the file
+			// it came from, for whoever cannot process the detection later.
+			out.detections = append(out.detections, stage.Output{Message: kafka.Message{Key: []byte(det.AccountID), Value: v, Headers: m.Headers}, Input: i})
 		}
 	}
 	d.last = out
@@ -114,12 +112,7 @@ func (d *detector) hold(partition int) (int64, bool) {
 	if d.reads.limit <= 0 {
 		return 0, false
 	}
-	oldest, held := int64(0), false
-	for _, r := range d.rules {
-		if off, ok := r.Oldest(partition); ok && (!held || off < oldest) {
-			oldest, held = off, true
-		}
-	}
+	oldest, held := d.engine.Oldest(partition)
 	if !held {
 		return 0, false
 	}

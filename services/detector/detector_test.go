@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,8 +61,10 @@ func TestRun(t *testing.T) {
 		AccountID: "123456789012", Environment: c.Environment, ResourceType: "iam-user", ResourceName: "svc-backup-tmp",
 		EventIDs: []string{create.EventID, del.EventID}, Actors: []string{"alice", "bob"},
 		FirstTime: create.EventTime, LastTime: del.EventTime, DetectedAt: got.DetectedAt,
+		Description: got.Description, Tags: []string{"attack.persistence", "attack.defense-evasion", "attack.t1136.003", "attack.t1078.004"},
+		Source: "builtin", Context: `{"seconds_alive":250,"window":"10m0s"}`,
 	}
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(got, want) || !strings.HasPrefix(got.Description, "An IAM user, group, role, policy or access key created and deleted") {
 		t.Errorf("detection:\n got %+v\nwant %+v", got, want)
 	}
 	if time.Since(got.DetectedAt) > time.Minute {

@@ -21,7 +21,7 @@ func TestOutcomeOfRetriedBatch(t *testing.T) {
 	create, del := event(t, ce), event(t, de)
 	create.Partition, create.Offset = 1, 7
 	del.Partition, del.Offset = 1, 8
-	d := &detector{rules: rules.Default(), log: slog.Default()}
+	d := &detector{engine: rules.NewEngine(rules.Default()), log: slog.Default()}
 
 	tests := []struct {
 		name  string
@@ -47,7 +47,7 @@ func TestHold(t *testing.T) {
 	other.EventID, other.EventSource, other.EventName = "other", "s3.amazonaws.com", "ListBuckets"
 	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	now := t0
-	d := &detector{rules: rules.Default(), log: slog.Default(), reads: reads{limit: 2 * time.Hour, now: func() time.Time { return now }}}
+	d := &detector{engine: rules.NewEngine(rules.Default()), log: slog.Default(), reads: reads{limit: 2 * time.Hour, now: func() time.Time { return now }}}
 	msg := func(e *model.Event, partition int, offset int64) kafka.Message {
 		m := event(t, e)
 		m.Partition, m.Offset = partition, offset
@@ -116,7 +116,7 @@ func TestEarlierSchemaVersion(t *testing.T) {
 	}
 	create, del := kafka.Message{Key: []byte(ce.AccountID), Value: v1, Offset: 1}, event(t, de)
 	del.Offset = 2
-	d := &detector{rules: rules.Default(), log: slog.Default()}
+	d := &detector{engine: rules.NewEngine(rules.Default()), log: slog.Default()}
 	d.outcome([]kafka.Message{create})
 	out := d.outcome([]kafka.Message{del})
 	if len(out.detections) != 1 || len(out.dead) != 0 {
