@@ -20,7 +20,8 @@ type Baseline struct {
 	// Describe makes the finding of a new value; last is when it was seen before, zero when
 	// never.
 	Describe func(in *Input, value string, last time.Time) Finding
-	MaxHeld  int // values; default 1,000,000
+	Seed     *Seed // how to rebuild the values seen from the stored events at start (Seeder)
+	MaxHeld  int   // values; default 1,000,000
 	Now      func() time.Time
 
 	seen    *keyed[time.Time]

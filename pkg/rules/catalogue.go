@@ -157,6 +157,9 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
+// Unwrap returns the rule w filters.
+func (w *allowed) Unwrap() Rule { return w.Rule }
+
 func (w *allowed) Observe(in *Input) []model.Detection {
 	e := in.Event
 	if slices.Contains(w.allow.Users, e.UserName) || slices.Contains(w.allow.Roles, e.RoleName) ||

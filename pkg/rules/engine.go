@@ -78,3 +78,23 @@ func (e *Engine) Oldest(partition int) (int64, bool) {
 	}
 	return oldest, held
 }
+
+// Seeders returns the engine's rules that rebuild a long memory from the stored events
+// (those with a Seed), looking through the wrappers of the catalogue.
+func (e *Engine) Seeders() []Seeder {
+	var out []Seeder
+	for _, r := range e.rules {
+		for r != nil {
+			if s, ok := r.(Seeder); ok && s.SeedSQL("t", time.Now()) != "" {
+				out = append(out, s)
+				break
+			}
+			u, ok := r.(interface{ Unwrap() Rule })
+			if !ok {
+				break
+			}
+			r = u.Unwrap()
+		}
+	}
+	return out
+}

@@ -24,7 +24,8 @@ type Outlier struct {
 	K        float64                // default 3
 	Min      int                    // default 5
 	Describe func(o *OutlierTally) Finding
-	MaxHeld  int // keys; default 100,000
+	Seed     *Seed // how to rebuild the band from the stored events at start (Seeder)
+	MaxHeld  int   // keys; default 100,000
 	Now      func() time.Time
 
 	state   *keyed[counts]
@@ -45,9 +46,12 @@ type OutlierTally struct {
 // maxSample is how many events of a slice a detection names.
 const maxSample = 50
 
-// counts is one key's events per slice, for the slices the band looks at.
+// counts is one key's events per slice, for the slices the band looks at: those it saw, and
+// those the stored events held at start (Restore). The stored events include those a
+// restarted detector reads again, so a slice counts the larger of the two, not their sum.
 type counts struct {
 	slices map[int64]int
+	seeded map[int64]int
 	sample map[int64][]Hit // the first events of each recent slice
 	fired  map[int64]bool
 }
@@ -121,20 +125,26 @@ func (r *Outlier) Observe(in *Input) []model.Detection {
 			delete(c.fired, s)
 		}
 	}
+	for s := range c.seeded {
+		if s < clock-keep {
+			delete(c.seeded, s)
+		}
+	}
 	c.slices[idx]++
 	if len(c.sample[idx]) < maxSample {
 		c.sample[idx] = append(c.sample[idx], hitOf(in, ""))
 	}
-	if c.fired[idx] || c.slices[idx] < r.Min || idx-r.watched[acct] < int64(r.History) {
+	n := c.count(idx)
+	if c.fired[idx] || n < r.Min || idx-r.watched[acct] < int64(r.History) {
 		return nil
 	}
 	mean, sigma := r.band(c, idx)
 	band := mean + r.K*sigma
-	if float64(c.slices[idx]) <= band {
+	if float64(n) <= band {
 		return nil
 	}
 	c.fired[idx] = true
-	o := &OutlierTally{Key: k.key, Start: time.Unix(0, idx*int64(r.Slice)).UTC(), Slice: r.Slice, Count: c.slices[idx],
+	o := &OutlierTally{Key: k.key, Start: time.Unix(0, idx*int64(r.Slice)).UTC(), Slice: r.Slice, Count: n,
 		Mean: mean, Sigma: sigma, Band: band, Hits: c.sample[idx]}
 	return []model.Detection{r.detect(r.Describe(o), o.Hits, now(r.Now))}
 }
@@ -143,12 +153,15 @@ func (r *Outlier) Observe(in *Input) []model.Detection {
 func (r *Outlier) band(c *counts, idx int64) (mean, sigma float64) {
 	n := float64(r.History)
 	for s := idx - int64(r.History); s < idx; s++ {
-		mean += float64(c.slices[s])
+		mean += float64(c.count(s))
 	}
 	mean /= n
 	for s := idx - int64(r.History); s < idx; s++ {
-		d := float64(c.slices[s]) - mean
+		d := float64(c.count(s)) - mean
 		sigma += d * d
 	}
 	return mean, math.Sqrt(sigma / n)
 }
+
+// count returns the events of slice s.
+func (c *counts) count(s int64) int { return max(c.slices[s], c.seeded[s]) }

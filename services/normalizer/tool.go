@@ -19,27 +19,50 @@ import (
 	"github.com/trailstream/trailstream/pkg/model"
 )
 
-// Tool is `trailstream normalize [FILE ...]`: it reads CloudTrail log files (.json, or
-// .json.gz, with a Records array), JSON lines (one record a line) or records one after the
-// other over several lines each (pretty-printed), from the files or from stdin, and writes one normalized event per record to stdout: a JSON object a line (keys:
-// the Avro field names, every field present) for format "json", or Avro single-object
-// encoded messages back to back for format "avro" (each is self-delimiting for a reader with
-// schemas/cloudtrail_event.avsc). A record that cannot be read or normalized is reported on
-// stderr with its file, place and reason, and the rest of its file is still normalized; an
-// input that cannot be read to its end (truncated, corrupt) is reported with where reading
-// stopped, after the records before that. Tool goes on with the rest and returns an error
-// once all input is read.
+// Tool is `trailstream normalize [FILE ...]`: it reads records as Events does and writes one
+// normalized event per record to stdout: a JSON object a line (keys: the Avro field names,
+// every field present) for format "json", or Avro single-object encoded messages back to
+// back for format "avro" (each is self-delimiting for a reader with
+// schemas/cloudtrail_event.avsc).
 func Tool(ctx context.Context, cfg config.Config, format string, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if format != "json" && format != "avro" {
 		return fmt.Errorf("--format %q: use json or avro", format)
 	}
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	var buf []byte
+	err := Events(ctx, cfg, files, stdin, stderr, func(e *model.Event) error {
+		var err error
+		if format == "avro" {
+			if buf, err = model.EncodeEvent(buf[:0], e); err != nil {
+				return err
+			}
+		} else {
+			buf = append(e.AppendJSON(buf[:0]), '\n')
+		}
+		_, err = out.Write(buf)
+		return err
+	})
+	if ferr := out.Flush(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// Events reads CloudTrail log files (.json, or .json.gz, with a Records array), JSON lines
+// (one record a line) or records one after the other over several lines each
+// (pretty-printed), from the files or from stdin (no files, or "-"), normalizes each record
+// as the normalizer service does (cfg's environment, geolocation and admin users) and hands
+// the events to fn in input order. A record that cannot be read or normalized is reported on
+// stderr with its file, place and reason, and the rest of its file is still read; an input
+// that cannot be read to its end (truncated, corrupt) is reported with where reading stopped,
+// after the records before that. Events goes on with the rest and returns an error once all
+// input is read; an error of fn stops it.
+func Events(ctx context.Context, cfg config.Config, files []string, stdin io.Reader, stderr io.Writer, fn func(*model.Event) error) error {
 	n, closeN, err := newNormalizer(ctx, cfg, false, slog.Default())
 	if err != nil {
 		return err
 	}
 	defer closeN()
-	out := bufio.NewWriterSize(stdout, 256<<10)
-	var buf []byte
 	bad := 0
 	emit := func(name string, kind inputKind, rec cloudtrail.Record) error {
 		if rec.Err != nil {
@@ -53,16 +76,7 @@ func Tool(ctx context.Context, cfg config.Config, format string, files []string,
 			fmt.Fprintf(stderr, "%s: %s: %v\n", name, kind.place(rec), err)
 			return nil
 		}
-		if format == "avro" {
-			buf, err = model.EncodeEvent(buf[:0], e)
-			if err != nil {
-				return err
-			}
-		} else {
-			buf = append(e.AppendJSON(buf[:0]), '\n')
-		}
-		_, err = out.Write(buf)
-		return err
+		return fn(e)
 	}
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -82,9 +96,6 @@ func Tool(ctx context.Context, cfg config.Config, format string, files []string,
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			failed = append(failed, fmt.Errorf("%s: %w", name, err))
 		}
-	}
-	if err := out.Flush(); err != nil {
-		return err
 	}
 	if bad > 0 {
 		failed = append(failed, fmt.Errorf("%d records could not be read or normalized (reasons above)", bad))

@@ -34,7 +34,9 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -98,16 +100,27 @@ type Options struct {
 // Load reads the cases of every .yml or .yaml file at the paths of fsys (files, or folders
 // walked for them).
 func Load(fsys fs.FS, paths ...string) ([]Case, error) {
+	return load(paths, func(root string, fn fs.WalkDirFunc) error { return fs.WalkDir(fsys, root, fn) },
+		func(name string) ([]byte, error) { return fs.ReadFile(fsys, name) })
+}
+
+// LoadFiles reads the cases of the files at paths of the operating system's file system
+// (files, or folders walked for their .yml and .yaml files), named as given.
+func LoadFiles(paths ...string) ([]Case, error) {
+	return load(paths, filepath.WalkDir, os.ReadFile)
+}
+
+func load(paths []string, walk func(string, fs.WalkDirFunc) error, read func(string) ([]byte, error)) ([]Case, error) {
 	var cases []Case
 	for _, p := range paths {
-		err := fs.WalkDir(fsys, p, func(name string, d fs.DirEntry, err error) error {
+		err := walk(p, func(name string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			if d.IsDir() || !(strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".yaml")) {
 				return nil
 			}
-			b, err := fs.ReadFile(fsys, name)
+			b, err := read(name)
 			if err != nil {
 				return err
 			}
