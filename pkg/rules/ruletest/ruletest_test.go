@@ -82,3 +82,26 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse feeds the rule test file parser arbitrary bytes: cases or an error, never a
+// panic, and every case it accepts runs (to a result, pass or fail).
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"", "cases: []", "cases:\n  - {name: a, rule: short-lived-iam-object, records: [{eventID: x}], expect: []}",
+		"base: {a: 1}\ncases:\n  - {rule: r, records: [{_repeat: 2, _step: 1s, eventTime: \"2026-11-20T10:00:00Z\"}]}", "cases: [{records: [{_each: {a.b: [1]}}]}]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cases, err := parse("fuzz.yml", b)
+		if err != nil {
+			return
+		}
+		for _, c := range cases {
+			if r, ok := c.Records[0]["_repeat"].(int); ok && r > 1000 {
+				return // the runner would make that many records; not a parser question
+			}
+		}
+		if res := Run(cases, rules.New, Options{}); len(res) != len(cases) {
+			t.Fatalf("%d results for %d cases", len(res), len(cases))
+		}
+	})
+}
