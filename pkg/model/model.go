@@ -74,6 +74,9 @@ type Event struct {
 	IsAdmin           bool
 	EventIDDerived    bool
 	NetworkRule       string
+	TargetUser        string
+	TargetGroup       string
+	NewName           string
 }
 
 // Detection is one finding of a detection rule, the payload of cloudtrail.detections.
@@ -144,6 +147,9 @@ var eventCodec = mustTable(schemas.Event, "cloudtrail_event",
 	boolField("is_admin", func(e *Event) *bool { return &e.IsAdmin }),
 	boolField("event_id_derived", func(e *Event) *bool { return &e.EventIDDerived }),
 	stringField("network_rule", func(e *Event) *string { return &e.NetworkRule }),
+	stringField("target_user", func(e *Event) *string { return &e.TargetUser }),
+	stringField("target_group", func(e *Event) *string { return &e.TargetGroup }),
+	stringField("new_name", func(e *Event) *string { return &e.NewName }),
 )
 
 // detectionCodec binds the fields of schemas/detection.avsc, in schema order, to Detection.

@@ -142,6 +142,9 @@ func goavroEvent(e *Event) map[string]any {
 		"is_admin":            e.IsAdmin,
 		"event_id_derived":    e.EventIDDerived,
 		"network_rule":        e.NetworkRule,
+		"target_user":         e.TargetUser,
+		"target_group":        e.TargetGroup,
+		"new_name":            e.NewName,
 	}
 }
 
@@ -237,6 +240,7 @@ func eventCases() map[string]*Event {
 		"realistic failure": benchEventFor(nil),
 		"derived event ID":  {EventID: "3f0a8c2e-5b7d-8e1f-9a4c-6d2b0e8f1a3c", EventIDDerived: true},
 		"network rule":      {EventName: "AuthorizeSecurityGroupIngress", NetworkRule: "tcp 22 from 0.0.0.0/0, ::/0 allow; udp 53 from sg-1 allow"},
+		"targets":           {EventName: "AddUserToGroup", TargetUser: "bob", TargetGroup: "admins", NewName: "bobby"},
 	}
 }
 
@@ -402,7 +406,7 @@ func randomEvent(r *rand.Rand) *Event {
 		IsReadOnly: r.Intn(2) == 1, IsNetworkSecurity: r.Intn(2) == 1, IsPublicExposure: r.Intn(2) == 1,
 		ResourceType: s(), ResourceNames: randomStrings(r), ResourceARNs: randomStrings(r), CountryCode: s(),
 		CountryName: s(), City: s(), Latitude: r.NormFloat64() * 90, Longitude: r.NormFloat64() * 180, IsAdmin: r.Intn(2) == 1,
-		EventIDDerived: r.Intn(2) == 1, NetworkRule: s(),
+		EventIDDerived: r.Intn(2) == 1, NetworkRule: s(), TargetUser: s(), TargetGroup: s(), NewName: s(),
 	}
 }
 
@@ -606,12 +610,12 @@ func TestAppendJSON(t *testing.T) {
 		"is_read_only": false, "is_network_security": false, "is_public_exposure": false, "resource_type": "",
 		"resource_names": []any{}, "resource_arns": []any{}, "country_code": "", "country_name": "", "city": "",
 		"latitude": 0.0, "longitude": 0.0, "is_admin": false, "event_id_derived": true,
-		"network_rule": "#100 ingress all from 0.0.0.0/0 allow",
+		"network_rule": "#100 ingress all from 0.0.0.0/0 allow", "target_user": "", "target_group": "", "new_name": "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("AppendJSON gave\n%s\nwant %v", line, want)
 	}
-	if !bytes.HasPrefix(line, []byte(`> {"event_id":"f36c1d07`)) || !bytes.HasSuffix(line, []byte(`"network_rule":"#100 ingress all from 0.0.0.0/0 allow"}`)) {
+	if !bytes.HasPrefix(line, []byte(`> {"event_id":"f36c1d07`)) || !bytes.HasSuffix(line, []byte(`"network_rule":"#100 ingress all from 0.0.0.0/0 allow","target_user":"","target_group":"","new_name":""}`)) {
 		t.Fatalf("AppendJSON does not follow schema order: %s", line)
 	}
 

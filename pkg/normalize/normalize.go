@@ -155,6 +155,7 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 	}
 	e.IsPublicExposure = e.Outcome == "success" && isPublicExposure(r.EventName, &q)
 	e.NetworkRule = networkRule(r.EventSource, r.EventName, &q)
+	setTarget(e, r.EventSource, &q)
 	var p response
 	decodeObject(r.ResponseElements, &p)
 	tg := resources(r.EventSource, r.EventName, r.AWSRegion, e.AccountID, partition(e.UserARN, r.AWSRegion), &q, &p, r.Resources)

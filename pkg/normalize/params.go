@@ -20,6 +20,8 @@ type request struct {
 	UserName            string          `json:"userName"`
 	RoleName            string          `json:"roleName"`
 	GroupName           string          `json:"groupName"`
+	NewUserName         string          `json:"newUserName"`
+	NewGroupName        string          `json:"newGroupName"`
 	PolicyName          string          `json:"policyName"`
 	PolicyARN           string          `json:"policyArn"`
 	Path                string          `json:"path"`
