@@ -80,21 +80,32 @@ func (e *Engine) Oldest(partition int) (int64, bool) {
 }
 
 // Seeders returns the engine's rules that rebuild a long memory from the stored events
-// (those with a Seed), looking through the wrappers of the catalogue.
+// (those with a Seed), looking through the wrappers of the catalogue and into the parts of
+// composite rules (Any).
 func (e *Engine) Seeders() []Seeder {
 	var out []Seeder
-	for _, r := range e.rules {
+	var walk func(r Rule)
+	walk = func(r Rule) {
 		for r != nil {
 			if s, ok := r.(Seeder); ok && s.SeedSQL("t", time.Now()) != "" {
 				out = append(out, s)
-				break
+				return
+			}
+			if c, ok := r.(interface{ Parts() []Rule }); ok {
+				for _, p := range c.Parts() {
+					walk(p)
+				}
+				return
 			}
 			u, ok := r.(interface{ Unwrap() Rule })
 			if !ok {
-				break
+				return
 			}
 			r = u.Unwrap()
 		}
+	}
+	for _, r := range e.rules {
+		walk(r)
 	}
 	return out
 }
