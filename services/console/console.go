@@ -6,11 +6,15 @@
 //
 //	GET /, /d/{dashboard}   a dashboard (overview, user-monitoring, network-security, operations,
 //	                        console-logins, s3-public) with the filters in the query
-//	GET /events             the events search page
-//	GET /api/dashboards     the dashboards and their panels: id, title, kind, columns, window
-//	GET /api/panels         every panel with its dashboard
+//	GET /detections         the detections page: detections over time, by rule, and the list
+//	GET /events             the events search page (?detection_id=ID: that detection's events)
+//	GET /api/dashboards     the dashboards and their panels: id, title, kind, columns, window;
+//	                        and the detections page's panels
+//	GET /api/panels         every panel of the dashboards with its dashboard
 //	GET /api/panels/{id}    one panel's rows for the time range and filters (?format=csv: CSV)
 //	GET /api/events         a page of the matching events, newest first (limit, offset)
+//	GET /api/detections/summary  how many detections match, by severity (the Overview's figure)
+//	GET /api/detections/{id}     one detection, every field, its context as an object; 404 if unknown
 //	GET /api/events.jsonl   the matching events' raw records as JSON lines (at most 100,000)
 //	GET /api/admin-users    the admin users in force: {"admin_users": ["alice", ...]}
 //	PUT /api/admin-users    replace them with admin_users.csv (curl -T admin_users.csv URL);
@@ -21,7 +25,9 @@
 // from and to (RFC 3339); with neither, each panel shows its default window. Every other
 // query parameter is an exact-match filter on an events column from a fixed list
 // (environment, account_id, aws_region, user_name, event_name, source_ip, ...), its value
-// bound as a ClickHouse parameter.
+// bound as a ClickHouse parameter. The detections page also takes the detections' own
+// columns (severity, rule_id, ...; see detectionFilterDefs), and an events filter there
+// selects the detections with an event that matches it.
 //
 // Every asset is embedded in the binary; the page makes no request outside the console.
 // Browsers' cross-origin PUT and POST requests are refused, so no other web site can change
@@ -179,6 +185,7 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 		}
 		s.dashboard(w, r, dashboards[i])
 	})
+	mux.HandleFunc("GET /detections", s.detectionsPage)
 	mux.HandleFunc("GET /events", s.eventsPage)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/dashboards", s.listDashboards)
@@ -186,6 +193,8 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	mux.HandleFunc("GET /api/panels/{id}", s.panel)
 	mux.HandleFunc("GET /api/events", s.events)
 	mux.HandleFunc("GET /api/events.jsonl", s.eventsJSONL)
+	mux.HandleFunc("GET /api/detections/summary", s.summary)
+	mux.HandleFunc("GET /api/detections/{id}", s.detectionAPI)
 	mux.HandleFunc(adminUsersPath, s.adminUsers)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return secure(http.NewCrossOriginProtection().Handler(mux))
@@ -269,7 +278,11 @@ func (s *server) listDashboards(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dashboards": list})
+	det := dashboardInfo{ID: detectionsInfo.ID, Path: "/" + detectionsInfo.ID, Title: detectionsInfo.Title, Description: detectionsInfo.Description}
+	for _, p := range detectionPanels {
+		det.Panels = append(det.Panels, p.info())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dashboards": list, "detections": det})
 }
 
 func (s *server) listPanels(w http.ResponseWriter, r *http.Request) {
@@ -288,7 +301,11 @@ func (s *server) panel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	sel, err := parseSelection(q, time.Now(), p.Window, "format")
+	parse := parseSelection
+	if p.Table == "detections" {
+		parse = parseDetectionSelection
+	}
+	sel, err := parse(q, time.Now(), p.Window, "format")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -336,6 +353,12 @@ func writeCSV(w http.ResponseWriter, filename string, cols []column, rows [][]an
 					v = "'" + v
 				}
 				rec[i] = v
+			case []string:
+				s := strings.Join(v, ", ")
+				if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+					s = "'" + s
+				}
+				rec[i] = s
 			default:
 				rec[i] = fmt.Sprint(v)
 			}
@@ -359,20 +382,24 @@ var rangeOptions = []rangeOption{
 // dashboardPage is what the page template shows.
 type dashboardPage struct {
 	Title, Description string
-	Page               string // the dashboard's ID, or "events"
+	Page               string // the dashboard's ID, "detections" or "events"
 	Nav                []navLink
 	Cards              []card
 	Ranges             []rangeOption
 	Range              string // selected range value, "custom" for from/to, "" for the panels' defaults
 	Environments       []string
 	Environment        string // selected environment, "" for every one
+	SelectFilters      []selectFilter
 	TextFilters        []filterInput
-	Problem            string // why the page cannot show what was asked, if it cannot
-	Built              bool   // the binary embeds the built browser assets
-	NotBuilt           string // what to do when it does not
-	AdminUsers         string // how many admin users are in force, "unknown" if unreadable
-	UploadURL          string // where admin_users.csv is uploaded to
-	Attribution        string // credit for the geolocation data, when a panel shows locations
+	RuleIDs            []string         // the rule filter's suggestions
+	Detection          *detectionRecord // the detection whose events the events search shows
+	Figure             bool             // the page shows the "detections in window" figure
+	Problem            string           // why the page cannot show what was asked, if it cannot
+	Built              bool             // the binary embeds the built browser assets
+	NotBuilt           string           // what to do when it does not
+	AdminUsers         string           // how many admin users are in force, "unknown" if unreadable
+	UploadURL          string           // where admin_users.csv is uploaded to
+	Attribution        string           // credit for the geolocation data, when a panel shows locations
 }
 
 // navLink is one entry of the navigation bar.
@@ -386,10 +413,22 @@ type navLink struct {
 type card struct {
 	ID, Title, Kind, Window, Description string
 	Drill                                string // the panel's Drill as JSON
+	DrillPage, Palette                   string
+	EventsLink                           bool // the menu links to the panel's events
 }
 
-// filterInput is one free-text filter of the filter bar.
-type filterInput struct{ Name, Label, Value string }
+// filterInput is one free-text filter of the filter bar; List names its suggestions'
+// datalist.
+type filterInput struct{ Name, Label, Value, List string }
+
+// selectFilter is a filter of the filter bar chosen from a list.
+type selectFilter struct {
+	Name, Label, Any, Value string
+	Options                 []rangeOption
+}
+
+// detectionTextFilters are the free-text filters of the detections page's filter bar.
+var detectionTextFilters = []filterInput{{Name: "account_id", Label: "Account"}, {Name: "rule_id", Label: "Rule", List: "rule-ids"}}
 
 // filterInputs are the filter bar's free-text filters, by API name.
 var filterInputs = []filterInput{
@@ -413,6 +452,15 @@ func (s *server) eventsPage(w http.ResponseWriter, r *http.Request) {
 		[]panel{{ID: "events", Kind: "events", Title: "Matching events", Geolocated: true}})
 }
 
+// severityOptions are the severity filter's choices, the most alarming first.
+func severityOptions() []rangeOption {
+	out := make([]rangeOption, len(severities))
+	for i, s := range severities {
+		out[len(severities)-1-i] = rangeOption{Value: s, Label: strings.ToUpper(s[:1]) + s[1:]}
+	}
+	return out
+}
+
 func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, description string, ps []panel) {
 	q := r.URL.Query()
 	pg := dashboardPage{
@@ -431,16 +479,28 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	for _, d := range dashboards {
 		pg.Nav = append(pg.Nav, navLink{Path: "/d/" + d.ID, Title: d.Title, Active: d.ID == id})
 	}
-	pg.Nav = append(pg.Nav, navLink{Path: "/events", Title: "Events", Active: id == "events"})
-	for _, f := range filterInputs {
+	pg.Nav = append(pg.Nav, navLink{Path: "/" + detectionsInfo.ID, Title: detectionsInfo.Title, Active: id == detectionsInfo.ID},
+		navLink{Path: "/events", Title: "Events", Active: id == "events"})
+	texts := filterInputs
+	if id == detectionsInfo.ID {
+		texts = detectionTextFilters
+		sev := selectFilter{Name: "severity", Label: "Severity", Any: "Any severity", Value: q.Get("severity"), Options: severityOptions()}
+		if sev.Value != "" && !slices.ContainsFunc(sev.Options, func(o rangeOption) bool { return o.Value == sev.Value }) {
+			sev.Options = append(sev.Options, rangeOption{sev.Value, sev.Value})
+		}
+		pg.SelectFilters = append(pg.SelectFilters, sev)
+	}
+	for _, f := range texts {
 		f.Value = q.Get(f.Name)
 		pg.TextFilters = append(pg.TextFilters, f)
 	}
+	pg.Figure = id == dashboards[0].ID
 	for _, p := range ps {
 		if p.Geolocated {
 			pg.Attribution = geo.Attribution
 		}
-		c := card{ID: p.ID, Title: p.Title, Kind: p.Kind, Description: p.Description, Drill: "{}"}
+		c := card{ID: p.ID, Title: p.Title, Kind: p.Kind, Description: p.Description, Drill: "{}",
+			DrillPage: p.DrillPage, Palette: p.Palette, EventsLink: p.Table == "" && p.Kind != "events"}
 		if p.Window > 0 {
 			c.Window = windowName(p.Window)
 		}
@@ -462,11 +522,38 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	if pg.Environment == "all" {
 		pg.Environment = ""
 	}
-	if _, err := parseSelection(q, time.Now(), eventsWindow, "panel", "limit", "offset", "refresh"); err != nil && pg.Built {
-		pg.Problem = err.Error()
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
+	switch id {
+	case detectionsInfo.ID:
+		if _, err := parseDetectionSelection(q, time.Now(), detectionsWindow, "refresh"); err != nil && pg.Built {
+			pg.Problem = err.Error()
+		}
+		ids, err := s.store.ruleIDs(ctx)
+		if err != nil {
+			slog.Error("detections page", "err", err)
+		}
+		pg.RuleIDs = ids
+	default:
+		extra := []string{"panel", "limit", "offset", "refresh"}
+		if id == "events" {
+			extra = append(extra, "detection_id")
+		}
+		if _, err := parseSelection(q, time.Now(), eventsWindow, extra...); err != nil && pg.Built {
+			pg.Problem = err.Error()
+		}
+	}
+	if did := q.Get("detection_id"); did != "" && id == "events" {
+		d, err := s.store.detection(ctx, did)
+		switch {
+		case err != nil:
+			slog.Error("events page", "err", err)
+		case d == nil:
+			pg.Problem = strings.TrimSpace(pg.Problem + fmt.Sprintf(" There is no detection %q: its events cannot be shown.", did))
+		default:
+			pg.Detection = d
+		}
+	}
 	envs, err := s.store.environments(ctx)
 	if err != nil {
 		slog.Error("dashboard", "err", err)

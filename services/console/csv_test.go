@@ -26,3 +26,14 @@ func TestWriteCSV(t *testing.T) {
 		t.Errorf("Content-Disposition %q", cd)
 	}
 }
+
+func TestWriteCSVLists(t *testing.T) {
+	cols := []column{{Name: "actors", Label: "Actors", Type: "list"}, {Name: "tags", Label: "Tags", Type: "list"}}
+	w := httptest.NewRecorder()
+	writeCSV(w, "d.csv", cols, [][]any{{[]string{"alice", "bob"}, []string{}}, {[]string{"=cmd()", "x"}, []string{"attack.t1098"}}})
+	// A list is its values joined; one a spreadsheet would run as a formula starts with '.
+	want := "actors,tags\n\"alice, bob\",\n\"'=cmd(), x\",attack.t1098\n"
+	if got := w.Body.String(); got != want {
+		t.Errorf("CSV:\n got  %q\n want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package console
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -59,10 +60,12 @@ type eventsData struct {
 }
 
 // eventsRequest reads the events search's parameters: the selection, panel (whose events
-// only) and, with paging, limit and offset.
-func eventsRequest(r *http.Request, paged bool) (sel selection, match string, p panel, limit, offset int, err error) {
+// only), detection_id (the events of that detection only, by default over the detection's
+// time span) and, with paging, limit and offset. An unknown detection is an error wrapping
+// errNoDetection.
+func (s *server) eventsRequest(ctx context.Context, r *http.Request, paged bool) (sel selection, match string, p panel, limit, offset int, err error) {
 	q := r.URL.Query()
-	extra := []string{"panel"}
+	extra := []string{"panel", "detection_id"}
 	if paged {
 		extra = append(extra, "limit", "offset")
 	}
@@ -75,7 +78,25 @@ func eventsRequest(r *http.Request, paged bool) (sel selection, match string, p 
 			err = fmt.Errorf("panel: no panel %q; GET /api/dashboards lists them", id)
 			return
 		}
+		if p.Table != "" {
+			err = fmt.Errorf("panel: %s lists %s, not events; a detection's events are /events?detection_id=ID", id, p.Table)
+			return
+		}
 		match = p.Match
+	}
+	if id := q.Get("detection_id"); id != "" {
+		c, d, derr := s.store.detectionEvents(ctx, id)
+		if derr != nil {
+			err = derr
+			if !errors.Is(derr, errNoDetection) {
+				err = fmt.Errorf("%w: %w", errQuery, derr)
+			}
+			return
+		}
+		if q.Get("range") == "" && q.Get("from") == "" && q.Get("to") == "" {
+			sel.From, sel.To = d.span()
+		}
+		sel.Filters = append(sel.Filters, c)
 	}
 	if !paged {
 		return
@@ -96,15 +117,29 @@ func eventsRequest(r *http.Request, paged bool) (sel selection, match string, p 
 	return
 }
 
+// requestStatus is the HTTP status of an error of eventsRequest.
+func requestStatus(err error) int {
+	if errors.Is(err, errNoDetection) {
+		return http.StatusNotFound
+	}
+	if errors.Is(err, errQuery) {
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+// errQuery marks an error of eventsRequest that ClickHouse gave.
+var errQuery = errors.New("query failed")
+
 // events serves GET /api/events: a page of the matching events, newest first.
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
-	sel, match, p, limit, offset, err := eventsRequest(r, true)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
+	sel, match, p, limit, offset, err := s.eventsRequest(ctx, r, true)
+	if err != nil {
+		writeError(w, requestStatus(err), err.Error())
+		return
+	}
 	sql := s.store.expand(eventsSQL, match, sel) + " LIMIT @limit OFFSET @offset"
 	args := s.store.args(sel)
 	out := eventsData{From: sel.From, To: sel.To, Filters: sel.filterMap(), Panel: p.ID, Limit: limit, Offset: offset, Columns: eventColumns, SQL: sql}
@@ -129,13 +164,13 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 // X-Truncated is set when there are more than the download holds. A failure while the
 // records stream aborts the response, so a cut download never looks complete.
 func (s *server) eventsJSONL(w http.ResponseWriter, r *http.Request) {
-	sel, match, _, _, _, err := eventsRequest(r, false)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), exportTimeout)
 	defer cancel()
+	sel, match, _, _, _, err := s.eventsRequest(ctx, r, false)
+	if err != nil {
+		writeError(w, requestStatus(err), err.Error())
+		return
+	}
 	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout + 15*time.Second)); err != nil {
 		slog.Warn("events export: keep the default write deadline", "err", err)
 	}

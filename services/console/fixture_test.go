@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -115,6 +116,13 @@ func newFixture(t *testing.T) *fixture {
 // panels' reading can count once.
 func loadFixture(t *testing.T, names ...string) *fixture {
 	t.Helper()
+	return load(t, true, names...)
+}
+
+// load loads the events of testdata/names as loadFixture does, running the detection
+// rules over them when detect is set.
+func load(t *testing.T, detect bool, names ...string) *fixture {
+	t.Helper()
 	c := testenv.Config(t)
 	conn := testenv.ClickHouse(t, c)
 	f := &fixture{conn: conn, db: c.ClickHouseDatabase, hour: time.Now().UTC().Truncate(time.Hour)}
@@ -147,17 +155,17 @@ func loadFixture(t *testing.T, names ...string) *fixture {
 		t.Fatalf("the events table holds %d rows, want %d with the duplicates", stored, want)
 	}
 
-	byTime := slices.Clone(events)
-	slices.SortStableFunc(byTime, func(a, b *model.Event) int { return a.EventTime.Compare(b.EventTime) })
-	var found []model.Detection
-	detect := rules.Default()
-	for i, e := range byTime {
-		for _, r := range detect {
-			found = append(found, r.Observe(e, rules.Position{Offset: int64(i)})...)
+	if detect {
+		byTime := slices.Clone(events)
+		slices.SortStableFunc(byTime, func(a, b *model.Event) int { return a.EventTime.Compare(b.EventTime) })
+		var found []model.Detection
+		engine := rules.NewEngine(rules.Default())
+		for i, e := range byTime {
+			found = append(found, engine.Observe(e, rules.Position{Offset: int64(i)})...)
 		}
-	}
-	if len(found) > 0 {
-		insertRows(t, f, "detections", model.DetectionFields(), found, func(d model.Detection, row []any) []any { return d.Values(row) })
+		if len(found) > 0 {
+			insertRows(t, f, "detections", model.DetectionFields(), found, func(d model.Detection, row []any) []any { return d.Values(row) })
+		}
 	}
 	f.srv = httptest.NewServer(console.Handler(conn, f.db, console.Options{HomeCountries: []string{"US"}}))
 	t.Cleanup(f.srv.Close)
@@ -344,4 +352,80 @@ func with(q url.Values, kv ...string) url.Values {
 		out.Set(kv[i], kv[i+1])
 	}
 	return out
+}
+
+// detectionLine is one line of testdata/detections.jsonl: a detection as the detector
+// writes it, with its first and last event's times in minutes from the start of the
+// current hour, and whether it is delivered twice (the second time detected a minute
+// later, as a detector that replays its input publishes it again).
+type detectionLine struct {
+	First       int  `json:"first"`
+	Last        int  `json:"last"`
+	Redelivered bool `json:"redelivered"`
+	Detection   struct {
+		DetectionID  string          `json:"detection_id"`
+		RuleID       string          `json:"rule_id"`
+		Severity     string          `json:"severity"`
+		Title        string          `json:"title"`
+		AccountID    string          `json:"account_id"`
+		Environment  string          `json:"environment"`
+		ResourceType string          `json:"resource_type"`
+		ResourceName string          `json:"resource_name"`
+		EventIDs     []string        `json:"event_ids"`
+		Actors       []string        `json:"actors"`
+		Description  string          `json:"description"`
+		Tags         []string        `json:"tags"`
+		Source       string          `json:"source"`
+		Context      json.RawMessage `json:"context"`
+	} `json:"detection"`
+}
+
+// loadDetections is a console over the hand-written detections of
+// testdata/detections.jsonl and the events they are made of (testdata/detections-events.jsonl,
+// with events of no detection among them). The rules do not run: the detections are the
+// file's alone, whatever the rules catalogue finds. Merges are stopped, so a detection
+// delivered twice stays stored twice.
+func loadDetections(t *testing.T) *fixture {
+	t.Helper()
+	f := load(t, false, "detections-events.jsonl")
+	ctx := context.Background()
+	if err := f.conn.Exec(ctx, "SYSTEM STOP MERGES "+f.db+".detections"); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join("testdata", "detections.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found, again []model.Detection
+	for n, line := range strings.Split(strings.TrimSpace(string(file)), "\n") {
+		var l detectionLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("testdata/detections.jsonl:%d: %v", n+1, err)
+		}
+		d := l.Detection
+		var context bytes.Buffer
+		if err := json.Compact(&context, d.Context); err != nil {
+			t.Fatalf("testdata/detections.jsonl:%d: context: %v", n+1, err)
+		}
+		det := model.Detection{
+			DetectionID: d.DetectionID, RuleID: d.RuleID, Severity: d.Severity, Title: d.Title, AccountID: d.AccountID,
+			Environment: d.Environment, ResourceType: d.ResourceType, ResourceName: d.ResourceName, EventIDs: d.EventIDs,
+			Actors: d.Actors, FirstTime: f.time(l.First), LastTime: f.time(l.Last), DetectedAt: f.time(l.Last).Add(30 * time.Second),
+			Description: d.Description, Tags: d.Tags, Source: d.Source, Context: context.String(),
+		}
+		found = append(found, det)
+		if l.Redelivered {
+			det.DetectedAt = det.DetectedAt.Add(time.Minute)
+			again = append(again, det)
+		}
+	}
+	for _, ds := range [][]model.Detection{found, again} {
+		insertRows(t, f, "detections", model.DetectionFields(), ds, func(d model.Detection, row []any) []any { return d.Values(row) })
+	}
+	return f
+}
+
+// time returns the fixture time m minutes after the start of the current hour.
+func (f *fixture) time(m int) time.Time {
+	return f.hour.Add(time.Duration(m) * time.Minute)
 }

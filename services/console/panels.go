@@ -26,7 +26,14 @@ type panel struct {
 	//	outlier-line         time, value, mean, lower, upper, outlier: every hour of the window
 	//	single               value
 	//	table                the panel's columns
-	Kind    string
+	//	detections           a table of detections: time, severity, rule_id, title, account_id,
+	//	                     environment, resource_type, resource_name, actors, events, then
+	//	                     the columns marked Detail, which a row's expandable detail shows
+	Kind string
+	// Table says what the panel's rows count: "" events, "detections" detections. A
+	// detections panel reads {dfilter} (the time range on first_time and the filters) and
+	// takes the filters of parseDetectionSelection.
+	Table   string
 	Columns []column
 	// Window is the time the panel shows when the request names none, ending now.
 	Window time.Duration
@@ -39,7 +46,9 @@ type panel struct {
 	Match string
 	// SQL returns the columns in order. It reads {events} (the events table with FINAL,
 	// so a redelivered event counts once), {detections} and {admin_users}, and restricts
-	// events with {filter} (time range and filters) or {dims} (the filters alone), whose
+	// events with {filter} (time range and filters) or {dims} (the filters alone), and
+	// detections with {detection_filter} (the events filters, through the detections'
+	// events) or, in a detections panel, {dfilter} (time range and filters), whose
 	// values are bound as parameters: @from, @to, @lookback (ten hours before the hour of
 	// @from), @home_countries and one named after each filter.
 	SQL string
@@ -49,20 +58,31 @@ type panel struct {
 	// Geolocated panels show where source addresses are; a page with one credits the
 	// geolocation data (geo.Attribution).
 	Geolocated bool
+	// DrillPage is the page a click opens: "" the events search (with panel=ID), or
+	// "/detections", which a click filters in place. A drill to detection_id opens the
+	// events of that detection alone.
+	DrillPage string
+	// Palette names the colours of the series: "" the default palette, "severity" the
+	// severities' colours, from calm to alarming.
+	Palette string
 }
 
 // column describes one column of a panel's rows.
 type column struct {
 	Name  string `json:"name"`
 	Label string `json:"label"`
-	Type  string `json:"type"` // string, number, bool, time (RFC 3339, UTC) or json (a raw record)
+	Type  string `json:"type"` // string, number, bool, time (RFC 3339, UTC), list (of strings) or json (a JSON text)
+	// Detail columns are shown in a row's expandable detail rather than as a column.
+	Detail bool `json:"detail,omitempty"`
 }
 
-// findPanel returns the panel with the given ID.
+// findPanel returns the panel with the given ID, of a dashboard or of the detections page.
 func findPanel(id string) (panel, bool) {
-	for _, p := range panels {
-		if p.ID == id {
-			return p, true
+	for _, ps := range [][]panel{panels, detectionPanels} {
+		for _, p := range ps {
+			if p.ID == id {
+				return p, true
+			}
 		}
 	}
 	return panel{}, false
@@ -95,19 +115,33 @@ func newStore(conn driver.Conn, db string, home []string) *store {
 // expand returns sql with its placeholders replaced for sel: the tables, the filter
 // conditions (with their parameter names, never their values) and match.
 func (s *store) expand(sql, match string, sel selection) string {
-	dims := "1"
-	if len(sel.Filters) > 0 {
-		parts := make([]string, len(sel.Filters))
-		for i, c := range sel.Filters {
-			parts[i] = c.SQL
+	// The events conditions, and the detections' own.
+	var onEvents, onDetections []string
+	for _, c := range sel.Filters {
+		if c.Detection {
+			onDetections = append(onDetections, c.SQL)
+		} else {
+			onEvents = append(onEvents, c.SQL)
 		}
-		dims = strings.Join(parts, " AND ")
 	}
-	// A detection matches the filters when one of its events does; its events lie within
-	// ten minutes of each other, so a day around the window holds them.
+	dims := "1"
+	if len(onEvents) > 0 {
+		dims = strings.Join(onEvents, " AND ")
+	}
+	// A detection matches the events filters when one of its events does; its events lie
+	// within ten minutes of each other, so a day around the window holds them.
 	detections := "1"
-	if len(sel.Filters) > 0 {
+	if len(onEvents) > 0 {
 		detections = "hasAny(event_ids, (SELECT groupArray(event_id) FROM {events} WHERE event_time >= @from - 86400 AND event_time < @to + 86400 AND " + dims + "))"
+	}
+	// The detections of a detections panel: those that began in the window, with the
+	// detections filters and, for the events filters, an event that matches them.
+	dfilter := "first_time >= @from AND first_time < @to"
+	for _, c := range onDetections {
+		dfilter += " AND " + c
+	}
+	if len(onEvents) > 0 {
+		dfilter += " AND " + detections
 	}
 	home := "0"
 	if len(s.home) > 0 {
@@ -116,18 +150,18 @@ func (s *store) expand(sql, match string, sel selection) string {
 	if match == "" {
 		match = "1"
 	}
-	sql = strings.NewReplacer("{match}", "("+match+")", "{detection_filter}", detections).Replace(sql)
 	filter := "event_time >= @from AND event_time < @to"
-	if len(sel.Filters) > 0 {
+	if len(onEvents) > 0 {
 		filter += " AND " + dims
 	}
+	// In three passes, as a replacement may hold the placeholders of a later pass: the
+	// match and the detections conditions, then the events conditions, then the tables.
+	sql = strings.NewReplacer("{match}", "("+match+")", "{detection_filter}", detections, "{dfilter}", dfilter).Replace(sql)
+	sql = strings.NewReplacer("{filter}", filter, "{dims}", dims, "{home}", home).Replace(sql)
 	return strings.NewReplacer(
 		"{events}", s.db+".events FINAL",
 		"{detections}", s.db+".detections FINAL",
 		"{admin_users}", s.db+".admin_users",
-		"{filter}", filter,
-		"{dims}", dims,
-		"{home}", home,
 	).Replace(sql)
 }
 

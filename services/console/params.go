@@ -43,6 +43,9 @@ type filterDef struct {
 	Name string
 	Expr string
 	Kind filterKind
+	// Detection marks a filter on a column of the detections table (detectionFilterDefs);
+	// the others compare a column of the events table.
+	Detection bool
 }
 
 // filterDefs are the event filters every panel and the events search accept, by query
@@ -73,12 +76,13 @@ var filterDefs = func() []filterDef {
 	)
 }()
 
-func findFilter(name string) (filterDef, bool) {
-	i := slices.IndexFunc(filterDefs, func(f filterDef) bool { return f.Name == name })
+// findFilter returns the filter of defs named name, the first one when several are.
+func findFilter(defs []filterDef, name string) (filterDef, bool) {
+	i := slices.IndexFunc(defs, func(f filterDef) bool { return f.Name == name })
 	if i < 0 {
 		return filterDef{}, false
 	}
-	return filterDefs[i], true
+	return defs[i], true
 }
 
 // condition is one filter in force: the SQL comparing its expression with a bound parameter
@@ -88,6 +92,9 @@ type condition struct {
 	SQL   string
 	Value any    // bound as @Name
 	Text  string // the value as given
+	// Detection: the condition compares a column of the detections table. The others
+	// restrict events, and detections through their events.
+	Detection bool
 }
 
 // selection is what a panel or the events search is asked to show: a time range and the
@@ -112,6 +119,19 @@ func (s selection) filterMap() map[string]string {
 // Every other parameter must be a filter of filterDefs or one of extra (which the caller
 // reads itself); an empty filter value, and environment=all, select everything.
 func parseSelection(q url.Values, now time.Time, window time.Duration, extra ...string) (selection, error) {
+	return parseSelectionIn(filterDefs, q, now, window, extra...)
+}
+
+// parseDetectionSelection reads a request for detections as parseSelection reads one for
+// events: its filters are those of detectionFilterDefs, which compare the detections'
+// own columns, and every events filter, which selects the detections with an event that
+// matches it.
+func parseDetectionSelection(q url.Values, now time.Time, window time.Duration, extra ...string) (selection, error) {
+	return parseSelectionIn(detectionSelectionDefs, q, now, window, extra...)
+}
+
+// parseSelectionIn reads a request whose filters are those of defs.
+func parseSelectionIn(defs []filterDef, q url.Values, now time.Time, window time.Duration, extra ...string) (selection, error) {
 	now = now.UTC().Truncate(time.Second)
 	var sel selection
 	rng, from, to := q.Get("range"), q.Get("from"), q.Get("to")
@@ -167,9 +187,9 @@ func parseSelection(q url.Values, now time.Time, window time.Duration, extra ...
 			}
 			continue
 		}
-		def, ok := findFilter(name)
+		def, ok := findFilter(defs, name)
 		if !ok {
-			return sel, fmt.Errorf("unknown parameter %q: the filters are %s", name, filterNames())
+			return sel, fmt.Errorf("unknown parameter %q: the filters are %s", name, filterNames(defs))
 		}
 		if len(vals) > 1 {
 			return sel, fmt.Errorf("%s: give it once; a filter matches one exact value", name)
@@ -181,7 +201,7 @@ func parseSelection(q url.Values, now time.Time, window time.Duration, extra ...
 		if len(v) > maxFilterValue {
 			return sel, fmt.Errorf("%s: longer than the %d bytes allowed", name, maxFilterValue)
 		}
-		c := condition{Name: name, Value: v, Text: v}
+		c := condition{Name: name, Value: v, Text: v, Detection: def.Detection}
 		switch def.Kind {
 		case textFilter:
 			c.SQL = def.Expr + " = @" + name
@@ -203,11 +223,13 @@ func parseSelection(q url.Values, now time.Time, window time.Duration, extra ...
 	return sel, nil
 }
 
-// filterNames lists the filter parameters for error messages.
-func filterNames() string {
-	names := make([]string, len(filterDefs))
-	for i, f := range filterDefs {
-		names[i] = f.Name
+// filterNames lists the filter parameters of defs for error messages, each name once.
+func filterNames(defs []filterDef) string {
+	var names []string
+	for _, f := range defs {
+		if !slices.Contains(names, f.Name) {
+			names = append(names, f.Name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

@@ -50,6 +50,10 @@ var Dashboards = []struct {
 		"s3-modified-public-objects-over-time", "s3-modified-public-objects-table"}},
 }
 
+// DetectionsPanels are the IDs of the detections page's (/detections) panels, which are
+// not among the dashboards'.
+var DetectionsPanels = []string{"detections-over-time", "detections-by-rule", "detections-list"}
+
 const loadTimeout = 60 * time.Second
 
 // PanelState is what the page shows for one panel.

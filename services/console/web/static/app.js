@@ -2,17 +2,25 @@
 // time range and filters and draws it with Apache ECharts by kind; the events page reads
 // /api/events. The filters live in the URL (a link reproduces the view): changing one
 // rewrites the URL with history.pushState and redraws without a reload. Clicking a chart
-// element or a table row opens /events with that element's filters. Each panel card
-// reports its state in data-state (loading, ready, empty, error) and, when drawn, how many
-// data marks the chart holds in data-marks.
+// element or a table row opens /events with that element's filters; on the detections page
+// a chart element filters the page itself and a detection opens its events. Each panel
+// card reports its state in data-state (loading, ready, empty, error) and, when drawn, how
+// many data marks the chart holds in data-marks; so does the Overview's detections figure,
+// with the count in data-count.
 import * as echarts from "./vendor/echarts.js";
 
 const HOUR = 3600 * 1000;
-const FILTERS = ["environment", "account_id", "aws_region", "user_name", "event_name"];
+// FILTERS are the page's filter bar's filters, in its order: the dashboards' environment,
+// account_id, aws_region, user_name and event_name; the detections page's environment,
+// severity, account_id and rule_id.
+const FILTERS = [...document.querySelectorAll("#selection [data-filter]")].map(e => e.name);
 const TIME = ["range", "from", "to"];
 const REFRESH = { "30s": 30e3, "1m": 60e3, "5m": 300e3 };
 const PAGE_SIZE = 100;
 const number = new Intl.NumberFormat();
+// The severities from calm to alarming, and their colours wherever a detection is drawn.
+const SEVERITIES = ["info", "low", "medium", "high", "critical"];
+const SEVERITY_COLOURS = { info: "#8d9bad", low: "#4a90d9", medium: "#e3b122", high: "#ec7b2f", critical: "#c8233a" };
 const palette = ["#2f6fb5", "#e07b39", "#3aa17e", "#c9485b", "#8a63c9", "#d4a72c", "#4fb3c8", "#8c6d4f", "#d96fb0", "#7f8c99",
   "#1b9e77", "#a6761d", "#666ad1", "#e7298a", "#66a61e"];
 
@@ -94,11 +102,12 @@ function syncControls() {
   const now = Date.now();
   form.elements.from.value = toLocalInput(q.get("from") || now - 24 * HOUR);
   form.elements.to.value = toLocalInput(q.get("to") || now);
-  const env = form.elements.environment;
-  const ev = q.get("environment") === "all" ? "" : q.get("environment") || "";
-  if (![...env.options].some(o => o.value === ev)) env.append(el("option", { value: ev }, ev));
-  env.value = ev;
-  for (const name of FILTERS.slice(1)) form.elements[name].value = q.get(name) || "";
+  for (const name of FILTERS) {
+    const e = form.elements[name];
+    const v = name === "environment" && q.get(name) === "all" ? "" : q.get(name) || "";
+    if (e.tagName === "SELECT" && ![...e.options].some(o => o.value === v)) e.append(el("option", { value: v }, v));
+    e.value = v;
+  }
   form.elements.refresh.value = REFRESH[q.get("refresh")] ? q.get("refresh") : "";
   drawChips();
   schedule();
@@ -156,8 +165,7 @@ function setUpControls() {
     document.getElementById("custom").hidden = !custom;
     if (!custom) apply();
   });
-  for (const name of ["environment", "refresh", "from", "to"]) form.elements[name].addEventListener("change", apply);
-  for (const name of FILTERS.slice(1)) form.elements[name].addEventListener("change", apply);
+  for (const name of [...FILTERS, "refresh", "from", "to"]) form.elements[name].addEventListener("change", apply);
   form.elements.to.addEventListener("input", () => form.elements.to.setCustomValidity(""));
   window.addEventListener("popstate", () => {
     syncControls();
@@ -199,9 +207,15 @@ function schedule() {
 
 // drillURL returns the events search of one chart element or table row: the panel's events
 // (panel=ID) within the answer's time range and filters, with the filters the panel's drill
-// map gives for the element's values (by column name).
+// map gives for the element's values (by column name). A drill to detection_id is that
+// detection's events alone; a panel whose drill page is /detections keeps the page's own
+// time and filters and adds the element's.
 function drillURL(card, data, values) {
   const drill = JSON.parse(card.dataset.drill || "{}");
+  for (const [col, target] of Object.entries(drill)) {
+    if (target === "detection_id" && values[col]) return "/events?" + new URLSearchParams({ detection_id: String(values[col]) });
+  }
+  if (card.dataset.drillPage === "/detections") return detectionsURL(drill, data, values);
   const q = new URLSearchParams();
   let from = Date.parse(data.from), to = Date.parse(data.to);
   for (const [col, target] of Object.entries(drill)) {
@@ -221,6 +235,35 @@ function drillURL(card, data, values) {
   for (const [k, v] of q) out.set(k, v);
   out.set("panel", data.panel);
   return "/events?" + out;
+}
+
+// detectionsURL returns the detections page with the page's time and filters and those of
+// the drill map for values: the hour of a column replaces the time range.
+function detectionsURL(drill, data, values) {
+  const q = params();
+  q.delete("offset");
+  for (const [col, target] of Object.entries(drill)) {
+    const v = values[col];
+    if (v === undefined || v === null || v === "") continue;
+    if (target === "hour" || target === "second") {
+      const t = Date.parse(v);
+      if (isNaN(t)) continue;
+      q.delete("range");
+      q.set("from", iso(Math.max(Date.parse(data.from), t)));
+      q.set("to", iso(Math.min(Date.parse(data.to), t + (target === "hour" ? HOUR : 1000))));
+    } else {
+      q.set(target, String(v));
+    }
+  }
+  const s = sortParams(q).toString();
+  return "/detections" + (s ? "?" + s : "");
+}
+
+// go opens url: a view of this page is drawn in place (its URL pushed), another page loaded.
+function go(url) {
+  const u = new URL(url, location.href);
+  if (u.pathname === location.pathname) setParams(u.searchParams);
+  else location.assign(u.href);
 }
 
 function rowValues(data, row) {
@@ -247,7 +290,7 @@ function chartBox(card, height) {
     chart = echarts.init(box, null, { renderer: "canvas" });
     chart.on("click", p => {
       const values = p.data && p.data.drill;
-      if (values) location.assign(drillURL(card, card.answer, values));
+      if (values) go(drillURL(card, card.answer, values));
     });
     box.chart = chart; // the instance, for the browser tests and for a look from the developer tools
     resizer.observe(box);
@@ -320,13 +363,19 @@ function column(card, data, horizontal) {
   }
   const chart = chartBox(card, 300);
   const names = data.rows.map(r => String(r[0]));
-  const items = data.rows.map(r => ({ value: Number(r[1]), drill: rowValues(data, r) }));
+  const sev = card.dataset.palette === "severity" ? data.columns.findIndex(c => c.name === "top_severity") : -1;
+  const items = data.rows.map(r => {
+    const item = { value: Number(r[1]), drill: rowValues(data, r) };
+    if (sev >= 0) item.itemStyle = { color: SEVERITY_COLOURS[r[sev]] || palette[9] };
+    return item;
+  });
   const cat = { type: "category", data: names, axisLabel: { ...axisLabel, interval: 0, rotate: horizontal ? 0 : names.length > 5 ? 30 : 0, width: horizontal ? 150 : 90, overflow: "truncate" } };
   const val = { type: "value", axisLabel, minInterval: 1 };
   chart.setOption({
     color: palette,
     tooltip: { ...baseTooltip, trigger: "axis", axisPointer: { type: "shadow" },
-      formatter: ps => tip(names[ps[0].dataIndex], [[ps[0].color, data.columns[1].label, number.format(ps[0].value)]]) },
+      formatter: ps => tip(names[ps[0].dataIndex], [[ps[0].color, data.columns[1].label, number.format(ps[0].value)],
+        ...(sev >= 0 ? [["", data.columns[sev].label, String(data.rows[ps[0].dataIndex][sev])]] : [])]) },
     grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true },
     xAxis: horizontal ? val : cat,
     yAxis: horizontal ? { ...cat, inverse: true } : val,
@@ -358,7 +407,12 @@ const OUTCOME_COLOURS = { success: "#3aa17e", failure: "#c9485b" };
 function hourly(card, data, line) {
   const chart = chartBox(card, 300);
   const { hs, series } = seriesByHour(data);
-  const names = [...series.keys()].sort((a, b) => sum(series.get(b)) - sum(series.get(a)));
+  const bySeverity = card.dataset.palette === "severity";
+  const rank = name => (SEVERITIES.includes(name) ? SEVERITIES.indexOf(name) : -1);
+  // Severities stack from calm at the bottom to alarming at the top; other series the
+  // largest first.
+  const names = [...series.keys()].sort(bySeverity ? (a, b) => rank(a) - rank(b) || a.localeCompare(b) : (a, b) => sum(series.get(b)) - sum(series.get(a)));
+  const colour = (name, i) => (bySeverity ? SEVERITY_COLOURS[name] || palette[9] : OUTCOME_COLOURS[name] || palette[i % palette.length]);
   let marks = 0;
   const out = names.map((name, i) => {
     const values = series.get(name);
@@ -366,7 +420,7 @@ function hourly(card, data, line) {
     return {
       name, type: line ? "line" : "bar", stack: line ? undefined : "total", barMaxWidth: 28,
       smooth: false, showSymbol: line, symbolSize: 5, emphasis: { focus: "series" },
-      color: OUTCOME_COLOURS[name] || palette[i % palette.length],
+      color: colour(name, i),
       data: values.map((v, j) => ({ value: v, drill: { time: iso(hs[j]), name: iso(hs[j]), series: name, value: v } })),
     };
   });
@@ -378,7 +432,7 @@ function hourly(card, data, line) {
         return tip(localTime(hs[ps[0].dataIndex]), rows.map(p => [p.color, p.seriesName, number.format(p.value)]));
       },
     },
-    legend: { ...legend, data: names },
+    legend: { ...legend, data: bySeverity ? [...names].reverse() : names },
     grid: { left: 8, right: 16, top: 34, bottom: 8, containLabel: true },
     xAxis: hourAxis(hs),
     yAxis: { type: "value", axisLabel, minInterval: 1 },
@@ -495,9 +549,9 @@ function table(card, data) {
   const body = data.rows.map(r => {
     const tr = el("tr", { class: "drillable", tabindex: "0", title: "Show the matching events" },
       ...data.columns.map((c, i) => el("td", { class: c.type }, cellText(c, r[i]))));
-    const go = () => location.assign(drillURL(card, data, rowValues(data, r)));
-    tr.addEventListener("click", go);
-    tr.addEventListener("keydown", ev => ev.key === "Enter" && go());
+    const open = () => go(drillURL(card, data, rowValues(data, r)));
+    tr.addEventListener("click", open);
+    tr.addEventListener("keydown", ev => ev.key === "Enter" && open());
     return tr;
   });
   card.querySelector(".body").replaceChildren(
@@ -505,7 +559,60 @@ function table(card, data) {
   return body.length;
 }
 
+// severityBadge shows a severity in its colour.
+function severityBadge(s) {
+  return el("span", { class: `sev sev-${SEVERITIES.includes(s) ? s : "unknown"}` }, s);
+}
+
+// detections lists detections: a click on a row opens its events, its arrow its detail
+// (the columns marked detail: description, tags, context, ...).
+function detections(card, data) {
+  dropChart(card);
+  const cols = data.columns.map((c, i) => ({ ...c, i }));
+  const shown = cols.filter(c => !c.detail);
+  const extra = cols.filter(c => c.detail);
+  const at = name => data.columns.findIndex(c => c.name === name);
+  const head = el("tr", {}, el("th", { class: "toggle", "aria-label": "Detail" }), ...shown.map(c => el("th", { class: c.type, scope: "col" }, c.label)));
+  const body = el("tbody");
+  for (const r of data.rows) {
+    const values = rowValues(data, r);
+    const events = drillURL(card, data, values);
+    const toggle = el("button", { type: "button", class: "expand", "aria-expanded": "false", "aria-label": "Show the detection's detail" }, "▸");
+    const tr = el("tr", { class: "drillable detection", tabindex: "0", title: "Show the detection's events", "data-detection": values.detection_id },
+      el("td", { class: "toggle" }, toggle),
+      ...shown.map(c => el("td", { class: c.type }, c.name === "severity" ? severityBadge(String(r[c.i])) :
+        // Each actor once: a detection of ten failed logins of one user names her ten times.
+        c.type === "list" ? [...new Set(r[c.i] || [])].join(", ") : cellText(c, r[c.i]))));
+    const fields = extra.map(c => {
+      const v = r[c.i];
+      let content;
+      if (c.type === "json") content = el("pre", {}, pretty(v));
+      else if (c.type === "list") content = (v || []).length ? el("span", { class: "tags" }, ...(v || []).map(t => el("code", { class: "tag" }, t))) : "—";
+      else if (c.name === "detection_id") content = el("code", {}, String(v ?? ""));
+      else content = cellText(c, v) || "—";
+      return el("div", { class: `field field-${c.name}` }, el("dt", {}, c.label), el("dd", {}, content));
+    });
+    const detail = el("tr", { class: "record detection-detail", hidden: true }, el("td", { colspan: String(shown.length + 1) },
+      el("dl", { class: "fields" }, ...fields),
+      el("p", { class: "links" }, el("a", { href: events }, `Show the ${number.format(Number(values.events) || 0)} events`), " ",
+        el("a", { href: `/api/detections/${encodeURIComponent(values.detection_id)}` }, "Detection as JSON"))));
+    toggle.addEventListener("click", ev => {
+      ev.stopPropagation();
+      const open = detail.hidden;
+      detail.hidden = !open;
+      toggle.textContent = open ? "▾" : "▸";
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+    tr.addEventListener("click", () => go(events));
+    tr.addEventListener("keydown", ev => ev.key === "Enter" && ev.target === tr && go(events));
+    body.append(tr, detail);
+  }
+  card.querySelector(".body").replaceChildren(el("div", { class: "table-wrap detections" }, el("table", {}, el("thead", {}, head), body)));
+  return data.rows.length;
+}
+
 const draw = {
+  detections,
   pie, column: (c, d) => column(c, d, false), bar: (c, d) => column(c, d, true),
   "stacked-column": (c, d) => hourly(c, d, false), line: (c, d) => hourly(c, d, true),
   "outlier-line": outlier, single, map, table,
@@ -530,7 +637,8 @@ function show(card, state, note) {
 
 function describe(data) {
   const opts = { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" };
-  const f = Object.entries(data.filters || {}).map(([k, v]) => `${k} = ${v}`).join(", ") || "all events";
+  const f = Object.entries(data.filters || {}).map(([k, v]) => `${k} = ${v}`).join(", ") ||
+    (document.body.dataset.page === "detections" ? "all detections" : "all events");
   return `${new Date(data.from).toLocaleString([], opts)} – ${new Date(data.to).toLocaleString([], opts)} · ${f}`;
 }
 
@@ -554,10 +662,11 @@ async function loadPanel(card, quiet) {
     if (!res.ok) throw new Error(data.error || res.statusText);
     card.answer = data;
     card.querySelector("pre.sql").textContent = data.sql;
-    card.querySelector("a.events-link").href = drillURL(card, data, {});
+    const link = card.querySelector("a.events-link");
+    if (link) link.href = drillURL(card, data, {});
     document.getElementById("window").textContent = describe(data);
     if (data.rows.length === 0) {
-      show(card, "empty", "No events in this time range.");
+      show(card, "empty", card.dataset.panel.startsWith("detections-") ? "No detections in this time range." : "No events in this time range.");
       return;
     }
     const marks = await (draw[card.dataset.kind] || table)(card, data);
@@ -673,12 +782,52 @@ function pretty(raw) {
 
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// The Overview's detections figure
+
+// loadFigure counts the detections of the page's time window and filters, by severity,
+// and links the figure to the detections page with the same time and filters.
+async function loadFigure(fig) {
+  inflight.get(fig)?.abort();
+  const ctl = new AbortController();
+  inflight.set(fig, ctl);
+  const q = apiQuery();
+  const link = new URLSearchParams(q);
+  if (params().get("refresh")) link.set("refresh", params().get("refresh"));
+  const query = sortParams(link).toString();
+  fig.href = "/detections" + (query ? "?" + query : "");
+  fig.dataset.state = "loading";
+  try {
+    const res = await fetch(`/api/detections/summary?${q}`, { headers: { Accept: "application/json" }, signal: ctl.signal });
+    const data = await res.json();
+    if (!res.ok) throw new Error(data.error || res.statusText);
+    fig.querySelector(".figure-value").textContent = number.format(data.total);
+    fig.querySelector(".figure-sev").replaceChildren(...[...SEVERITIES].reverse().filter(s => data.by_severity[s]).map(s =>
+      el("span", { class: `sev sev-${s}`, title: `${data.by_severity[s]} ${s}` }, `${number.format(data.by_severity[s])} ${s}`)));
+    fig.classList.toggle("none", data.total === 0);
+    fig.dataset.count = String(data.total);
+    fig.dataset.state = "ready";
+  } catch (err) {
+    if (ctl.signal.aborted) return;
+    fig.querySelector(".figure-value").textContent = "?";
+    fig.title = `Could not count the detections: ${err.message}`;
+    fig.dataset.state = "error";
+  } finally {
+    if (inflight.get(fig) === ctl) inflight.delete(fig);
+  }
+}
+
 function reload(quiet = false) {
   for (const card of document.querySelectorAll("[data-panel]")) {
     if (card.dataset.kind === "events") loadEvents(card, quiet);
     else loadPanel(card, quiet);
   }
+  const fig = document.getElementById("detections-figure");
+  if (fig) loadFigure(fig);
 }
+
+// Times the server wrote in UTC, shown in the browser's zone.
+for (const t of document.querySelectorAll("time[data-local]")) t.textContent = localTime(t.getAttribute("datetime"));
 
 setUpControls();
 syncControls();
