@@ -45,6 +45,7 @@ type Hit struct {
 	Env     string
 	At      Position
 	Value   string // what the rule counted or compared, where it has one
+	Weight  int    // how many the event counts for in a Threshold (Threshold.Weight); 0 is 1
 }
 
 // hitOf returns the hit of in, with value.

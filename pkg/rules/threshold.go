@@ -19,8 +19,11 @@ type Threshold struct {
 	Key func(in *Input) string
 	// Distinct, when set, counts distinct values of it instead of events.
 	Distinct func(in *Input) string
-	Count    int
-	Window   time.Duration
+	// Weight, when set, is how many the event counts for (a call that acts on many objects
+	// at once, such as DeleteObjects); below 1 it counts 1. Not used with Distinct.
+	Weight func(in *Input) int
+	Count  int
+	Window time.Duration
 	// Describe makes the finding of a window.
 	Describe func(t *Tally) Finding
 	// Escalate, when set, reports the detection again, at a higher severity, when a later
@@ -40,8 +43,11 @@ type Threshold struct {
 // Escalation raises a threshold's detection when an event Select picks follows the window
 // within Within (the event may arrive before the window is complete).
 type Escalation struct {
-	Select   func(in *Input) bool
-	Within   time.Duration
+	Select func(in *Input) bool
+	Within time.Duration
+	// Distinct, with the threshold's Distinct, lets only an event whose value is none of
+	// the window's escalate it: another kind of change, not the same one again.
+	Distinct bool
 	Severity string
 	Describe func(t *Tally, followed Hit) Finding
 }
@@ -137,6 +143,9 @@ func (r *Threshold) Observe(in *Input) []model.Detection {
 	var out []model.Detection
 	if follows {
 		h := hitOf(in, "")
+		if r.Distinct != nil {
+			h.Value = r.Distinct(in)
+		}
 		if d, ok := r.escalate(s, key, h); ok {
 			out = append(out, d)
 		} else {
@@ -152,6 +161,9 @@ func (r *Threshold) Observe(in *Input) []model.Detection {
 		return out
 	}
 	h := hitOf(in, "")
+	if r.Weight != nil && r.Distinct == nil {
+		h.Weight = r.Weight(in)
+	}
 	if r.Distinct != nil {
 		h.Value = r.Distinct(in)
 		if i := slices.IndexFunc(s.hits, func(o Hit) bool { return o.Value == h.Value }); i >= 0 {
@@ -174,8 +186,8 @@ func (r *Threshold) Observe(in *Input) []model.Detection {
 	return out
 }
 
-// window returns the first window of length Window holding t that reaches the threshold,
-// nil when there is none.
+// window returns the first window of length Window holding t that reaches the threshold
+// (events counted by their Weight), nil when there is none.
 func (r *Threshold) window(hits []Hit, t time.Time) []Hit {
 	for i := range hits {
 		start := hits[i].Time
@@ -185,11 +197,12 @@ func (r *Threshold) window(hits []Hit, t time.Time) []Hit {
 		if start.After(t) {
 			break
 		}
-		j := i
+		j, n := i, 0
 		for j < len(hits) && hits[j].Time.Sub(start) <= r.Window {
+			n += max(hits[j].Weight, 1)
 			j++
 		}
-		if j-i >= r.Count {
+		if n >= r.Count {
 			return hits[i:j]
 		}
 	}
@@ -230,6 +243,11 @@ func (r *Threshold) escalate(s *series, key string, f Hit) (model.Detection, boo
 	}
 	last := s.fired[len(s.fired)-1].Time
 	if f.Time.Before(last) || f.Time.Sub(last) > r.Escalate.Within {
+		return model.Detection{}, false
+	}
+	// An event of the window does not escalate it; with Distinct, nor does another of one
+	// of its values.
+	if slices.ContainsFunc(s.fired, func(h Hit) bool { return h.ID == f.ID || (r.Escalate.Distinct && h.Value == f.Value) }) {
 		return model.Detection{}, false
 	}
 	s.escalated = true
