@@ -57,6 +57,14 @@ type Config struct {
 	BatchSize int
 	BatchWait time.Duration
 
+	// AlertWebhooks are the URLs the notifier POSTs detections to, in AlertFormat (json or
+	// slack), when their severity is at least AlertMinSeverity; TopicNotifications is its
+	// compacted ledger of deliveries (see services/notifier).
+	AlertWebhooks      []string
+	AlertFormat        string
+	AlertMinSeverity   string
+	TopicNotifications string
+
 	// ReplayLimit bounds how long the detector holds back its commits for the events its
 	// rules still hold state from (see services/detector).
 	ReplayLimit time.Duration
@@ -75,6 +83,7 @@ const (
 	Batch
 	Enrich
 	Detect
+	Alerts
 )
 
 // Default returns the settings that point at the local stack.
@@ -94,6 +103,9 @@ func Default() Config {
 		TopicEvents:        "cloudtrail.events",
 		TopicDetections:    "cloudtrail.detections",
 		TopicDeadLetter:    "cloudtrail.deadletter",
+		TopicNotifications: "cloudtrail.notifications",
+		AlertFormat:        "json",
+		AlertMinSeverity:   "low",
 		GroupPrefix:        "trailstream",
 		Partitions:         6,
 		ClickHouseAddr:     "127.0.0.1:9000",
@@ -129,6 +141,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.TopicEvents, "topic-events", c.TopicEvents, "topic of normalized events (Avro)")
 			fs.StringVar(&c.TopicDetections, "topic-detections", c.TopicDetections, "topic of detections (Avro)")
 			fs.StringVar(&c.TopicDeadLetter, "topic-deadletter", c.TopicDeadLetter, "topic of input that could not be processed, with the reason")
+			fs.StringVar(&c.TopicNotifications, "topic-notifications", c.TopicNotifications, "compacted topic of the notifier's ledger: which detection went to which webhook")
 			fs.StringVar(&c.GroupPrefix, "kafka-group-prefix", c.GroupPrefix, "prefix of the consumer group IDs (<prefix>-normalizer, ...)")
 			fs.IntVar(&c.Partitions, "kafka-partitions", c.Partitions, "partitions of the topics trailstream creates when they do not exist")
 		case ClickHouse:
@@ -146,10 +159,40 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 		case Batch:
 			fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "most messages handled (and inserted) in one batch")
 			fs.DurationVar(&c.BatchWait, "batch-wait", c.BatchWait, "longest wait to fill a batch before it is handled anyway")
+		case Alerts:
+			fs.Var(&listFlag{&c.AlertWebhooks, false}, "alert-webhook", "URL the notifier POSTs each detection to; repeat it for several (the environment variable takes a comma-separated list)")
+			fs.StringVar(&c.AlertFormat, "alert-format", c.AlertFormat, "body of the webhook requests: json (the detection, keys = Avro field names) or slack ({\"text\": summary})")
+			fs.StringVar(&c.AlertMinSeverity, "alert-min-severity", c.AlertMinSeverity, "lowest severity notified: info, low, medium, high or critical")
 		case Detect:
 			fs.DurationVar(&c.ReplayLimit, "detector-replay-limit", c.ReplayLimit, "a restarted detector reads again the events its rules held state from, if it read them within this long; 0: commit past them")
 		}
 	}
+}
+
+// listFlag is a repeatable flag of a list: each value, itself split at commas, adds to the
+// list; the first value given replaces the default.
+type listFlag struct {
+	list *[]string
+	set  bool
+}
+
+func (f *listFlag) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, ",")
+}
+
+func (f *listFlag) Set(v string) error {
+	if !f.set {
+		*f.list, f.set = nil, true
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*f.list = append(*f.list, s)
+		}
+	}
+	return nil
 }
 
 // EnvName is the environment variable that sets the flag name.

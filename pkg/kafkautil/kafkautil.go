@@ -35,7 +35,17 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 	})
 }
 
-func createTopics(ctx context.Context, brokers []string, partitions int, topics []string) error {
+// EnsureCompactedTopics is EnsureTopics for topics that keep the last message of each key
+// (cleanup.policy compact) instead of deleting old messages, such as a ledger read back in
+// full at start. A topic that exists already keeps its own cleanup policy.
+func EnsureCompactedTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+	log := slog.Default().With("brokers", brokers)
+	return backoff.Retry(ctx, log, fmt.Sprintf("create compacted topics %v", topics), backoff.Start, func(ctx context.Context) error {
+		return createTopics(ctx, brokers, partitions, topics, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+	})
+}
+
+func createTopics(ctx context.Context, brokers []string, partitions int, topics []string, extra ...kafka.ConfigEntry) error {
 	var (
 		conn *kafka.Conn
 		err  error
@@ -61,7 +71,7 @@ func createTopics(ctx context.Context, brokers []string, partitions int, topics 
 	cfgs := make([]kafka.TopicConfig, len(topics))
 	for i, t := range topics {
 		cfgs[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(TopicMaxMessageBytes)}}}
+			ConfigEntries: append([]kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(TopicMaxMessageBytes)}}, extra...)}
 	}
 	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return classify(fmt.Errorf("create topics %v: %w", topics, err))

@@ -1,4 +1,5 @@
-// Package all runs every trailstream service in one process, for a single machine. With no
+// Package all runs every trailstream service in one process, for a single machine (the
+// notifier when at least one --alert-webhook is configured). With no
 // Kafka brokers configured it starts an embedded, in-memory Kafka-protocol broker on
 // 127.0.0.1:9092: fine for demos and trials, not durable.
 package all
@@ -15,6 +16,7 @@ import (
 	"github.com/trailstream/trailstream/services/detector"
 	"github.com/trailstream/trailstream/services/fetcher"
 	"github.com/trailstream/trailstream/services/normalizer"
+	"github.com/trailstream/trailstream/services/notifier"
 	"github.com/trailstream/trailstream/services/sink"
 )
 
@@ -38,12 +40,16 @@ func Run(ctx context.Context, cfg config.Config) error {
 		cfg.TopicRaw, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return err
 	}
-	services := []struct {
+	type service struct {
 		name string
 		run  func(context.Context, config.Config) error
-	}{
+	}
+	services := []service{
 		{"sink", sink.Run}, {"detector", detector.Run}, {"normalizer", normalizer.Run},
 		{"fetcher", fetcher.Run}, {"console", console.Run},
+	}
+	if len(cfg.AlertWebhooks) > 0 {
+		services = append(services, service{"notifier", notifier.Run})
 	}
 	fns := make([]func(context.Context) error, len(services))
 	for i, s := range services {

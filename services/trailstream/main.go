@@ -1,6 +1,6 @@
 // Command trailstream is the one binary of the trailstream pipeline. Its first argument picks
-// the target: a service (fetcher, normalizer, detector, sink, console), all of them in one
-// process (all), or a tool (generate, migrate).
+// the target: a service (fetcher, normalizer, detector, sink, notifier, console), all of them
+// in one process (all), or a tool (generate, migrate).
 package main
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/trailstream/trailstream/services/fetcher"
 	"github.com/trailstream/trailstream/services/migrate"
 	"github.com/trailstream/trailstream/services/normalizer"
+	"github.com/trailstream/trailstream/services/notifier"
 	"github.com/trailstream/trailstream/services/sink"
 )
 
@@ -49,12 +50,14 @@ var targets = []target{
 		service([]config.Group{config.Kafka, config.Batch, config.Detect}, detector.Run)},
 	{"sink", "load events and detections into ClickHouse",
 		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch}, sink.Run)},
+	{"notifier", "send the detections to webhooks (JSON or Slack), each detection once to each",
+		service([]config.Group{config.Kafka, config.Batch, config.Alerts}, notifier.Run)},
 	{"console", "serve the dashboards and the JSON API",
 		service([]config.Group{config.ClickHouse, config.Console}, console.Run)},
 	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.KafkaBrokers = "" // empty means: start the embedded broker
-			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect}, all.Run)(fs, c)
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts}, all.Run)(fs, c)
 		}},
 	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
