@@ -15,7 +15,7 @@ WEB := services/console/web
 WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
 WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-console fuzz clean
+.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console fuzz clean
 
 ## build: the console's browser assets, then the trailstream binary in bin/
 build: assets
@@ -72,6 +72,10 @@ bench-pipeline: stack-up
 bench-normalize:
 	bench/normalize.sh
 
+## bench-detect: `trailstream detect` (every rule) against `trailstream normalize --format avro`, as processes, on 200,000 generated records
+bench-detect:
+	bench/detect.sh
+
 ## bench-console: every console panel timed at its default window and at 30 days on 10 million generated events (BENCH_CONSOLE_EVENTS for fewer; kept in database bench_console); table in bench/results/console.md
 bench-console: stack-up
 	go run ./bench/console
@@ -83,6 +87,8 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./pkg/normalize
 	go test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./pkg/model
 	go test -run '^$$' -fuzz '^FuzzLookup$$' -fuzztime $(FUZZTIME) ./pkg/geo
+	go test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./pkg/rules
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/rules/ruletest
 
 ## clean: the built binary and the console's built assets (the local stack's data in .local/ is kept; stack-down stops it)
 clean:

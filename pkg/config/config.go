@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,6 +70,9 @@ type Config struct {
 	// ReplayLimit bounds how long the detector holds back its commits for the events its
 	// rules still hold state from (see services/detector).
 	ReplayLimit time.Duration
+	// RulesConfig is the rules config file (YAML, pkg/rules.Config): which rules run and
+	// with what settings. Empty: every built-in rule with its defaults.
+	RulesConfig string
 }
 
 // Group names a set of related settings.
@@ -151,7 +156,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.ClickHousePassword, "clickhouse-password", c.ClickHousePassword, "ClickHouse password")
 		case Console:
 			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
-			fs.StringVar(&c.HomeCountries, "home-countries", c.HomeCountries, "comma-separated ISO 3166-1 alpha-2 codes of the home countries: console sign-ins from elsewhere are listed as from abroad")
+			c.registerHomeCountries(fs)
 		case Enrich:
 			fs.StringVar(&c.GeoIPCityDB, "geoip-city-db", c.GeoIPCityDB, "MaxMind-format city database (GeoLite2-City.mmdb); empty: the embedded country data only")
 			fs.StringVar(&c.AdminUsers, "admin-users", c.AdminUsers, "CSV file of administrative user names, one a line; empty: the list uploaded to the console (ClickHouse), when there is one")
@@ -165,6 +170,8 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.AlertMinSeverity, "alert-min-severity", c.AlertMinSeverity, "lowest severity notified: info, low, medium, high or critical")
 		case Detect:
 			fs.DurationVar(&c.ReplayLimit, "detector-replay-limit", c.ReplayLimit, "a restarted detector reads again the events its rules held state from, if it read them within this long; 0: commit past them")
+			c.registerHomeCountries(fs)
+			fs.StringVar(&c.RulesConfig, "rules-config", c.RulesConfig, "YAML file enabling and disabling rules, setting their severity, parameters and allow-lists (trailstream rules list shows the rules); empty: every rule with its defaults")
 		}
 	}
 }
@@ -193,6 +200,14 @@ func (f *listFlag) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// registerHomeCountries defines --home-countries, which the console and the detector share,
+// once.
+func (c *Config) registerHomeCountries(fs *flag.FlagSet) {
+	if fs.Lookup("home-countries") == nil {
+		fs.StringVar(&c.HomeCountries, "home-countries", c.HomeCountries, "comma-separated ISO 3166-1 alpha-2 codes of the home countries: console sign-ins from elsewhere are from abroad (listed by the console, detected by console-login-outside-home-countries)")
+	}
 }
 
 // EnvName is the environment variable that sets the flag name.
@@ -255,4 +270,25 @@ func (c *Config) Logger() (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: %w", c.LogLevel, err)
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+// countryCode is an ISO 3166-1 alpha-2 code.
+var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// HomeCountryList returns --home-countries as upper-case ISO codes, each once.
+func (c *Config) HomeCountryList() ([]string, error) {
+	var out []string
+	for _, code := range strings.Split(c.HomeCountries, ",") {
+		code = strings.ToUpper(strings.TrimSpace(code))
+		if code == "" {
+			continue
+		}
+		if !countryCode.MatchString(code) {
+			return nil, fmt.Errorf("--home-countries: country %q: want a two-letter ISO 3166-1 code like US", code)
+		}
+		if !slices.Contains(out, code) {
+			out = append(out, code)
+		}
+	}
+	return out, nil
 }

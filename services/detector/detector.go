@@ -33,12 +33,18 @@ import (
 // Kafka.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "detector")
-	d := &detector{engine: rules.NewEngine(rules.Default()), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	rs, err := Rules(cfg)
+	if err != nil {
+		return err
+	}
+	d := &detector{engine: rules.NewEngine(rs), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	seed(ctx, cfg, d.engine, log)
 	ids := make([]string, len(d.engine.Rules()))
 	for i, rule := range d.engine.Rules() {
 		ids[i] = rule.Info().ID
 	}
-	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", ids, "replay_limit", cfg.ReplayLimit)
+	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", len(ids), "rule_ids", ids,
+		"rules_config", cfg.RulesConfig, "replay_limit", cfg.ReplayLimit)
 	return stage.Run(ctx, stage.Config{
 		Name: "detector", Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
 		From: cfg.TopicEvents, To: cfg.TopicDetections, DeadLetter: cfg.TopicDeadLetter,
@@ -53,8 +59,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 type detector struct {
 	engine *rules.Engine
 	log    *slog.Logger
-	last  *outcome // of the last batch, handed in again when writing it failed
-	reads reads
+	last   *outcome // of the last batch, handed in again when writing it failed
+	reads  reads
 }
 
 // outcome is what one batch produced and has yet to be written.

@@ -59,10 +59,12 @@ func TestSeed(t *testing.T) {
 
 	makeRules := func() (*rules.Outlier, *rules.Baseline) {
 		o := &rules.Outlier{Meta: rules.Meta{ID: "o", Severity: "medium"},
-			Select:   func(in *rules.Input) bool { return in.Event.LoginResult == "success" },
-			Key:      func(*rules.Input) string { return "" },
-			Seed:     &rules.Seed{Where: "event_name = 'ConsoleLogin' AND login_result = 'success'"},
-			Describe: func(o *rules.OutlierTally) rules.Finding { return rules.Finding{Title: fmt.Sprintf("%d %g %g", o.Count, o.Mean, o.Sigma)} },
+			Select: func(in *rules.Input) bool { return in.Event.LoginResult == "success" },
+			Key:    func(*rules.Input) string { return "" },
+			Seed:   &rules.Seed{Where: "event_name = 'ConsoleLogin' AND login_result = 'success'"},
+			Describe: func(o *rules.OutlierTally) rules.Finding {
+				return rules.Finding{Title: fmt.Sprintf("%d %g %g", o.Count, o.Mean, o.Sigma)}
+			},
 		}
 		bl := &rules.Baseline{Meta: rules.Meta{ID: "b", Severity: "medium"},
 			Select:   func(*rules.Input) bool { return true },

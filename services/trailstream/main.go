@@ -47,7 +47,7 @@ var targets = []target{
 	{"normalizer", "turn raw records into normalized Avro events",
 		service([]config.Group{config.Kafka, config.Batch, config.Enrich, config.ClickHouse}, normalizer.Run)},
 	{"detector", "run windowed detection rules over the events",
-		service([]config.Group{config.Kafka, config.Batch, config.Detect}, detector.Run)},
+		service([]config.Group{config.Kafka, config.Batch, config.Detect, config.ClickHouse}, detector.Run)},
 	{"sink", "load events and detections into ClickHouse",
 		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch}, sink.Run)},
 	{"notifier", "send the detections to webhooks (JSON or Slack), each detection once to each",
@@ -74,6 +74,25 @@ var targets = []target{
 				return normalizer.Tool(ctx, *c, *format, fs.Args(), os.Stdin, os.Stdout, os.Stderr)
 			}
 		}},
+	{"detect", "run every detection rule over CloudTrail files or JSON lines (files or stdin): one detection a line, JSON, on stdout",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common, config.Enrich, config.Detect)
+			return func(ctx context.Context) error {
+				return detector.Tool(ctx, *c, fs.Args(), os.Stdin, os.Stdout, os.Stderr)
+			}
+		}},
+	{"rules list", "list the detection rules the rules config enables: id, severity, source, tags, description",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common, config.Detect)
+			return func(context.Context) error { return rulesList(*c, os.Stdout) }
+		}},
+	{"rules test", "run rule test files (YAML; no path: the built-in rules' own cases): a PASS or FAIL line per case",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common)
+			rule := fs.String("rule", "", "only the cases of this rule")
+			failuresOnly := fs.Bool("failures-only", false, "print only the failing cases (and the last line)")
+			return func(ctx context.Context) error { return rulesTest(ctx, fs.Args(), *rule, *failuresOnly, os.Stdout) }
+		}},
 	{"migrate", "create or upgrade the ClickHouse schema",
 		service([]config.Group{config.ClickHouse}, migrate.Run)},
 }
@@ -89,6 +108,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		usage(stdout)
 		return 0
+	}
+	if args[0] == "rules" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		args = append([]string{"rules " + args[1]}, args[2:]...) // rules list, rules test
 	}
 	var t *target
 	for i := range targets {
@@ -134,7 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: trailstream <target> [options]\n\nTargets:")
 	for _, t := range targets {
-		fmt.Fprintf(w, "  %-11s %s\n", t.name, t.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", t.name, t.summary)
 	}
 	fmt.Fprintln(w, "\nEvery option is also read from TRAILSTREAM_<OPTION> (--kafka-brokers: TRAILSTREAM_KAFKA_BROKERS).")
 	fmt.Fprintln(w, "'trailstream <target> -h' lists a target's options.")

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,13 +13,37 @@ import (
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
 
+// TestRulesTest runs rules test as the command line does: the built-in cases of one rule
+// pass (exit 0), a file with failing cases fails (exit 1), a bad rules config fails the start.
+func TestRulesTest(t *testing.T) {
+	if code := run([]string{"rules", "test", "--rule", "short-lived-iam-object", "--failures-only"}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("rules test of the built-in cases: exit %d, want 0", code)
+	}
+	if code := run([]string{"rules", "test", "../../pkg/rules/ruletest/testdata/mixed.yml"}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("rules test of a file with failing cases: exit %d, want 1", code)
+	}
+	bad := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(bad, []byte("rules:\n  no-such-rule: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"rules", "list", "--rules-config", bad}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("rules list with a bad config: exit %d, want 1", code)
+	}
+}
+
 func TestHelp(t *testing.T) {
 	tests := []struct {
 		args     []string
 		code     int
 		contains []string
 	}{
-		{[]string{"help"}, 0, []string{"fetcher", "normalizer", "detector", "sink", "console", "all", "generate", "migrate"}},
+		{[]string{"help"}, 0, []string{"fetcher", "normalizer", "detector", "sink", "notifier", "console", "all", "generate", "migrate",
+			"detect", "rules list", "rules test"}},
+		{[]string{"detect", "-h"}, 0, []string{"--rules-config", "--home-countries", "--environment"}},
+		{[]string{"detector", "-h"}, 0, []string{"--rules-config", "--home-countries", "--clickhouse-addr", "--detector-replay-limit"}},
+		{[]string{"rules", "test", "-h"}, 0, []string{"--rule", "--failures-only"}},
+		{[]string{"rules", "list", "-h"}, 0, []string{"--rules-config"}},
+		{[]string{"rules", "nope"}, 2, []string{"unknown target"}},
 		{nil, 0, []string{"Usage: trailstream <target>"}},
 		{[]string{"fetcher", "-h"}, 0, []string{"--sqs-queue", "TRAILSTREAM_SQS_QUEUE", "--kafka-brokers", "--environment"}},
 		{[]string{"help", "sink"}, 0, []string{"--clickhouse-addr", "TRAILSTREAM_CLICKHOUSE_ADDR", "--batch-size"}},

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# detect.sh compares, as whole processes on the same generated CloudTrail records,
+# `trailstream detect` (normalize, then every enabled rule) with `trailstream normalize
+# --format avro` (`make bench-detect`). The goal is detect at 0.75x normalize or better.
+# Settings: BENCH_EVENTS (200000), RUNS (3), RULES_CONFIG (a rules config for detect).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+events=${BENCH_EVENTS:-200000}
+runs=${RUNS:-3}
+dir="$repo/.local/bench"
+input="$dir/records-$events.jsonl"
+mkdir -p "$dir"
+cd "$repo"
+go build -o bin/trailstream ./services/trailstream
+[[ -s $input ]] || bin/trailstream generate --events "$events" --seed 1 --span 24h --start 2026-11-20T00:00:00Z --out "$input" --log-level warn
+detect_args=(--log-level warn)
+[[ -n ${RULES_CONFIG:-} ]] && detect_args+=(--rules-config "$RULES_CONFIG")
+
+# best of $runs, in seconds
+best() {
+	local b=""
+	for ((i = 0; i < runs; i++)); do
+		local t0 t1
+		t0=$(date +%s.%N)
+		"$@" >/dev/null
+		t1=$(date +%s.%N)
+		b=$(awk -v a="$t0" -v z="$t1" -v b="$b" 'BEGIN { s = z - a; if (b == "" || s < b) print s; else print b }')
+	done
+	echo "$b"
+}
+
+norm=$(best bin/trailstream normalize --format avro --log-level warn "$input")
+det=$(best bin/trailstream detect "${detect_args[@]}" "$input")
+found=$(bin/trailstream detect "${detect_args[@]}" "$input" | wc -l)
+rules=$(bin/trailstream rules list "${detect_args[@]}" | tail -n +2 | wc -l)
+awk -v n="$events" -v a="$norm" -v d="$det" -v f="$found" -v r="$rules" 'BEGIN {
+	printf "trailstream normalize --format avro: %.2f s, %.0f records/s\n", a, n / a
+	printf "trailstream detect (%d rules):       %.2f s, %.0f records/s, %d detections\n", r, d, n / d, f
+	printf "detect is %.2fx the speed of normalize (goal: 0.75x or better)\n", a / d
+}'
