@@ -36,12 +36,15 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 }
 
 // EnsureCompactedTopics is EnsureTopics for topics that keep the last message of each key
-// (cleanup.policy compact) instead of deleting old messages, such as a ledger read back in
-// full at start. A topic that exists already keeps its own cleanup policy.
-func EnsureCompactedTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+// (cleanup.policy compact) for at least retention, such as a ledger read back in full at
+// start: messages older than retention are deleted too (compact,delete), so a topic of
+// unique keys stays bounded. A topic that exists already keeps its own policy.
+func EnsureCompactedTopics(ctx context.Context, brokers []string, partitions int, retention time.Duration, topics ...string) error {
 	log := slog.Default().With("brokers", brokers)
 	return backoff.Retry(ctx, log, fmt.Sprintf("create compacted topics %v", topics), backoff.Start, func(ctx context.Context) error {
-		return createTopics(ctx, brokers, partitions, topics, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+		return createTopics(ctx, brokers, partitions, topics,
+			kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact,delete"},
+			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(retention.Milliseconds(), 10)})
 	})
 }
 

@@ -20,6 +20,9 @@ import (
 const (
 	// ledgerMaxAge is how long the ledger remembers a delivery.
 	ledgerMaxAge = 7 * 24 * time.Hour
+	// ledgerRetention is how long the ledger topic keeps a record: a day past ledgerMaxAge,
+	// after which the notifier forgets it anyway.
+	ledgerRetention = ledgerMaxAge + 24*time.Hour
 	// ledgerCapacity is the most deliveries the ledger remembers; beyond it the oldest are
 	// forgotten.
 	ledgerCapacity = 1_000_000

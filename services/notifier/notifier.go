@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
-	if err := kafkautil.EnsureCompactedTopics(ctx, brokers, cfg.Partitions, cfg.TopicNotifications); err != nil {
+	if err := kafkautil.EnsureCompactedTopics(ctx, brokers, cfg.Partitions, ledgerRetention, cfg.TopicNotifications); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	if n.sent, err = kafkautil.OpenWriter(ctx, brokers, cfg.TopicNotifications, log); err != nil {

@@ -95,8 +95,11 @@ func TestDelivery(t *testing.T) {
 			t.Errorf("ledger record of %s: %+v (present %v), want status 200 and the time of delivery", d.DetectionID, v, ok)
 		}
 	}
-	if got := topicConfig(t, c.Brokers(), c.TopicNotifications, "cleanup.policy"); got != "compact" {
-		t.Errorf("ledger topic cleanup.policy %q, want compact", got)
+	if got := topicConfig(t, c.Brokers(), c.TopicNotifications, "cleanup.policy"); got != "compact,delete" {
+		t.Errorf("ledger topic cleanup.policy %q, want compact,delete", got)
+	}
+	if got := topicConfig(t, c.Brokers(), c.TopicNotifications, "retention.ms"); got != "691200000" { // 8 days
+		t.Errorf("ledger topic retention.ms %q, want 691200000", got)
 	}
 }
 
