@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -53,5 +54,26 @@ func TestBrokers(t *testing.T) {
 	}
 	if got := (&Config{}).Brokers(); got != nil {
 		t.Fatalf("Brokers() of empty = %q", got)
+	}
+}
+
+func TestHomeCountryList(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"US", []string{"US"}, false},
+		{" us, CA ,us,", []string{"US", "CA"}, false},
+		{"", nil, false},
+		{"USA", nil, true},
+		{"U1", nil, true},
+	}
+	for _, tt := range tests {
+		c := Config{HomeCountries: tt.in}
+		got, err := c.HomeCountryList()
+		if (err != nil) != tt.err || !slices.Equal(got, tt.want) {
+			t.Errorf("HomeCountryList(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.err)
+		}
 	}
 }

@@ -88,10 +88,7 @@ const (
 	shutdownTimeout = 10 * time.Second
 )
 
-var (
-	databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	countryCode  = regexp.MustCompile(`^[A-Z]{2}$`)
-)
+var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Options are the console's settings beyond its database.
 type Options struct {
@@ -100,34 +97,15 @@ type Options struct {
 	HomeCountries []string
 }
 
-// ParseCountries reads a comma-separated list of ISO 3166-1 alpha-2 country codes
-// ("US,CA"), in either case, as --home-countries gives them.
-func ParseCountries(s string) ([]string, error) {
-	var out []string
-	for _, c := range strings.Split(s, ",") {
-		c = strings.ToUpper(strings.TrimSpace(c))
-		if c == "" {
-			continue
-		}
-		if !countryCode.MatchString(c) {
-			return nil, fmt.Errorf("country %q: want a two-letter ISO 3166-1 code like US", c)
-		}
-		if !slices.Contains(out, c) {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
 // Run serves the console on cfg.ConsoleAddr until ctx is cancelled, then shuts the server
 // down gracefully and returns nil.
 func Run(ctx context.Context, cfg config.Config) error {
 	if !databaseName.MatchString(cfg.ClickHouseDatabase) {
 		return fmt.Errorf("console: ClickHouse database name %q: use letters, digits and _", cfg.ClickHouseDatabase)
 	}
-	home, err := ParseCountries(cfg.HomeCountries)
+	home, err := cfg.HomeCountryList()
 	if err != nil {
-		return fmt.Errorf("console: --home-countries: %w", err)
+		return fmt.Errorf("console: %w", err)
 	}
 	conn, err := chstore.Connect(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, slog.Default().With("service", "console"))
 	if err != nil {
