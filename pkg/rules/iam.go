@@ -205,16 +205,13 @@ func adminPolicy(in *Input) (Finding, bool) {
 	return f, true
 }
 
-// otherUser returns the IAM user a credential call acts on when that is not the caller
-// itself: the userName of the request (a call without one acts on its caller), unless
-// the caller is that IAM user. A role or root acting on a named user acts on another.
-func otherUser(in *Input, responseUser string) string {
-	e := in.Event
-	target := cmp.Or(in.Str("requestParameters.userName"), in.Str(responseUser))
-	if target == "" || (e.UserType == "IAMUser" && target == e.UserName) {
+// otherUser returns the IAM user a credential call acts on (the normalized target_user)
+// when that is not the caller itself. A role or root acting on a named user acts on another.
+func otherUser(e *model.Event) string {
+	if e.TargetUser == "" || (e.UserType == "IAMUser" && e.TargetUser == e.UserName) {
 		return ""
 	}
-	return target
+	return e.TargetUser
 }
 
 func keyForOther(in *Input) (Finding, bool) {
@@ -222,7 +219,7 @@ func keyForOther(in *Input) (Finding, bool) {
 	if e.EventSource != "iam.amazonaws.com" || !okCall(e) {
 		return Finding{}, false
 	}
-	target := otherUser(in, "responseElements.accessKey.userName")
+	target := otherUser(e)
 	if target == "" {
 		return Finding{}, false
 	}
@@ -241,7 +238,7 @@ func loginProfileForOther(in *Input) (Finding, bool) {
 	if e.EventSource != "iam.amazonaws.com" || !okCall(e) {
 		return Finding{}, false
 	}
-	target := otherUser(in, "responseElements.loginProfile.userName")
+	target := otherUser(e)
 	if target == "" {
 		return Finding{}, false
 	}
@@ -259,13 +256,13 @@ func loginProfileForOther(in *Input) (Finding, bool) {
 	}, true
 }
 
-// mfaOwner returns whose MFA device a call acts on: the userName of the request, "root"
-// for root's device, or, with neither, the caller of a DeactivateMFADevice; "" when it
-// cannot be told (a virtual device deleted by serial number).
+// mfaOwner returns whose MFA device a call acts on: its target_user (the userName of the
+// request, or an IAM user's own), "root" for root's device; "" when it cannot be told (a
+// virtual device deleted by serial number).
 func mfaOwner(in *Input, serial string) string {
 	e := in.Event
-	if u := in.Str("requestParameters.userName"); u != "" {
-		return u
+	if e.TargetUser != "" { // the request's userName, or an IAM user's own device
+		return e.TargetUser
 	}
 	if strings.HasSuffix(serial, ":mfa/root-account-mfa-device") || (e.UserType == "Root" && e.EventName == "DeactivateMFADevice") {
 		return "root"
