@@ -43,8 +43,10 @@ type OutlierTally struct {
 	Hits        []Hit   // the slice's first events, up to the crossing (at most maxSample)
 }
 
-// maxSample is how many events of a slice a detection names.
-const maxSample = 50
+// maxSample is how many events of a slice a detection names; maxSeen how many event IDs of
+// a slice are remembered to count a redelivered event once (beyond it, a slice with that many
+// events is an outlier whatever a redelivery adds).
+const maxSample, maxSeen = 50, 100_000
 
 // counts is one key's events per slice, for the slices the band looks at: those it saw, and
 // those the stored events held at start (Restore). The stored events include those a
@@ -52,7 +54,8 @@ const maxSample = 50
 type counts struct {
 	slices map[int64]int
 	seeded map[int64]int
-	sample map[int64][]Hit // the first events of each recent slice
+	seen   map[int64]map[string]bool // the event IDs of the slices still counted, so a redelivery counts once
+	sample map[int64][]Hit           // the first events of each recent slice
 	fired  map[int64]bool
 }
 
@@ -129,6 +132,25 @@ func (r *Outlier) Observe(in *Input) []model.Detection {
 		if s < clock-keep {
 			delete(c.seeded, s)
 		}
+	}
+	for s := range c.seen {
+		if s < clock-1 {
+			delete(c.seen, s) // no event of it counts any more
+		}
+	}
+	if c.seen == nil {
+		c.seen = make(map[int64]map[string]bool)
+	}
+	ids := c.seen[idx]
+	if ids == nil {
+		ids = make(map[string]bool)
+		c.seen[idx] = ids
+	}
+	if ids[in.Event.EventID] {
+		return nil // delivered again: it counts once
+	}
+	if len(ids) < maxSeen {
+		ids[in.Event.EventID] = true
 	}
 	c.slices[idx]++
 	if len(c.sample[idx]) < maxSample {

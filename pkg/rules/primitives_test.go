@@ -296,3 +296,42 @@ func ticking(events []ev) []ev {
 	}
 	return out
 }
+
+// TestRedeliveredEventsCountOnce feeds every event twice, as an at-least-once pipeline may:
+// a threshold and an outlier report exactly what they report for each event once.
+func TestRedeliveredEventsCountOnce(t *testing.T) {
+	twice := func(events []ev) []ev {
+		var out []ev
+		for _, e := range events {
+			out = append(out, e, e)
+		}
+		return out
+	}
+	threshold := func() Rule {
+		return &Threshold{Meta: Meta{ID: "t", Severity: "medium"}, Select: func(*Input) bool { return true }, Key: byUser,
+			Count: 3, Window: 10 * time.Minute, Describe: func(*Tally) Finding { return Finding{} }}
+	}
+	two := []ev{{id: "1", user: "u"}, {id: "2", at: time.Minute, user: "u"}}
+	if got := feed(threshold(), twice(two)); len(got) != 0 {
+		t.Errorf("threshold of 3 over two events delivered twice: %q, want nothing", got)
+	}
+	three := append(two, ev{id: "3", at: 2 * time.Minute, user: "u"})
+	if got := feed(threshold(), twice(three)); !slices.Equal(got, []string{"3: medium 1,2,3"}) {
+		t.Errorf("threshold over three events delivered twice: %q", got)
+	}
+	var hours []ev
+	for h := range 11 {
+		n := 2
+		if h == 10 {
+			n = 3 // under the minimum of 5, however often delivered
+		}
+		for i := range n {
+			hours = append(hours, ev{id: fmt.Sprintf("h%d-%d", h, i), at: time.Duration(h)*time.Hour + time.Duration(i)*time.Minute, user: "u"})
+		}
+	}
+	outlier := &Outlier{Meta: Meta{ID: "o", Severity: "medium"}, Select: func(*Input) bool { return true },
+		Key: func(*Input) string { return "" }, Describe: func(*OutlierTally) Finding { return Finding{} }}
+	if got := feed(outlier, twice(hours)); len(got) != 0 {
+		t.Errorf("outlier over a flat history and 3 events delivered twice: %q, want nothing", got)
+	}
+}

@@ -140,6 +140,10 @@ func (r *Threshold) Observe(in *Input) []model.Detection {
 		return nil // dropped at once for the cap
 	}
 	r.trim(s, in.Now)
+	id := in.Event.EventID
+	if hasHit(s.hits, t, id) || hasHit(s.follow, t, id) || hasHit(s.fired, t, id) {
+		return nil // delivered again: it counts once
+	}
 	var out []model.Detection
 	if follows {
 		h := hitOf(in, "")
@@ -287,6 +291,17 @@ func (r *Threshold) escalateWithin() time.Duration {
 		return 0
 	}
 	return r.Escalate.Within
+}
+
+// hasHit reports whether hs, in event-time order, holds the event id of time t.
+func hasHit(hs []Hit, t time.Time, id string) bool {
+	i, _ := slices.BinarySearchFunc(hs, t, func(a Hit, t time.Time) int { return a.Time.Compare(t) })
+	for ; i < len(hs) && hs[i].Time.Equal(t); i++ {
+		if hs[i].ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // insertHit inserts h into hs, which is in event-time order.
