@@ -47,14 +47,21 @@ var services = map[string]*service{
 	"autoscaling":          {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
 	"elasticloadbalancing": {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
 	"cloudformation":       {version: "1.08", denyCode: "AccessDenied", denyMsg: userDenied},
+	"guardduty":            {version: "1.08", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"config":               {version: "1.08", denyCode: "AccessDeniedException", denyMsg: userDenied},
+	"account":              {version: "1.08", global: true, host: "account.us-east-1.amazonaws.com", denyCode: "AccessDeniedException", denyMsg: userDenied},
 }
 
 // api is one kind of call. Calls with a weight are the background reads (read-only);
-// the others are writes that only scenarios make.
+// the others are writes that only scenarios make, and reads (read) that only scenarios
+// make. A name may end in #variant: another shape of the same call (a request that
+// makes something public, or keeps it private), named apart in plans.
 type api struct {
-	name      string // service:eventName
+	name      string // service:eventName[#variant]
 	weight    int
+	read      bool   // read-only though without a weight: only scenarios make it
 	data      bool   // an S3 object-level (data) event
+	noDenyMsg bool   // a refused call has no errorMessage (a failed MFA check)
 	eventType string // when not AwsApiCall
 	req       string
 	resp      string
@@ -123,9 +130,10 @@ var apis = []api{
 	{name: "elasticloadbalancing:DescribeLoadBalancers", weight: 2},
 	{name: "cloudformation:DescribeStacks", weight: 2, req: `{"stackName":"$stackName"}`},
 
-	// Sign-in.
+	// Sign-in, and the MFA step of a console sign-in (a refused code has no errorMessage).
 	{name: "signin:ConsoleLogin", eventType: "AwsConsoleSignIn", resp: `{"ConsoleLogin":"$loginResult"}`,
 		extra: `{"LoginTo":"https://console.aws.amazon.com/console/home?hashArgs=%23&isauthcode=true&state=hashArgsFromTB_us-east-1_$loginState","MobileVersion":"No"$mfaIdentifier,"MFAUsed":"$mfaUsed"}`},
+	{name: "signin:CheckMfa", eventType: "AwsConsoleSignIn", noDenyMsg: true, resp: `{"CheckMfa":"$loginResult"}`, extra: `{"MfaType":"Virtual MFA"}`},
 
 	// IAM changes.
 	{name: "iam:CreateUser", req: `{"userName":"$iamUser"}`,
@@ -150,6 +158,21 @@ var apis = []api{
 	{name: "iam:AttachRolePolicy", req: `{"roleName":"$iamRole","policyArn":"$managedPolicy"}`},
 	{name: "iam:DetachRolePolicy", req: `{"roleName":"$iamRole","policyArn":"$managedPolicy"}`},
 	{name: "iam:DeleteRole", req: `{"roleName":"$iamRole"}`},
+	// Credentials: a key of one's own (root's has no user name) and a key rotated, a
+	// password reset by someone else, an MFA device taken away.
+	{name: "iam:CreateAccessKey#root", resp: `{"accessKey":{"accessKeyId":"$newKeyId","status":"Active","createDate":"$iamDate"}}`},
+	{name: "iam:UpdateAccessKey", req: `{"userName":"$iamUser","accessKeyId":"$oldKeyId","status":"Inactive"}`},
+	{name: "iam:DeleteAccessKey#old", req: `{"userName":"$iamUser","accessKeyId":"$oldKeyId"}`},
+	{name: "iam:UpdateLoginProfile", req: `{"userName":"$iamUser","passwordResetRequired":true}`},
+	{name: "iam:DeactivateMFADevice", req: `{"userName":"$iamUser","serialNumber":"arn:aws:iam::$account:mfa/$iamUser"}`},
+	{name: "iam:DeleteVirtualMFADevice", req: `{"serialNumber":"arn:aws:iam::$account:mfa/$iamUser"}`},
+	// Policies: inline (IAM records the document URL-encoded), trust, the password policy;
+	// an identity provider.
+	{name: "iam:PutRolePolicy", req: `{"roleName":"$iamRole","policyName":"$inlinePolicyName","policyDocument":"$inlinePolicy"}`},
+	{name: "iam:UpdateAssumeRolePolicy", req: `{"roleName":"$iamRole","policyDocument":"$trustPolicy"}`},
+	{name: "iam:UpdateAccountPasswordPolicy", req: `{"minimumPasswordLength":14,"requireSymbols":true,"requireNumbers":true,"requireUppercaseCharacters":true,"requireLowercaseCharacters":true,"allowUsersToChangePassword":true,"maxPasswordAge":90,"passwordReusePrevention":24}`},
+	{name: "iam:CreateSAMLProvider", req: `{"sAMLMetadataDocument":"$samlMetadata","name":"$samlName"}`,
+		resp: `{"sAMLProviderArn":"arn:aws:iam::$account:saml-provider/$samlName"}`},
 
 	// STS.
 	{name: "sts:AssumeRole", req: `{"roleArn":"$roleArn","roleSessionName":"$roleSession","durationSeconds":3600}`,
@@ -178,6 +201,48 @@ var apis = []api{
 		resp: `{"requestId":"$requestId","_return":true,"associationId":"$associationId"}`},
 	{name: "ec2:DisassociateAddress", req: `{"associationId":"$associationId"}`, resp: ec2OK},
 	{name: "ec2:ReleaseAddress", req: `{"allocationId":"$allocationId"}`, resp: ec2OK},
+	// An instance stopped, changed and started again: its type, or its user data.
+	{name: "ec2:StopInstances", req: `{"instancesSet":{"items":[{"instanceId":"$instanceId"}]},"force":false}`,
+		resp: `{"requestId":"$requestId","instancesSet":{"items":[{"instanceId":"$instanceId","currentState":{"code":64,"name":"stopping"},"previousState":{"code":16,"name":"running"}}]}}`},
+	{name: "ec2:StartInstances", req: `{"instancesSet":{"items":[{"instanceId":"$instanceId"}]}}`,
+		resp: `{"requestId":"$requestId","instancesSet":{"items":[{"instanceId":"$instanceId","currentState":{"code":0,"name":"pending"},"previousState":{"code":80,"name":"stopped"}}]}}`},
+	{name: "ec2:ModifyInstanceAttribute", req: `{"instanceId":"$instanceId","instanceType":{"value":"$newInstanceType"}}`, resp: ec2OK},
+	{name: "ec2:ModifyInstanceAttribute#userData", req: `{"instanceId":"$instanceId","userData":"<sensitiveDataRemoved>"}`, resp: ec2OK},
+	// Snapshots and AMIs shared: with another account, or ($shareWith {"group":"all"}) everyone.
+	{name: "ec2:DescribeSnapshots", read: true, req: `{"snapshotSet":{},"ownersSet":{"items":[{"owner":"self"}]},"sharedUsersSet":{},"filterSet":{}}`},
+	{name: "ec2:ModifySnapshotAttribute", req: `{"snapshotId":"$snapshotId","createVolumePermission":{"add":{"items":[$shareWith]}},"attributeType":"CREATE_VOLUME_PERMISSION"}`, resp: ec2OK},
+	{name: "ec2:ModifyImageAttribute", req: `{"imageId":"$imageId","launchPermission":{"add":{"items":[$shareWith]}},"attributeType":"launchPermission"}`, resp: ec2OK},
+	// VPC flow logs.
+	{name: "ec2:DescribeFlowLogs", read: true, req: `{"DescribeFlowLogsRequest":""}`},
+	{name: "ec2:DeleteFlowLogs", req: `{"DeleteFlowLogsRequest":{"FlowLogId":{"tag":1,"content":"$flowLogId"}}}`,
+		resp: `{"DeleteFlowLogsResponse":{"xmlns":"http://ec2.amazonaws.com/doc/2016-11-15/","requestId":"$requestId","unsuccessful":""}}`},
+
+	// RDS: an instance resized, or made publicly accessible ($dbChange); the response shows
+	// the instance before the change applies.
+	{name: "rds:ModifyDBInstance", req: `{"dBInstanceIdentifier":"$dbInstance",$dbChange,"applyImmediately":true}`,
+		resp: `{"dBInstanceIdentifier":"$dbInstance","dBInstanceClass":"db.t3.medium","engine":"postgres","dBInstanceStatus":"available","masterUsername":"app","dBName":"app","endpoint":{"address":"$dbInstance.$dbHost.$region.rds.amazonaws.com","port":5432,"hostedZoneId":"Z2R2ITUGPM61AM"},"allocatedStorage":100,"multiAZ":false,"engineVersion":"16.3","publiclyAccessible":false,"storageType":"gp3","storageEncrypted":true,"dBInstanceArn":"arn:aws:rds:$region:$account:db:$dbInstance","deletionProtection":true,"pendingModifiedValues":{}}`},
+
+	// Lambda: code replaced, an invocation permission ($lambdaPrincipal "*": anyone's), a
+	// function URL ($urlAuth NONE: without authentication).
+	{name: "lambda:UpdateFunctionCode20150331v2", req: `{"functionName":"$functionName","publish":true,"dryRun":false}`,
+		resp: `{"functionName":"$functionName","functionArn":"arn:aws:lambda:$region:$account:function:$functionName","runtime":"python3.12","role":"arn:aws:iam::$account:role/etl-exec","handler":"app.handler","codeSize":$codeSize,"description":"","timeout":60,"memorySize":512,"lastModified":"$lambdaTime","codeSha256":"$codeSha","version":"$functionVersion","tracingConfig":{"mode":"PassThrough"},"revisionId":"$clientToken","state":"Active","lastUpdateStatus":"InProgress","packageType":"Zip","architectures":["x86_64"],"ephemeralStorage":{"size":512}}`},
+	{name: "lambda:AddPermission20150331v2", req: `{"functionName":"$functionName","statementId":"$statementId","action":"lambda:InvokeFunction","principal":"$lambdaPrincipal"$permissionSource}`,
+		resp: `{"statement":"$permissionStatement"}`},
+	{name: "lambda:CreateFunctionUrlConfig20211031", req: `{"functionName":"$functionName","authType":"$urlAuth"}`,
+		resp: `{"functionUrl":"https://$urlId.lambda-url.$region.on.aws/","functionArn":"arn:aws:lambda:$region:$account:function:$functionName","authType":"$urlAuth","creationTime":"$lambdaTime"}`},
+
+	// Secrets listed (the values are read by secretsmanager:GetSecretValue above).
+	{name: "secretsmanager:ListSecrets", read: true, req: `{"maxResults":100}`},
+
+	// GuardDuty, AWS Config and the account's regions.
+	{name: "guardduty:ListDetectors", read: true},
+	{name: "guardduty:DeleteDetector", req: `{"detectorId":"$detectorId"}`},
+	{name: "guardduty:UpdateDetector", req: `{"detectorId":"$detectorId","enable":false}`},
+	{name: "guardduty:UpdateDetector#frequency", req: `{"detectorId":"$detectorId","enable":true,"findingPublishingFrequency":"ONE_HOUR"}`},
+	{name: "config:DescribeConfigurationRecorders", read: true},
+	{name: "config:StopConfigurationRecorder", req: `{"configurationRecorderName":"default"}`},
+	{name: "account:ListRegions", read: true, req: `{"MaxResults":50,"RegionOptStatusContains":["DISABLED"]}`},
+	{name: "account:EnableRegion", req: `{"RegionName":"$optInRegion"}`},
 
 	// S3 changes; object-level calls are data events.
 	{name: "s3:CreateBucket", req: `{"CreateBucketConfiguration":{"LocationConstraint":"$region","xmlns":"http://s3.amazonaws.com/doc/2006-03-01/"},` + bucketHost + `}`, resources: bucketRes},
@@ -201,6 +266,11 @@ var apis = []api{
 		resp: `{"x-amz-server-side-encryption":"AES256"}`, resources: objectRes},
 	{name: "s3:PutObjectAcl", data: true, req: `{` + bucketHost + `,"key":"$objectKey","acl":""$objectAclChange}`, resources: objectRes},
 	{name: "s3:DeleteObject", data: true, req: `{` + bucketHost + `,"key":"$objectKey"}`, resources: objectRes},
+	{name: "s3:DeleteObjects", data: true, req: `{` + bucketHost + `,"delete":{"Quiet":"true","Object":[$deletedKeys],"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/"}}`,
+		resources: `[{"type":"AWS::S3::Object","ARNPrefix":"arn:aws:s3:::$bucket/"},{"accountId":"$account","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::$bucket"}]`},
+	// A bucket's protection: versioning ($versioning Enabled or Suspended), default encryption.
+	{name: "s3:PutBucketVersioning", req: `{` + bucketHost + `,"versioning":"","VersioningConfiguration":{"Status":"$versioning","xmlns":"http://s3.amazonaws.com/doc/2006-03-01/"}}`, resources: bucketRes},
+	{name: "s3:DeleteBucketEncryption", req: `{` + bucketHost + `,"encryption":""}`, resources: bucketRes},
 
 	// KMS and CloudTrail changes.
 	{name: "kms:CreateKey", req: `{"description":"$kmsAlias key","keyUsage":"ENCRYPT_DECRYPT","keySpec":"SYMMETRIC_DEFAULT","origin":"AWS_KMS","bypassPolicyLockoutSafetyCheck":false}`,
@@ -212,8 +282,17 @@ var apis = []api{
 		resp:      `{"keyId":"arn:aws:kms:$region:$account:key/$kmsKey","deletionDate":"$deletionDate","keyState":"PendingDeletion","pendingWindowInDays":7}`,
 		resources: keyRes},
 	{name: "kms:RotateKey", eventType: "AwsServiceEvent", resources: keyRes, details: `{"keyId":"$kmsKey"}`},
+	{name: "kms:DisableKey", req: `{"keyId":"$kmsKey"}`, resources: keyRes},
 	{name: "cloudtrail:StopLogging", req: `{"name":"$trailArn"}`},
 	{name: "cloudtrail:StartLogging", req: `{"name":"$trailArn"}`},
+	{name: "cloudtrail:DeleteTrail", req: `{"name":"$trailArn"}`},
+	{name: "cloudtrail:UpdateTrail", req: `{"name":"$trailArn","isMultiRegionTrail":false,"enableLogFileValidation":false}`,
+		resp: `{"name":"management-events","s3BucketName":"$trailBucket","includeGlobalServiceEvents":true,"isMultiRegionTrail":false,"trailARN":"$trailArn","logFileValidationEnabled":false,"isOrganizationTrail":false}`},
+	{name: "cloudtrail:GetEventSelectors", read: true, req: `{"trailName":"$trailArn"}`},
+	// Event selectors: management events and S3 data events ($eventSelectors; an attacker's
+	// drop the management events).
+	{name: "cloudtrail:PutEventSelectors", req: `{"trailName":"$trailArn","eventSelectors":[$eventSelectors]}`,
+		resp: `{"trailARN":"$trailArn","eventSelectors":[$eventSelectors]}`},
 }
 
 // launchedItem is one instance of a RunInstances response; the response lists one for each
@@ -224,7 +303,7 @@ var launchedItem = compile(`{"instanceId":"$instanceId","imageId":"$imageId","in
 type op struct {
 	svc                                  *service
 	source, event, eventType             string
-	readOnly, data                       bool
+	readOnly, data, noDenyMsg            bool
 	weight                               int
 	req, resp, extra, resources, details tmpl
 	host, denyMsg                        tmpl
@@ -233,27 +312,41 @@ type op struct {
 // scenario is a run of calls one principal makes, such as signing in and looking around, or
 // creating a user and deleting it minutes later. plan lists the steps, comma-separated:
 //
-//	[odds%] [delay] [!]call
+//	[odds%] [delay] [xN] [@where] [!]call
 //
-// call is service:eventName, or "read" for a background read; delay is a range after the
-// previous step such as 20-90s or 1-3m; odds is the chance the step happens (always when
-// absent); ! refuses the call (access denied, or a wrong password at sign-in).
+// call is service:eventName[#variant], or "read" for a background read; delay is a range
+// after the previous step such as 20-90s or 1-3m; odds is the chance the step happens
+// (always when absent); xN (or xN-M, a number drawn from the range) repeats the call, each
+// time after the delay, with a new object key and secret name; @abroad makes the call from
+// the scene's second address, in another country, @near from its third, in its country
+// (another address the principal uses, if it has one), @hop in the next region of all (one after the other); ! refuses the call
+// (access denied, or a wrong password at sign-in).
 type scenario struct {
 	name     string
 	weight   int
 	required bool // every run long enough has it at least once
 	// daily scenarios are played once every 24 hours of the span, at one time of day a run
-	// draws; a crowd is played by many principals within a quarter of an hour (see
-	// crowdSize), so that its hour stands out of the outlier band (mean ± 3σ of the 10
-	// hours before) of the sign-in panels.
+	// draws; a crowd is played by many principals of one account within a quarter of an
+	// hour (see crowdSize), so that its hour stands out of the outlier band (mean ± 3σ of
+	// the 10 hours before) of the sign-in panels and the detector's outlier rules.
 	daily, crowd bool
-	actor        tag
-	console      bool              // the calls are made in the console
-	cli          bool              // the calls are made with an access key, never in the console
-	foreign      bool              // from hostile networks
-	vars         map[string]string // preset placeholders; a value "$x" takes placeholder x's value
-	plan         string
-	steps        []step
+	// rare scenarios are played once every 24 hours of the span too, but at a time of day
+	// drawn out of the whole day: a day of records has each once, a shorter span only those
+	// whose time falls in it (see rareDensity for sparse runs). They are the incidents and
+	// the deliberate near misses of the detection rules.
+	rare bool
+	// party is the number of principals of one account, each another, that play a daily
+	// or rare scenario together within a quarter of an hour.
+	party   int
+	actor   tag
+	console bool              // the calls are made in the console
+	cli     bool              // the calls are made with an access key, never in the console
+	foreign bool              // from hostile networks
+	office  bool              // from the account's office address
+	agent   string            // user agent of the API calls (a tool's), instead of the principal's
+	vars    map[string]string // preset placeholders; a value "$x" takes placeholder x's value
+	plan    string
+	steps   []step
 }
 
 type step struct {
@@ -261,6 +354,10 @@ type step struct {
 	min, max time.Duration
 	odds     int
 	fail     bool
+	// times is how often the step is played: between repeat and repeatMax (0: once).
+	repeat, repeatMax int
+	from              string // where the call comes from: "" (the scene's address), "abroad" or "near"
+	hop               bool   // in the next region of regionNames
 }
 
 // Fragments of S3 requests that make a bucket or object public, or keep it private.
@@ -268,6 +365,21 @@ const (
 	publicObject    = `,"x-amz-acl":"public-read"`
 	publicReadGrant = `,"x-amz-grant-read":"uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""`
 	ownerFullACL    = `,"x-amz-acl":"bucket-owner-full-control"`
+)
+
+// What the incidents of the detection rules set, and the tools they use.
+var (
+	adminAccess    = "arn:aws:iam::aws:policy/AdministratorAccess"
+	readOnlyAccess = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+	// allAccess grants every action on every resource.
+	allAccess = iamEncoded(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	// openTrust lets anyone assume the role.
+	openTrust = jsonText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)
+	// noManagementEvents are event selectors that record no management events.
+	noManagementEvents = `{"readWriteType":"All","includeManagementEvents":false,"dataResources":[],"excludeManagementEventSources":[]}`
+
+	pacuAgent       = "Boto3/1.34.51 md/Botocore#1.34.51 ua/2.0 os/linux#6.6.15-amd64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.51 Pacu/1.5.3"
+	truffleHogAgent = "TruffleHog aws-sdk-go/1.55.5 (go1.22.5; linux; amd64)"
 )
 
 var scenarios = []scenario{
@@ -359,6 +471,128 @@ var scenarios = []scenario{
 		plan: "kms:CreateKey, 5-30s kms:CreateAlias, 30% 10-40m kms:ScheduleKeyDeletion"},
 	{name: "kms-rotation", weight: 1, required: true, actor: awsService, plan: "kms:RotateKey"},
 	{name: "trail-stopped", weight: 1, required: true, actor: admin, plan: "cloudtrail:StopLogging, 1-10m cloudtrail:StartLogging"},
+
+	// The incidents the detection rules are for, and beside them near misses that come close
+	// to a rule without meeting it (rules_test.go lists them), each once a day.
+	//
+	// Sign-in: a password guessed (ten failures or more within ten minutes, then in),
+	// and nine failures of someone who then remembers it (the near misses of sign-in rules
+	// are played by the people who sign in least, so that their other sign-ins seldom push
+	// them over); unknown names tried from one
+	// address; one password used from three addresses and two countries within the hour, and
+	// one person on two devices; MFA codes guessed, and one mistyped; root's password
+	// guessed, and forgotten four times; four colleagues mistyping theirs at the office.
+	{name: "password-guessed", rare: true, actor: noMFA, console: true, foreign: true,
+		plan: "!signin:ConsoleLogin, x9-13 10-45s !signin:ConsoleLogin, 60% 2-15m signin:ConsoleLogin, 5-40s read, 50% 5-90s read"},
+	{name: "forgotten-password", rare: true, actor: occasional, console: true,
+		plan: "!signin:ConsoleLogin, x8 20-60s !signin:ConsoleLogin, 1-5m signin:ConsoleLogin, 5-40s read"},
+	{name: "unknown-names", rare: true, actor: hidden, console: true, foreign: true,
+		plan: "!signin:ConsoleLogin, x8 5-40s !signin:ConsoleLogin"},
+	{name: "shared-password", rare: true, actor: human, console: true,
+		plan: "signin:ConsoleLogin, 5-40s read, 5-20m @near signin:ConsoleLogin, 5-40s @near read, 5-20m @abroad signin:ConsoleLogin, 5-40s @abroad read"},
+	{name: "second-device", rare: true, actor: occasional, console: true,
+		plan: "signin:ConsoleLogin, 5-40s read, 10-40m @near signin:ConsoleLogin, 5-60s @near read"},
+	{name: "mfa-guessing", rare: true, actor: withMFA, console: true, foreign: true,
+		plan: "!signin:CheckMfa, 15-90s !signin:CheckMfa, 50% 15-90s !signin:CheckMfa"},
+	{name: "mfa-typo", rare: true, actor: withMFA, console: true,
+		plan: "!signin:CheckMfa, 10-40s signin:CheckMfa, 1-3s signin:ConsoleLogin, 5-40s read, 50% 5-90s read"},
+	{name: "root-password-guessing", rare: true, actor: root, console: true, foreign: true,
+		plan: "!signin:ConsoleLogin, x4-6 10-60s !signin:ConsoleLogin"},
+	{name: "root-password-forgotten", rare: true, actor: root, console: true,
+		plan: "!signin:ConsoleLogin, x3 20-90s !signin:ConsoleLogin, 1-5m signin:ConsoleLogin, 10-60s read"},
+	{name: "office-typos", rare: true, party: 4, actor: human, console: true, office: true,
+		plan: "!signin:ConsoleLogin, 10-60s signin:ConsoleLogin, 5-40s read"},
+
+	// The root user changing the password policy, and creating an access key of its own.
+	{name: "root-changes", rare: true, actor: root, console: true,
+		plan: "signin:ConsoleLogin, 10-60s read, 20-120s iam:UpdateAccountPasswordPolicy, 10-90s read"},
+	{name: "root-access-key", rare: true, actor: root, console: true,
+		plan: "signin:ConsoleLogin, 10-60s read, 30-180s iam:CreateAccessKey#root, 10-60s read"},
+
+	// Keys in the wrong hands: a stolen key probing what it may do with an attack tool, and
+	// one checked by a secret scanner; a job retrying, twelve times, a call it may not make.
+	{name: "pacu-enumeration", rare: true, actor: human, cli: true, foreign: true, agent: pacuAgent,
+		plan: "sts:GetCallerIdentity, 5-30s iam:GetUser, x18-26 1-15s !read, 40% x2-4 1-10s read"},
+	{name: "key-verified", rare: true, actor: human, cli: true, foreign: true, agent: truffleHogAgent, plan: "sts:GetCallerIdentity"},
+	{name: "denied-retries", rare: true, actor: automation, cli: true,
+		plan: "!s3:GetBucketPolicy, x11 20-50s !s3:GetBucketPolicy"},
+
+	// IAM: AdministratorAccess attached to a colleague, and ReadOnlyAccess; a policy granting
+	// everything put on a role by a stolen administrator key, and a workload's policy; a
+	// password reset, a key rotated by its owner, an MFA device removed for someone who lost
+	// it; a role's trust opened to anyone, and to the organization; an identity provider.
+	{name: "admin-granted", rare: true, actor: admin, vars: map[string]string{"iamUser": "$otherUser", "managedPolicy": adminAccess},
+		plan: "iam:ListAttachedUserPolicies, 10-60s iam:AttachUserPolicy, 5-30s iam:ListAttachedUserPolicies"},
+	{name: "read-only-granted", rare: true, actor: admin, vars: map[string]string{"iamUser": "$otherUser", "managedPolicy": readOnlyAccess},
+		plan: "iam:ListAttachedUserPolicies, 10-60s iam:AttachUserPolicy"},
+	{name: "inline-admin-policy", rare: true, actor: admin, cli: true, foreign: true, vars: map[string]string{"inlinePolicy": allAccess},
+		plan: "iam:ListRoles, 10-60s iam:GetRole, 10-60s iam:PutRolePolicy"},
+	{name: "inline-policy", rare: true, actor: admin, plan: "iam:GetRole, 5-30s iam:PutRolePolicy"},
+	{name: "password-reset", rare: true, actor: admin, vars: map[string]string{"iamUser": "$otherUser"},
+		plan: "iam:GetUser, 10-60s iam:UpdateLoginProfile"},
+	{name: "key-rotation", rare: true, actor: human, cli: true, vars: map[string]string{"iamUser": "$callerName"},
+		plan: "iam:ListAccessKeys, 5-30s iam:CreateAccessKey, 1-5m iam:UpdateAccessKey, 10-30m iam:DeleteAccessKey#old"},
+	{name: "mfa-reset", rare: true, actor: admin, vars: map[string]string{"iamUser": "$otherUser"},
+		plan: "iam:ListMFADevices, 10-60s iam:DeactivateMFADevice, 2-10s iam:DeleteVirtualMFADevice"},
+	{name: "role-backdoor", rare: true, actor: admin, cli: true, foreign: true, vars: map[string]string{"trustPolicy": openTrust},
+		plan: "iam:ListRoles, 10-60s iam:GetRole, 10-90s iam:UpdateAssumeRolePolicy"},
+	{name: "org-trust", rare: true, actor: admin, plan: "iam:GetRole, 10-90s iam:UpdateAssumeRolePolicy"},
+	{name: "saml-provider", rare: true, actor: admin, plan: "iam:CreateSAMLProvider"},
+
+	// Defenses taken down by a stolen administrator key covering its tracks (GuardDuty, AWS
+	// Config, flow logs, the trail); GuardDuty suspended, and its findings sent hourly; event
+	// selectors dropping management events, and adding a bucket's data events.
+	{name: "defense-evasion", rare: true, actor: admin, cli: true, foreign: true,
+		plan: "sts:GetCallerIdentity, 10-60s guardduty:ListDetectors, 5-30s guardduty:DeleteDetector, 20-90s config:DescribeConfigurationRecorders, " +
+			"5-30s config:StopConfigurationRecorder, 20-90s ec2:DescribeFlowLogs, 5-30s ec2:DeleteFlowLogs, 20-90s cloudtrail:DescribeTrails, 5-30s cloudtrail:DeleteTrail"},
+	{name: "guardduty-suspended", rare: true, actor: admin, plan: "guardduty:ListDetectors, 5-60s guardduty:UpdateDetector"},
+	{name: "guardduty-frequency", rare: true, actor: admin, plan: "guardduty:ListDetectors, 5-60s guardduty:UpdateDetector#frequency"},
+	{name: "trail-weakened", rare: true, actor: admin, vars: map[string]string{"eventSelectors": noManagementEvents},
+		plan: "cloudtrail:GetEventSelectors, 10-60s cloudtrail:PutEventSelectors, 40% 1-5m cloudtrail:UpdateTrail"},
+	{name: "data-events-added", rare: true, actor: admin, plan: "cloudtrail:GetEventSelectors, 10-60s cloudtrail:PutEventSelectors"},
+
+	// Exposure: a database made publicly accessible, and one resized; a snapshot and an AMI
+	// shared with everyone, and a snapshot with a partner's account; a security group opened
+	// to the private network.
+	{name: "rds-public", rare: true, actor: human | admin, vars: map[string]string{"dbChange": `"publiclyAccessible":true`},
+		plan: "rds:DescribeDBInstances, 10-60s rds:ModifyDBInstance"},
+	{name: "rds-resize", rare: true, actor: admin, plan: "rds:DescribeDBInstances, 10-60s rds:ModifyDBInstance"},
+	{name: "snapshot-public", rare: true, actor: human | admin, vars: map[string]string{"shareWith": `{"group":"all"}`},
+		plan: "ec2:DescribeSnapshots, 10-90s ec2:ModifySnapshotAttribute"},
+	{name: "snapshot-shared", rare: true, actor: admin, plan: "ec2:DescribeSnapshots, 10-90s ec2:ModifySnapshotAttribute"},
+	{name: "ami-public", rare: true, actor: human | automation, vars: map[string]string{"shareWith": `{"group":"all"}`},
+		plan: "ec2:DescribeImages, 10-90s ec2:ModifyImageAttribute"},
+	{name: "private-ingress", rare: true, actor: admin | automation, vars: map[string]string{"cidr": "10.0.0.0/8", "port": "5432"},
+		plan: "ec2:DescribeSecurityGroups, 5-60s ec2:AuthorizeSecurityGroupIngress"},
+
+	// Data: a KMS key disabled; a bucket's versioning suspended, its encryption removed and
+	// its objects deleted one by one with a stolen key; versioning turned on; a cleanup job
+	// deleting forty objects in one batch.
+	{name: "kms-key-disabled", rare: true, actor: admin, plan: "kms:DescribeKey, 10-60s kms:DisableKey"},
+	{name: "bucket-wiped", rare: true, actor: human | admin, cli: true, foreign: true, vars: map[string]string{"versioning": "Suspended"},
+		plan: "s3:GetBucketVersioning, 10-60s s3:PutBucketVersioning, 2-10m s3:DeleteBucketEncryption, 1-5m s3:GetBucketLocation, x55-70 5-40s s3:DeleteObject"},
+	{name: "versioning-enabled", rare: true, actor: admin | automation, plan: "s3:GetBucketVersioning, 5-60s s3:PutBucketVersioning"},
+	{name: "cleanup-batch", rare: true, actor: automation, vars: map[string]string{"deleteCount": "40"}, plan: "s3:DeleteObjects"},
+
+	// Code planted: an instance's user data replaced, and an instance resized; a function's
+	// code replaced, opened to everyone and given a URL without authentication, and a
+	// function triggered by its bucket.
+	{name: "user-data-replaced", rare: true, actor: human | admin, cli: true, foreign: true,
+		plan: "ec2:DescribeInstances, 10-60s ec2:StopInstances, 1-3m ec2:ModifyInstanceAttribute#userData, 10-60s ec2:StartInstances"},
+	{name: "instance-resized", rare: true, actor: admin | automation,
+		plan: "ec2:StopInstances, 1-3m ec2:ModifyInstanceAttribute, 10-60s ec2:StartInstances"},
+	{name: "lambda-backdoor", rare: true, actor: human | admin, cli: true, foreign: true, vars: map[string]string{"lambdaPrincipal": "*", "urlAuth": "NONE"},
+		plan: "lambda:ListFunctions20150331, 10-60s lambda:GetFunction20150331v2, 20-120s lambda:UpdateFunctionCode20150331v2, " +
+			"20-120s lambda:AddPermission20150331v2, 10-60s lambda:CreateFunctionUrlConfig20211031"},
+	{name: "lambda-trigger", rare: true, actor: admin | automation,
+		plan: "lambda:GetFunction20150331v2, 10-60s lambda:AddPermission20150331v2, 30% 1-5m lambda:CreateFunctionUrlConfig20211031"},
+
+	// Secrets read in bulk with a stolen key, and a service reading its own at start; a
+	// region enabled.
+	{name: "secrets-harvest", rare: true, actor: human | automation, cli: true, foreign: true,
+		plan: "sts:GetCallerIdentity, 10-60s secretsmanager:ListSecrets, x20-28 2-20s secretsmanager:GetSecretValue"},
+	{name: "service-start", rare: true, actor: automation, plan: "secretsmanager:GetSecretValue, x9-11 1-5s secretsmanager:GetSecretValue"},
+	{name: "region-enabled", rare: true, actor: admin, plan: "account:ListRegions, 10-60s account:EnableRegion"},
 }
 
 var (
@@ -371,6 +605,7 @@ var (
 func init() {
 	for _, a := range apis {
 		svcName, event, _ := strings.Cut(a.name, ":")
+		event, _, _ = strings.Cut(event, "#")
 		s, ok := services[svcName]
 		if !ok {
 			panic("generate: unknown service in " + a.name)
@@ -384,7 +619,7 @@ func init() {
 			extra = s.extra
 		}
 		o := &op{svc: s, source: svcName + ".amazonaws.com", event: event, eventType: a.eventType,
-			readOnly: a.weight > 0, data: a.data, weight: a.weight,
+			readOnly: a.weight > 0 || a.read, data: a.data, noDenyMsg: a.noDenyMsg, weight: a.weight,
 			req: compile(a.req), resp: compile(a.resp), extra: compile(extra), resources: compile(a.resources),
 			details: compile(a.details), host: compile(host), denyMsg: compile(s.denyMsg)}
 		if o.eventType == "" {
@@ -410,6 +645,9 @@ func init() {
 				odds = float64(st.odds)
 			}
 			w := float64(sc.weight) * odds / 100
+			if st.repeat > 0 {
+				w *= float64(st.repeat+st.repeatMax) / 2
+			}
 			stepWeight += w
 			if st.op == ops["signin:ConsoleLogin"] {
 				signInWeight[btoi(st.fail)] += w
@@ -444,9 +682,16 @@ func parsePlan(plan string) ([]step, error) {
 		call := fields[len(fields)-1]
 		for _, f := range fields[:len(fields)-1] {
 			var err error
-			if p, ok := strings.CutSuffix(f, "%"); ok {
-				st.odds, err = strconv.Atoi(p)
-			} else {
+			switch {
+			case strings.HasSuffix(f, "%"):
+				st.odds, err = strconv.Atoi(strings.TrimSuffix(f, "%"))
+			case f == "@abroad" || f == "@near":
+				st.from = f[1:]
+			case f == "@hop":
+				st.hop = true
+			case strings.HasPrefix(f, "x"):
+				st.repeat, st.repeatMax, err = parseTimes(f[1:])
+			default:
 				st.min, st.max, err = parseDelay(f)
 			}
 			if err != nil {
@@ -459,12 +704,29 @@ func parsePlan(plan string) ([]step, error) {
 				return nil, fmt.Errorf("unknown call %q", call)
 			}
 		}
-		if i == 0 && (st.odds != 0 || st.max != 0) {
-			return nil, fmt.Errorf("the first step %q must have neither odds nor delay", item)
+		if i == 0 && (st.odds != 0 || st.max != 0 || st.repeat != 0) {
+			return nil, fmt.Errorf("the first step %q must have neither odds, delay nor repeat", item)
+		}
+		if st.repeat != 0 && st.max == 0 {
+			return nil, fmt.Errorf("step %q repeats without a delay", item)
 		}
 		steps = append(steps, st)
 	}
 	return steps, nil
+}
+
+// parseTimes parses the count of a repeated step: 12 or 10-14.
+func parseTimes(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		b = a
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || x < 2 || x > y {
+		return 0, 0, fmt.Errorf("bad repeat %q: want xN or xN-M, N at least 2", "x"+s)
+	}
+	return x, y, nil
 }
 
 // parseDelay parses a range such as 20-90s or 1-3m.

@@ -9,8 +9,25 @@
 // private ACLs and policies; access-denied bursts and a leaked key tried from abroad; elastic
 // IPs, KMS keys, a stopped trail; and above all the reads that dominate real trails. Every run
 // of 600 records or more has each of these at least once. Every 24 hours of the span also has
-// a burst of sign-ins and a password spray, each large enough for its hour to stand out of the
-// console's outlier band, and network ACL entries allowing all traffic.
+// a burst of sign-ins and a password spray in one account, each large enough for its hour to
+// stand out of the console's outlier band (and, from the eleventh hour of a span of a day or
+// more, of the detector's outlier rules), and network ACL entries allowing all traffic.
+//
+// Every 24 hours of the span also has, once each and spread over the day, the incidents the
+// detector's rules are for, so that a day of records makes every built-in rule fire: a
+// password guessed, MFA codes and root's password guessed, one password used from several
+// countries, a stolen key probing with Pacu and checked by TruffleHog, secrets read in bulk,
+// GuardDuty, AWS Config, flow logs and the trail taken down, event selectors weakened,
+// AdministratorAccess and a "*" on "*" policy handed out, keys, passwords and MFA devices of
+// others changed, a role's trust opened to anyone, an identity provider added, a snapshot,
+// an AMI and a database made public, a KMS key disabled, a bucket's versioning and
+// encryption removed and its objects deleted, user data and a function's code replaced, a
+// region enabled, and the root user at work. Beside them are near misses that come close to
+// a rule without meeting it: nine failed sign-ins, four users failing from one office, a
+// second device, an MFA code mistyped once, ReadOnlyAccess, a trust confined to the
+// organization, a security group opened to 10.0.0.0/8, forty objects deleted. A span of
+// less than a day has those whose time falls in it; a run of few records an hour leaves out
+// those too large for it.
 //
 // The accounts' administrators are the same in every run (AdminUsers); --admin-users-out
 // writes them for the console's admin list.

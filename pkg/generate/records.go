@@ -3,11 +3,14 @@ package generate
 import (
 	"container/heap"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"iter"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,6 +20,8 @@ type Record struct {
 	Region  string    // awsRegion
 	Time    time.Time // eventTime (whole seconds, UTC)
 	JSON    []byte    // the record: one JSON object, owned by the receiver
+
+	scenario string // the scenario that made it, for the tests
 }
 
 // Records yields o.Events CloudTrail records in event-time order, all within
@@ -43,6 +48,7 @@ const maxScenes = 10000
 // time of their next step.
 type gen struct {
 	rng        *rand.Rand
+	seed       uint64
 	n          int
 	start, end time.Time
 	accounts   []*account
@@ -54,13 +60,16 @@ type gen struct {
 	required   []*scenario // required scenarios not yet forced
 	forced     int
 	nRequired  int
-	daily      []dailyScene // daily scenarios still to come, in time order
-	perHour    [2]float64   // successful and failed sign-ins expected in an hour
+	daily      []dailyScene    // daily and rare scenarios still to come, in time order
+	perHour    [2]float64      // successful and failed sign-ins expected in an hour
+	hourly     float64         // records in an hour
+	crowds     []time.Duration // the crowds' times of day (from the start)
 	buf        []byte
 }
 
 // scene is one scenario played by one principal.
 type scene struct {
+	sc      *scenario
 	acct    *account
 	who     *principal
 	region  string
@@ -73,32 +82,51 @@ type scene struct {
 	since   time.Time // when its session started
 	tls     [2]string // TLS version and cipher suite
 	vars    map[string]string
-	repeat  int // calls that number themselves so far: parts of an upload, ACL entries both ways
+	repeat  int    // calls that number themselves so far: parts of an upload, ACL entries both ways
+	hop     int    // calls made in the next region so far (@hop)
+	near    string // its third address, in its country (@near), once drawn
+	abroad  string // its second address, in another country (@abroad), once drawn
 	steps   []timedStep
 	next    int
 	seq     uint64
 }
 
-// dailyScene is the time a daily scenario is played.
+// dailyScene is the time a daily or rare scenario is played.
 type dailyScene struct {
-	at time.Time
-	sc *scenario
+	at    time.Time
+	sc    *scenario
+	waits int // times a rare scene waited for someone to play it (rareWait)
 }
+
+// A rare scene waits, rareWait at a time and maxRareWaits times at most (and neither into
+// the last hour of the span, whose records would not leave it room, nor near a crowd),
+// until its account has a principal of its kind that no other scene keeps (pickOther): its
+// incident or near miss is then its own.
+const (
+	rareWait     = 20 * time.Minute
+	maxRareWaits = 3
+)
 
 type timedStep struct {
 	step
-	at time.Time
+	at  time.Time
+	rep int // the repetition of a repeated step, from 0
 }
 
 func newGen(o Options) *gen {
 	g := &gen{
 		rng:   rand.New(rand.NewPCG(o.Seed, 0x747261696c73)),
+		seed:  o.Seed,
 		n:     o.Events,
 		start: o.Start.UTC(),
 		end:   o.Start.UTC().Add(o.Span),
 	}
 	for i := range o.Accounts {
 		g.accounts = append(g.accounts, newAccount(g.rng, i))
+	}
+	org := "o-" + randomString(g.rng, lowerAlnum, 10)
+	for _, a := range g.accounts {
+		a.org = org
 	}
 	for i := range scenarios {
 		if scenarios[i].required {
@@ -113,27 +141,103 @@ func newGen(o Options) *gen {
 
 // schedule draws a time of day for each daily scenario, in the first 24 hours of the span
 // (the whole span when shorter) and 20 minutes at least before an hour ends, so that a
-// crowd falls in one hour; the scenario is played then every 24 hours until the end.
+// crowd falls in one hour; the scenario is played then every 24 hours until the end. A
+// crowd comes bandHours+1 hours at least after the start of a span of a day or more, so
+// that the detector's outlier rules, which judge an account only once they have watched it
+// for bandHours hours, judge it too, and an hour before the day ends, so that records are
+// left for it. Rare scenarios draw their time of day out of the first rareWithin of a day,
+// whatever the span (a shorter span has those that fall in it), each in a slot of its own
+// and clear of the crowds (crowdClear), so that two incidents seldom meet.
 func (g *gen) schedule(span time.Duration) {
 	hours := span.Hours()
 	for i := range 2 {
 		g.perHour[i] = float64(g.n) / hours * signInWeight[i] / stepWeight
 	}
+	g.hourly = float64(g.n) / hours
+	perDay := g.hourly * 24
 	first := min(span, 24*time.Hour)
+	// Each rare scenario has a slot of the day to itself, and starts in its first half.
+	nRare := 0
 	for i := range scenarios {
-		sc := &scenarios[i]
-		if !sc.daily {
-			continue
+		if scenarios[i].rare {
+			nRare++
 		}
-		off := time.Duration(g.rng.Int64N(int64(first)))
-		if h := off.Truncate(time.Hour); off-h > 40*time.Minute && h+40*time.Minute < first {
-			off = h + time.Duration(g.rng.Int64N(int64(40*time.Minute)))
-		}
-		for at := g.start.Add(off); at.Before(g.end); at = at.Add(24 * time.Hour) {
-			g.daily = append(g.daily, dailyScene{at, sc})
+	}
+	slots, slot := g.rng.Perm(nRare), rareWithin/time.Duration(max(nRare, 1))
+	for _, rare := range []bool{false, true} { // the rare ones keep clear of the crowds
+		for i := range scenarios {
+			sc := &scenarios[i]
+			var off time.Duration
+			switch {
+			case sc.daily && !rare:
+				lo, hi := time.Duration(0), first
+				if sc.crowd && first >= 2*bandHours*time.Hour {
+					lo, hi = (bandHours+1)*time.Hour, first-time.Hour
+				}
+				at := g.start.Add(lo + time.Duration(g.rng.Int64N(int64(hi-lo))))
+				off = fitHour(g.rng, at, g.start.Add(lo), g.start.Add(hi)).Sub(g.start)
+				if sc.crowd {
+					g.crowds = append(g.crowds, off)
+				}
+			case sc.rare && rare:
+				off = slot*time.Duration(slots[0]) + time.Duration(g.rng.Int64N(int64(slot/2)))
+				slots = slots[1:]
+				for range 4 {
+					if !g.nearCrowd(g.start.Add(off)) {
+						break
+					}
+					off = (off + 2*crowdClear) % rareWithin
+				}
+			default:
+				continue
+			}
+			for at := g.start.Add(off); at.Before(g.end); at = at.Add(24 * time.Hour) {
+				if sc.rare && perDay < rareDensity && g.rng.Float64()*rareDensity >= perDay {
+					continue // a sparse run: fewer incidents than days
+				}
+				g.daily = append(g.daily, dailyScene{at: at, sc: sc})
+			}
 		}
 	}
 	slices.SortStableFunc(g.daily, func(a, b dailyScene) int { return a.at.Compare(b.at) })
+}
+
+// nearCrowd reports whether t is within crowdClear of a crowd's time of day.
+func (g *gen) nearCrowd(t time.Time) bool {
+	off := t.Sub(g.start) % (24 * time.Hour)
+	return slices.ContainsFunc(g.crowds, func(c time.Duration) bool { return (off - c).Abs() < crowdClear })
+}
+
+// crowdClear is how far a rare scenario starts from a crowd: a crowd tries most of its
+// account's users, and would add to a near miss of theirs.
+const crowdClear = 75 * time.Minute
+
+// rareWithin is the part of a day a rare scenario starts in: it ends by the end of the day.
+const rareWithin = 23 * time.Hour
+
+// rareDensity is the fewest records a day that have every rare scenario every day; a
+// sparser run has each on a day with the odds of its records a day to rareDensity, so that
+// the incidents stay a small part of the records.
+const rareDensity = 4000
+
+// rareShare bounds the records of a rare scene: at most a tenth of the records of an
+// hour, so that a run of few records an hour is not all incident.
+const rareShare = 10
+
+// fitHour moves t, when it falls in the last 20 minutes of its hour, into the first 40
+// minutes of that hour or of the next, within [lo, hi); it returns t when neither fits.
+func fitHour(r *rand.Rand, t, lo, hi time.Time) time.Time {
+	h := t.Truncate(time.Hour)
+	if t.Sub(h) <= 40*time.Minute {
+		return t
+	}
+	off := time.Duration(r.Int64N(int64(40 * time.Minute)))
+	for _, c := range []time.Time{h.Add(off), h.Add(time.Hour + off)} {
+		if !c.Before(lo) && c.Before(hi) {
+			return c
+		}
+	}
+	return t
 }
 
 // next returns the next record in time order.
@@ -144,12 +248,13 @@ func (g *gen) next() Record {
 		base = g.last
 	}
 	for len(g.daily) > 0 && !g.daily[0].at.After(base) {
-		at := g.daily[0].at
+		d := g.daily[0]
+		g.daily = g.daily[1:]
+		at := d.at
 		if at.Before(g.last) {
 			at = g.last
 		}
-		g.beginDaily(g.daily[0].sc, at)
-		g.daily = g.daily[1:]
+		g.beginDaily(d, at)
 	}
 	if len(g.scenes) == 0 || g.scenes[0].steps[g.scenes[0].next].at.After(base) {
 		g.begin(base)
@@ -181,38 +286,64 @@ func (g *gen) begin(at time.Time) {
 		return
 	}
 	g.seq++
-	heap.Push(&g.scenes, g.newScene(sc, at, steps))
+	heap.Push(&g.scenes, g.newScene(sc, at, steps, nil, nil))
 	g.queued += len(steps)
 }
 
-// beginDaily starts a daily scenario at time at: one scene, or a crowd of them spread over a
-// quarter of an hour, as many as the records left to make leave room for. A crowd from
-// abroad comes from one address.
-func (g *gen) beginDaily(sc *scenario, at time.Time) {
+// beginDaily starts a daily or rare scenario at time at (a rare one may wait: rareWait):
+// one scene, or a crowd or party of them spread over a quarter of an hour, as many as the
+// records left to make leave room for (a rare scene only when it is a small part of its
+// hour: rareShare). The scenes of a crowd or party are played in one account by principals
+// that are each another (as long as there are others); from abroad or the office they
+// share one address.
+func (g *gen) beginDaily(d dailyScene, at time.Time) {
+	sc := d.sc
+	var acct *account
+	if sc.rare {
+		acct = g.accounts[g.rng.IntN(len(g.accounts))]
+		if next := at.Add(rareWait); d.waits < maxRareWaits && next.Before(g.end.Add(-time.Hour)) && !g.nearCrowd(next) && !acct.idle(sc.actor, at) {
+			d.at, d.waits = next, d.waits+1
+			i, _ := slices.BinarySearchFunc(g.daily, next, func(e dailyScene, t time.Time) int { return e.at.Compare(t) })
+			g.daily = slices.Insert(g.daily, i, d)
+			return
+		}
+	}
 	n := 1
-	if sc.crowd {
+	switch {
+	case sc.crowd:
 		kind := 0
 		if sc.steps[0].fail {
 			kind = 1
 		}
 		n = crowdSize(g.perHour[kind], g.end.Sub(g.start))
+	case sc.party > 0:
+		n = sc.party
 	}
-	var ip string
+	var first *scene
+	used := map[*principal]bool{}
 	for i := range n {
 		start := at
 		if i > 0 {
 			start = at.Add(time.Duration(g.rng.Int64N(int64(15 * time.Minute))))
+			if start.After(g.end.Add(-time.Second)) { // the span ends within the quarter
+				start = at
+			}
 		}
 		steps := g.plan(sc, start)
-		if g.queued+len(steps) > g.n-g.emitted {
+		if g.queued+len(steps) > g.n-g.emitted || sc.rare && float64(len(steps)) > g.hourly/rareShare {
 			return
 		}
 		g.seq++
-		s := g.newScene(sc, start, steps)
-		if sc.foreign && i == 0 {
-			ip = s.ip
-		} else if sc.foreign {
-			s.ip = ip
+		if first != nil {
+			acct = first.acct
+		}
+		s := g.newScene(sc, start, steps, acct, used)
+		used[s.who] = true
+		switch {
+		case first == nil:
+			first = s
+		case sc.foreign || sc.office:
+			s.ip = first.ip
 		}
 		heap.Push(&g.scenes, s)
 		g.queued += len(steps)
@@ -247,7 +378,8 @@ func (g *gen) choose() *scenario {
 	return &scenarios[0]
 }
 
-// plan decides which steps of sc happen and when; every step falls before the end.
+// plan decides which steps of sc happen, how often, and when; every step falls before the
+// end.
 func (g *gen) plan(sc *scenario, at time.Time) []timedStep {
 	limit := g.end.Add(-time.Second)
 	if limit.Before(at) {
@@ -259,23 +391,39 @@ func (g *gen) plan(sc *scenario, at time.Time) []timedStep {
 		if st.odds > 0 && g.rng.IntN(100) >= st.odds {
 			continue
 		}
-		if st.max > 0 {
-			t = t.Add(st.min + time.Duration(g.rng.Int64N(int64(st.max-st.min)+1)))
+		times := 1
+		if st.repeat > 0 {
+			times = st.repeat + g.rng.IntN(st.repeatMax-st.repeat+1)
 		}
-		if t.After(limit) {
-			t = limit
+		for rep := range times {
+			if st.max > 0 {
+				t = t.Add(st.min + time.Duration(g.rng.Int64N(int64(st.max-st.min)+1)))
+			}
+			if t.After(limit) {
+				t = limit
+			}
+			out = append(out, timedStep{st, t, rep})
 		}
-		out = append(out, timedStep{st, t})
 	}
 	return out
 }
 
-func (g *gen) newScene(sc *scenario, at time.Time, steps []timedStep) *scene {
+// newScene makes the scene of sc played from at: in account a (nil: one drawn), by a
+// principal not in used when the account has one (pickOther).
+func (g *gen) newScene(sc *scenario, at time.Time, steps []timedStep, a *account, used map[*principal]bool) *scene {
 	r := g.rng
-	a := g.accounts[r.IntN(len(g.accounts))]
-	s := &scene{acct: a, who: a.pick(r, sc.actor), region: a.region(r), steps: steps, seq: g.seq,
+	if a == nil {
+		a = g.accounts[r.IntN(len(g.accounts))]
+	}
+	s := &scene{sc: sc, acct: a, who: a.pickOther(r, sc.actor, used, at, sc.rare), region: a.region(r), steps: steps, seq: g.seq,
 		vars: map[string]string{}, tls: [2]string{"TLSv1.3", "TLS_AES_128_GCM_SHA256"}}
 	w := s.who
+	if end := steps[len(steps)-1].at; end.After(w.planned) {
+		w.planned = end
+	}
+	if sc.rare {
+		w.busy = steps[len(steps)-1].at.Add(busyAfter)
+	}
 	switch {
 	case w.kind == "AWSService":
 		s.ip, s.agent, s.service = w.name, w.name, true
@@ -286,18 +434,24 @@ func (g *gen) newScene(sc *scenario, at time.Time, steps []timedStep) *scene {
 		switch {
 		case sc.foreign:
 			s.ip = randomIP(r, pickCountry(r, hostile).nets)
-		case w.tags&(human|sso) != 0 && r.IntN(100) < 8: // travelling
-			s.ip = randomIP(r, pickCountry(r, homes).nets)
+		case w.tags&(human|sso) != 0 && g.trip(w, at) != "":
+			s.ip = g.trip(w, at)
 		case len(w.ips) > 0:
 			s.ip = pick(r, w.ips)
 		default:
 			s.ip = randomIP(r, regions[s.region])
+		}
+		if sc.office {
+			s.ip = a.office
 		}
 		s.browser = pick(r, browsers)
 		if s.console {
 			s.agent = consoleAgent
 		} else {
 			s.agent = pick(r, w.cli)
+		}
+		if sc.agent != "" { // a tool: never the console
+			s.console, s.agent = false, sc.agent
 		}
 		if r.IntN(5) == 0 {
 			s.tls = [2]string{"TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"}
@@ -321,6 +475,38 @@ func (g *gen) newScene(sc *scenario, at time.Time, steps []timedStep) *scene {
 	return s
 }
 
+// busyAfter is how long after its rare scenario a principal still plays no other: the
+// longest window of a rule that could join their calls.
+const busyAfter = time.Hour
+
+// tripOdds is the percentage of days a person spends abroad.
+const tripOdds = 8
+
+// trip returns the address a person works from on the day of at when travelling that day
+// (one day in twelve, in another country, from one address all day), "" when at home. The
+// same person travels on the same days in every account.
+func (g *gen) trip(w *principal, at time.Time) string {
+	day := at.Unix() / 86400
+	if w.tripDay == day+1 {
+		return w.tripIP
+	}
+	w.tripDay, w.tripIP = day+1, ""
+	person := w.name
+	if w.kind == "AssumedRole" { // an Identity Center session: its person's
+		person, _, _ = strings.Cut(w.session, "@")
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s/%d", g.seed, person, day)
+	r := rand.New(rand.NewPCG(h.Sum64(), 0x74726970))
+	if r.IntN(100) >= tripOdds {
+		return ""
+	}
+	home := countryOf(w.ips[0])
+	abroad := slices.DeleteFunc(slices.Clone(homes), func(c country) bool { return c.code == home.code })
+	w.tripIP = randomIP(r, pickCountry(r, abroad).nets)
+	return w.tripIP
+}
+
 // call is one record being rendered.
 type call struct {
 	g         *gen
@@ -337,10 +523,44 @@ func (g *gen) render(s *scene, st timedStep) Record {
 	o := st.op
 	if o == nil {
 		o = g.pickRead()
+		for st.fail && o.event == "GetCallerIdentity" { // which no policy can refuse
+			o = g.pickRead()
+		}
+	}
+	if st.rep > 0 { // a repeated call acts on another object
+		for _, k := range freshVars {
+			if _, preset := s.sc.vars[k]; !preset {
+				delete(s.vars, k)
+			}
+		}
 	}
 	c := &call{g: g, scene: s, op: o, at: st.at.UTC().Truncate(time.Second), region: s.region, fail: st.fail}
+	if st.hop {
+		c.region = regionNames[s.hop%len(regionNames)]
+		s.hop++
+	}
 	if o.svc.global {
 		c.region = "us-east-1"
+	}
+	ip := s.ip
+	switch st.from {
+	case "abroad":
+		if s.abroad == "" {
+			home := countryOf(s.ip)
+			others := slices.DeleteFunc(slices.Clone(homes), func(c country) bool { return c.code == home.code })
+			s.abroad = randomIP(r, pickCountry(r, others).nets)
+		}
+		ip = s.abroad
+	case "near": // another address the principal uses, else another of its country's
+		for _, other := range s.who.ips {
+			if s.near == "" && other != s.ip && countryOf(other).code == countryOf(s.ip).code {
+				s.near = other
+			}
+		}
+		for s.near == "" || s.near == s.ip {
+			s.near = randomIP(r, countryOf(s.ip).nets)
+		}
+		ip = s.near
 	}
 	signIn := o.eventType == "AwsConsoleSignIn"
 	serviceEvent := o.eventType == "AwsServiceEvent"
@@ -358,7 +578,7 @@ func (g *gen) render(s *scene, st timedStep) Record {
 		EventSource:        o.source,
 		EventName:          o.event,
 		AWSRegion:          c.region,
-		SourceIPAddress:    s.ip,
+		SourceIPAddress:    ip,
 		UserAgent:          s.agent,
 		RequestID:          c.requestID,
 		ReadOnly:           o.readOnly,
@@ -389,7 +609,9 @@ func (g *gen) render(s *scene, st timedStep) Record {
 	rec.RequestParameters = part(o.req)
 	if c.fail {
 		rec.ErrorCode = o.svc.denyCode
-		rec.ErrorMessage = string(o.denyMsg.render(nil, c.value))
+		if !o.noDenyMsg {
+			rec.ErrorMessage = string(o.denyMsg.render(nil, c.value))
+		}
 	}
 	if !c.fail || signIn {
 		rec.ResponseElements = part(o.resp)
@@ -409,8 +631,12 @@ func (g *gen) render(s *scene, st timedStep) Record {
 		panic("generate: " + o.source + " " + o.event + " rendered invalid JSON: " + err.Error())
 	}
 	g.buf = buf
-	return Record{Account: s.acct.id, Region: c.region, Time: c.at, JSON: out}
+	return Record{Account: s.acct.id, Region: c.region, Time: c.at, JSON: out, scenario: s.sc.name}
 }
+
+// freshVars are the placeholders each repetition of a repeated step draws anew: the
+// objects deleted one by one, the secrets read one after the other.
+var freshVars = []string{"objectKey", "secretId"}
 
 func (g *gen) pickRead() *op {
 	n := g.rng.IntN(readWeight)

@@ -1,7 +1,12 @@
 package generate
 
 import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +82,8 @@ func (c *call) value(name string) string {
 		return c.launched()
 	case "objectSize":
 		return strconv.Itoa(200 + r.IntN(5<<20))
+	case "lambdaTime":
+		return c.at.Format("2006-01-02T15:04:05.000-0700")
 	}
 	if v, ok := s.vars[name]; ok {
 		return v
@@ -156,6 +163,37 @@ func init() {
 		"newRole":       func(c *call) string { return pick(c.g.rng, newRoles) + "-" + hexString(c.g.rng, 4) },
 		"roleId":        func(c *call) string { return "AROA" + base32String(c.g.rng, 17) },
 		"managedPolicy": func(c *call) string { return "arn:aws:iam::aws:policy/" + pick(c.g.rng, managedPolicies) },
+		// otherUser is a user of the account other than the caller; callerName is the caller.
+		"otherUser": func(c *call) string {
+			users := slices.DeleteFunc(slices.Clone(c.scene.acct.users), func(u string) bool { return u == c.scene.who.name })
+			return pick(c.g.rng, users)
+		},
+		"callerName": func(c *call) string { return c.scene.who.name },
+		// oldKeyId is the caller's own access key, the one a rotation retires.
+		"oldKeyId": func(c *call) string {
+			if k := c.scene.who.key; k != "" {
+				return k
+			}
+			return "AKIA" + base32String(c.g.rng, 16)
+		},
+		"inlinePolicyName": func(c *call) string { return pick(c.g.rng, inlinePolicies) },
+		// inlinePolicy is what a workload's role needs of its bucket.
+		"inlinePolicy": func(c *call) string {
+			return iamEncoded(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::` +
+				c.value("bucket") + `/*"}]}`)
+		},
+		// trustPolicy lets the organization's accounts assume the role, and no one else.
+		"trustPolicy": func(c *call) string {
+			return jsonText(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"` +
+				c.scene.acct.org + `"}}}]}`)
+		},
+		"samlName": func(c *call) string { return pick(c.g.rng, identityProviders) },
+		"samlMetadata": func(c *call) string {
+			app := "exk" + randomString(c.g.rng, alphaNum, 17)
+			return jsonText(`<?xml version="1.0" encoding="UTF-8"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://www.okta.com/` + app +
+				`"><md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>` +
+				`<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://acme.okta.com/app/amazon_aws/` + app + `/sso/saml"/></md:IDPSSODescriptor></md:EntityDescriptor>`)
+		},
 
 		// STS: the role a principal assumes and the session it gets.
 		"targetRole": func(c *call) string {
@@ -188,6 +226,9 @@ func init() {
 		"zone":         func(c *call) string { return c.region + string(rune('a'+c.g.rng.IntN(3))) },
 		"imageId":      func(c *call) string { return "ami-" + hexString(c.g.rng, 17) },
 		"instanceType": func(c *call) string { return pick(c.g.rng, instanceTypes) },
+		"newInstanceType": func(c *call) string {
+			return pick(c.g.rng, slices.DeleteFunc(slices.Clone(instanceTypes), func(t string) bool { return t == c.value("instanceType") }))
+		},
 		"instanceName": func(c *call) string { return pick(c.g.rng, instanceNames) + "-" + digits(c, 2) },
 		"instanceId":   func(c *call) string { return "i-" + hexString(c.g.rng, 17) },
 		"instanceCount": func(c *call) string {
@@ -263,7 +304,13 @@ func init() {
 			}
 			return `"cidrBlock":"10.0.0.0/16"`
 		},
-		"elasticIp":     func(c *call) string { return randomIP(c.g.rng, regions[c.region]) },
+		"elasticIp":  func(c *call) string { return randomIP(c.g.rng, regions[c.region]) },
+		"snapshotId": func(c *call) string { return "snap-" + hexString(c.g.rng, 17) },
+		"flowLogId":  func(c *call) string { return "fl-" + hexString(c.g.rng, 17) },
+		// shareWith is who an AMI or snapshot is shared with: a partner's account.
+		"shareWith": func(c *call) string {
+			return `{"userId":"` + strconv.Itoa(100000000000+c.g.rng.IntN(899999999999)) + `"}`
+		},
 		"allocationId":  func(c *call) string { return "eipalloc-" + hexString(c.g.rng, 17) },
 		"associationId": func(c *call) string { return "eipassoc-" + hexString(c.g.rng, 17) },
 
@@ -310,7 +357,24 @@ func init() {
 		"copySource": func(c *call) string {
 			return pick(c.g.rng, c.scene.acct.buckets) + "/" + pick(c.g.rng, objectPrefixes) + pick(c.g.rng, objectNames) + "-" + digits(c, 4) + pick(c.g.rng, objectSuffixes)
 		},
-		"uploadId":    func(c *call) string { return randomString(c.g.rng, alphaNum, 86) },
+		"uploadId": func(c *call) string { return randomString(c.g.rng, alphaNum, 86) },
+		// deletedKeys are the keys of a DeleteObjects batch, $deleteCount of them (40).
+		"deletedKeys": func(c *call) string {
+			n, err := strconv.Atoi(c.scene.vars["deleteCount"])
+			if err != nil {
+				n = 40
+			}
+			prefix := pick(c.g.rng, objectPrefixes)
+			var b strings.Builder
+			for i := range n {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"Key":"%s%s-%s%s"}`, prefix, pick(c.g.rng, objectNames), digits(c, 4), pick(c.g.rng, objectSuffixes))
+			}
+			return b.String()
+		},
+		"versioning":  func(c *call) string { return "Enabled" },
 		"canonicalId": func(c *call) string { return c.scene.acct.canonical },
 		"aclGrants": func(c *call) string {
 			owner := `{"Grantee":{"xsi:type":"CanonicalUser","ID":"` + c.scene.acct.canonical + `"},"Permission":"FULL_CONTROL"}`
@@ -328,8 +392,48 @@ func init() {
 		"trailArn": func(c *call) string {
 			return "arn:aws:cloudtrail:" + c.scene.acct.regions[0] + ":" + c.scene.acct.id + ":trail/management-events"
 		},
+		"trailBucket": func(c *call) string { return c.scene.acct.buckets[0] },
+		// eventSelectors record management events and, now, the S3 data events of a bucket.
+		"eventSelectors": func(c *call) string {
+			return `{"readWriteType":"All","includeManagementEvents":true,"dataResources":[{"type":"AWS::S3::Object","values":["arn:aws:s3:::` +
+				c.value("bucket") + `/"]}],"excludeManagementEventSources":[]}`
+		},
+		// detectorId is the account's GuardDuty detector in the region: one per account and region.
+		"detectorId": func(c *call) string {
+			sum := md5.Sum([]byte(c.scene.acct.id + "/" + c.region))
+			return hex.EncodeToString(sum[:])
+		},
+		"optInRegion": func(c *call) string { return pick(c.g.rng, optInRegions) },
+		"dbInstance":  func(c *call) string { return c.scene.acct.env + "-" + pick(c.g.rng, databases) },
+		"dbHost": func(c *call) string {
+			sum := md5.Sum([]byte(c.scene.acct.id + "/" + c.region + "/rds"))
+			return "c" + hex.EncodeToString(sum[:])[:11]
+		},
+		"dbChange":        func(c *call) string { return `"dBInstanceClass":"db.r6g.large"` },
+		"codeSize":        func(c *call) string { return strconv.Itoa(4096 + c.g.rng.IntN(20<<20)) },
+		"codeSha":         func(c *call) string { return randomString(c.g.rng, base64Ish, 43) + "=" },
+		"functionVersion": func(c *call) string { return strconv.Itoa(2 + c.g.rng.IntN(60)) },
+		"statementId":     func(c *call) string { return uuid(c.g.rng) },
+		"lambdaPrincipal": func(c *call) string { return "s3.amazonaws.com" },
+		"permissionSource": func(c *call) string {
+			if c.value("lambdaPrincipal") == "*" {
+				return ""
+			}
+			return `,"sourceArn":"arn:aws:s3:::` + c.value("bucket") + `","sourceAccount":"` + c.scene.acct.id + `"`
+		},
+		"permissionStatement": func(c *call) string {
+			fn := "arn:aws:lambda:" + c.region + ":" + c.scene.acct.id + ":function:" + c.value("functionName")
+			st := `{"Sid":"` + c.value("statementId") + `","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction","Resource":"` + fn + `"}`
+			if p := c.value("lambdaPrincipal"); p != "*" {
+				st = `{"Sid":"` + c.value("statementId") + `","Effect":"Allow","Principal":{"Service":"` + p + `"},"Action":"lambda:InvokeFunction","Resource":"` + fn +
+					`","Condition":{"StringEquals":{"AWS:SourceAccount":"` + c.scene.acct.id + `"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::` + c.value("bucket") + `"}}}`
+			}
+			return jsonText(st)
+		},
+		"urlAuth":      func(c *call) string { return "AWS_IAM" },
+		"urlId":        func(c *call) string { return randomString(c.g.rng, lowerAlnum, 32) },
 		"ssmParam":     func(c *call) string { return "/" + c.scene.acct.env + "/" + pick(c.g.rng, parameters) },
-		"secretId":     func(c *call) string { return c.scene.acct.env + "/" + pick(c.g.rng, parameters) },
+		"secretId":     func(c *call) string { return c.scene.acct.env + "/" + pick(c.g.rng, secretNames) },
 		"functionName": func(c *call) string { return pick(c.g.rng, functions) },
 		"tableName":    func(c *call) string { return pick(c.g.rng, tables) },
 		"stackName":    func(c *call) string { return c.scene.acct.env + "-" + pick(c.g.rng, stacks) },
@@ -352,9 +456,46 @@ var (
 	objectSuffixes  = []string{".csv", ".pdf", ".json", ".png", ".sql.gz", ".parquet"}
 	newAliases      = []string{"payments", "backups", "tenant-data", "secrets"}
 	parameters      = []string{"app/db-password", "app/api-key", "payments/stripe-key", "etl/source-dsn"}
-	functions       = []string{"etl-loader", "image-resizer", "slack-notifier", "cost-report"}
-	tables          = []string{"orders", "sessions", "customers", "audit-log"}
-	stacks          = []string{"network", "app", "data", "monitoring"}
+	secretNames     = []string{"app/db-password", "app/api-key", "payments/stripe-key", "etl/source-dsn", "app/jwt-signing-key",
+		"crm/salesforce-token", "ci/github-token", "mail/sendgrid-key", "analytics/snowflake-password", "support/zendesk-token",
+		"app/redis-auth", "backup/encryption-passphrase"}
+	inlinePolicies    = []string{"s3-access", "bucket-rw", "exports-writer", "data-reader"}
+	identityProviders = []string{"Okta", "AzureAD", "GoogleWorkspace"}
+	optInRegions      = []string{"ap-east-1", "me-south-1", "af-south-1", "eu-south-1", "ap-southeast-3", "me-central-1", "il-central-1"}
+	databases         = []string{"orders", "app", "analytics", "billing"}
+	functions         = []string{"etl-loader", "image-resizer", "slack-notifier", "cost-report"}
+	tables            = []string{"orders", "sessions", "customers", "audit-log"}
+	stacks            = []string{"network", "app", "data", "monitoring"}
 )
 
 func digits(c *call, n int) string { return randomString(c.g.rng, digitChars, n) }
+
+// jsonText returns s as the inside of a JSON string: quotes and backslashes escaped, < and
+// > left as they are.
+func jsonText(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		panic("generate: " + err.Error())
+	}
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// iamEncoded returns a policy document as IAM records it in requestParameters: URL-encoded
+// the way Java's URLEncoder does (letters, digits and .-*_ kept, a space a +).
+func iamEncoded(doc string) string {
+	var b strings.Builder
+	for i := 0; i < len(doc); i++ {
+		switch ch := doc[i]; {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9', strings.IndexByte(".-*_", ch) >= 0:
+			b.WriteByte(ch)
+		case ch == ' ':
+			b.WriteByte('+')
+		default:
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
+	}
+	return b.String()
+}

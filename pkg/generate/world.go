@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // tag says what a principal is, so a scenario can pick who acts in it.
@@ -22,6 +24,7 @@ const (
 	hidden                     // the unknown name of a failed sign-in
 	withMFA                    // a person who signs in with MFA
 	noMFA                      // a person who signs in without MFA
+	occasional                 // one of the two people who work in the account least
 
 	anyone = human | admin | automation | restricted | sso
 )
@@ -41,6 +44,14 @@ type principal struct {
 	ips       []string // where it calls from; empty: the scene region's cloud addresses
 	cli       []string // user agents of its CLI or SDK calls
 	console   bool     // it uses the AWS console
+	// busy is when the rare scenario it plays ends, and an hour more (busyAfter): until
+	// then, it plays no other scenario, so that its incident or near miss is its own.
+	busy time.Time
+	// planned is when the last of the scenes it plays ends.
+	planned time.Time
+	// tripDay (the day's number plus one) and tripIP cache trip: where it works from that day.
+	tripDay int64
+	tripIP  string
 }
 
 // account is one AWS account and what stands in it before the run.
@@ -50,6 +61,7 @@ type account struct {
 	regions    []string // the first one is its home region
 	principals []*principal
 	canonical  string // S3 canonical user ID
+	org        string // the ID of the organization all accounts belong to
 	office     string // the company's office address
 	users      []string
 	roles      []string
@@ -74,7 +86,7 @@ var homes = []country{
 	{"GB", 10, []string{"86.150", "92.40"}},                    // BT, Three
 	{"IN", 9, []string{"49.36", "122.161"}},                    // Jio, Airtel
 	{"CA", 7, []string{"174.88", "99.228"}},                    // Bell, Rogers
-	{"FR", 6, []string{"90.84", "86.246"}},                     // Orange
+	{"FR", 6, []string{"92.184", "86.246"}},                    // Orange
 	{"JP", 6, []string{"153.156", "126.74"}},                   // NTT, SoftBank
 	{"BR", 6, []string{"189.6", "179.222"}},                    // Oi, Claro
 	{"AU", 5, []string{"1.144", "1.152"}},                      // Telstra
@@ -193,7 +205,7 @@ func newAccount(r *rand.Rand, i int) *account {
 			p.mfa = true
 			admins = append(admins, p)
 		case rank >= len(names)-2:
-			p.tags |= restricted
+			p.tags |= restricted | occasional
 			p.mfa = false
 		}
 		if p.mfa {
@@ -269,6 +281,50 @@ func (a *account) pick(r *rand.Rand, tags tag) *principal {
 	panic("generate: no principal with tags " + strconv.Itoa(int(tags)))
 }
 
+// pickOther returns a principal having any of the tags, weighted by activity, choosing
+// first among those that are not in used (a crowd's or party's others), not busy at t and,
+// for a rare scene (idle), in no scene within busyAfter of t; then among those not busy;
+// for a crowd or party, then among those not in used; then among all.
+func (a *account) pickOther(r *rand.Rand, tags tag, used map[*principal]bool, t time.Time, idle bool) *principal {
+	free := func(p *principal) bool { return !used[p] && !p.busy.After(t) }
+	var tiers []func(p *principal) bool
+	if idle {
+		tiers = append(tiers, func(p *principal) bool { return free(p) && !p.planned.Add(busyAfter).After(t) })
+	}
+	tiers = append(tiers, free)
+	if used != nil {
+		tiers = append(tiers, func(p *principal) bool { return !used[p] })
+	}
+	for _, ok := range tiers {
+		total := 0
+		for _, p := range a.principals {
+			if p.tags&tags != 0 && ok(p) {
+				total += p.weight
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		n := r.IntN(total)
+		for _, p := range a.principals {
+			if p.tags&tags != 0 && ok(p) {
+				if n -= p.weight; n < 0 {
+					return p
+				}
+			}
+		}
+	}
+	return a.pick(r, tags)
+}
+
+// idle reports whether a principal having any of the tags is in no scene within busyAfter
+// of t.
+func (a *account) idle(tags tag, t time.Time) bool {
+	return slices.ContainsFunc(a.principals, func(p *principal) bool {
+		return p.tags&tags != 0 && !p.busy.After(t) && !p.planned.Add(busyAfter).After(t)
+	})
+}
+
 // region picks a region the account works in; most work happens in its home region.
 func (a *account) region(r *rand.Rand) string {
 	if len(a.regions) == 1 || r.IntN(10) < 6 {
@@ -291,6 +347,21 @@ func pickCountry(r *rand.Rand, cs []country) country {
 	return cs[0]
 }
 
+// countryOf returns the country of an address made by randomIP from a country's networks;
+// the first home country when it is none of them (a cloud address).
+func countryOf(ip string) country {
+	for _, cs := range [][]country{homes, hostile} {
+		for _, c := range cs {
+			for _, n := range c.nets {
+				if strings.HasPrefix(ip, n+".") {
+					return c
+				}
+			}
+		}
+	}
+	return homes[0]
+}
+
 func randomIP(r *rand.Rand, nets []string) string {
 	return fmt.Sprintf("%s.%d.%d", nets[r.IntN(len(nets))], r.IntN(254)+1, r.IntN(254)+1)
 }
@@ -301,6 +372,7 @@ const (
 	hexDigits  = "0123456789abcdef"
 	base32     = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	alphaNum   = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
 	upperHex   = "0123456789ABCDEF"
 	base64Ish  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	digitChars = "0123456789"
