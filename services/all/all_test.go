@@ -192,13 +192,17 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 
-	eventually(t, "the short-lived IAM user detected", func() (bool, string) {
+	// The file's detections: the short-lived IAM user, and the two failed sign-ins from abroad.
+	eventually(t, "the file's three detections", func() (bool, string) {
 		n := count("SELECT count() FROM " + db + ".detections FINAL")
-		return n == 1, fmt.Sprintf("%d detections", n)
+		return n == 3, fmt.Sprintf("%d detections", n)
 	})
+	if n := count("SELECT count() FROM " + db + ".detections FINAL WHERE rule_id = 'console-login-outside-home-countries' AND event_ids IN (['e2e-0010'], ['e2e-0011'])"); n != 2 {
+		t.Errorf("%d sign-ins from abroad detected, want e2e-0010 and e2e-0011", n)
+	}
 	var rule, typ, name string
 	var ids, actors []string
-	if err := conn.QueryRow(ctx, "SELECT rule_id, resource_type, resource_name, event_ids, actors FROM "+db+".detections FINAL").
+	if err := conn.QueryRow(ctx, "SELECT rule_id, resource_type, resource_name, event_ids, actors FROM "+db+".detections FINAL WHERE rule_id = 'short-lived-iam-object'").
 		Scan(&rule, &typ, &name, &ids, &actors); err != nil {
 		t.Fatal(err)
 	}
