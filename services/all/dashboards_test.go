@@ -19,7 +19,7 @@ import (
 // generated CloudTrail files goes in through S3 and SQS, the generated accounts' admin list
 // is uploaded after the events are stored, and each of the six dashboards, opened in
 // headless Chromium at its panels' default windows, draws data in every panel without a
-// browser error or a request to another origin. Screenshots go to the test's artifact
+// browser error or a request to another origin; so does the detections page. Screenshots go to the test's artifact
 // directory (go test -artifacts).
 func TestDashboardsOnGeneratedData(t *testing.T) {
 	c := testenv.Config(t)
@@ -98,6 +98,11 @@ func TestDashboardsOnGeneratedData(t *testing.T) {
 		consoletest.CheckPanels(t, d.Path, panels, d.Panels)
 		b.CheckClean()
 	}
+	// The detections the rules made of the same day.
+	panels := b.Open("/detections")
+	b.Screenshot("generated-detections")
+	consoletest.CheckPanels(t, "/detections", panels, consoletest.DetectionsPanels)
+	b.CheckClean()
 
 	cancel()
 	if err := <-done; err != nil {
