@@ -231,7 +231,7 @@ func loaded(ctx context.Context, conn driver.Conn, s settings) (bool, error) {
 }
 
 // load generates, normalizes and inserts s.events events over the span before now, a day at
-// a time in s.workers goroutines, each day with its own seed, its short-lived-object
+// a time in s.workers goroutines, each day with its own seed, its detections
 // detections, and every dupEvery-th event inserted a second time in a later insert.
 func load(ctx context.Context, conn driver.Conn, s settings) error {
 	t0 := time.Now()
@@ -672,7 +672,7 @@ func report(s settings, d dataInfo, results []panelResult, finals []finalResult)
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Console panels on %d generated events over 30 days\n\n", d.events)
 	fmt.Fprintf(&b, "`make bench-console`, %s, host %s, %d CPUs, ClickHouse %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), d.version)
-	fmt.Fprintf(&b, "Database `%s`: %d events (%d rows stored: %d redelivered events still stored twice), %s to %s, %d active parts of the events table, %.1f GiB on disk; %d short-lived-object detections.\n\n",
+	fmt.Fprintf(&b, "Database `%s`: %d events (%d rows stored: %d redelivered events still stored twice), %s to %s, %d active parts of the events table, %.1f GiB on disk; %d detections of the built-in rules.\n\n",
 		s.db, d.events, d.rows, d.rows-d.events, d.oldest.UTC().Format(time.RFC3339), d.newest.UTC().Format(time.RFC3339), d.parts, float64(d.bytesOnD)/(1<<30), d.detections)
 	fmt.Fprintf(&b, "Each panel is asked for by `GET /api/panels/{id}` (the console's handler on a loopback port, one request at a time) once to warm up, then %d times at its default window "+
 		"and %d times at 30 days (`?range=720h`); p50 and p95 are nearest-rank percentiles of those runs (with so few, p95 is the slowest). "+
