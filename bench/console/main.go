@@ -231,8 +231,8 @@ func loaded(ctx context.Context, conn driver.Conn, s settings) (bool, error) {
 }
 
 // load generates, normalizes and inserts s.events events over the span before now, a day at
-// a time in s.workers goroutines, each day with its own seed, its detections
-// detections, and every dupEvery-th event inserted a second time in a later insert.
+// a time in s.workers goroutines, each day with its own seed, with the detections of the
+// built-in rules, and every dupEvery-th event inserted a second time in a later insert.
 func load(ctx context.Context, conn driver.Conn, s settings) error {
 	t0 := time.Now()
 	end := t0.UTC().Truncate(time.Second)
