@@ -17,18 +17,8 @@ go build -o bin/trailstream ./services/trailstream
 detect_args=(--log-level warn)
 [[ -n ${RULES_CONFIG:-} ]] && detect_args+=(--rules-config "$RULES_CONFIG")
 
-# best of $runs, in seconds
-best() {
-	local b=""
-	for ((i = 0; i < runs; i++)); do
-		local t0 t1
-		t0=$(date +%s.%N)
-		"$@" >/dev/null
-		t1=$(date +%s.%N)
-		b=$(awk -v a="$t0" -v z="$t1" -v b="$b" 'BEGIN { s = z - a; if (b == "" || s < b) print s; else print b }')
-	done
-	echo "$b"
-}
+# shellcheck source=best.sh
+source "$repo/bench/best.sh"
 
 norm=$(best bin/trailstream normalize --format avro --log-level warn "$input")
 det=$(best bin/trailstream detect "${detect_args[@]}" "$input")

@@ -15,18 +15,8 @@ go build -o bin/trailstream ./services/trailstream
 go build -o "$dir/jsonmap" ./bench/jsonmap
 bin/trailstream generate --events "$events" --seed 1 --out "$input" --log-level warn
 
-# best of $runs, in seconds
-best() {
-	local b=""
-	for ((i = 0; i < runs; i++)); do
-		local t0 t1
-		t0=$(date +%s.%N)
-		"$@" >/dev/null
-		t1=$(date +%s.%N)
-		b=$(awk -v a="$t0" -v z="$t1" -v b="$b" 'BEGIN { s = z - a; if (b == "" || s < b) print s; else print b }')
-	done
-	echo "$b"
-}
+# shellcheck source=best.sh
+source "$repo/bench/best.sh"
 
 norm=$(best bin/trailstream normalize --format avro --log-level warn "$input")
 yard=$(best "$dir/jsonmap" "$input")
