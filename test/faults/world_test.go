@@ -603,9 +603,11 @@ func (w *world) settle(s settling) outcome {
 	return o
 }
 
+// distinctDetections counts the stored detections of the short-lived rule, the one whose
+// detections the input makes independent of arrival order.
 func (w *world) distinctDetections() int {
 	var n uint64
-	_ = w.db.QueryRow(context.Background(), "SELECT uniqExact(detection_id) FROM "+w.cfg.ClickHouseDatabase+".detections").Scan(&n)
+	_ = w.db.QueryRow(context.Background(), "SELECT uniqExact(detection_id) FROM "+w.cfg.ClickHouseDatabase+".detections WHERE rule_id = '"+shortLived+"'").Scan(&n)
 	return int(n)
 }
 
