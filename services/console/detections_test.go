@@ -274,18 +274,7 @@ type summaryAnswer struct {
 
 func summary(t *testing.T, base string, q url.Values, status int) summaryAnswer {
 	t.Helper()
-	res, err := http.Get(base + "/api/detections/summary?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var a summaryAnswer
-	if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != status {
-		t.Fatalf("GET /api/detections/summary?%s: %d (%s), want %d", q.Encode(), res.StatusCode, a.Error, status)
-	}
+	a, _ := getJSON[summaryAnswer](t, base, "/api/detections/summary?"+q.Encode(), status)
 	return a
 }
 

@@ -28,18 +28,7 @@ type eventsAnswer struct {
 
 func events(t *testing.T, base string, q url.Values, status int) eventsAnswer {
 	t.Helper()
-	res, err := http.Get(base + "/api/events?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var a eventsAnswer
-	if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != status {
-		t.Fatalf("GET /api/events?%s: %d (%s), want %d", q.Encode(), res.StatusCode, a.Error, status)
-	}
+	a, _ := getJSON[eventsAnswer](t, base, "/api/events?"+q.Encode(), status)
 	return a
 }
 

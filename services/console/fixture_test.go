@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -295,22 +296,37 @@ type answer struct {
 // get fetches path from the console and decodes its JSON answer, checking the status.
 func get(t *testing.T, base, path string, status int) answer {
 	t.Helper()
+	a, h := getJSON[answer](t, base, path, status)
+	if ct := h.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("GET %s: Content-Type %q, want JSON", path, ct)
+	}
+	return a
+}
+
+// getJSON asks base for path and decodes its JSON answer into a T, failing t unless the
+// status is status; the answer's error field is quoted on a wrong status. It returns the
+// answer's header too.
+func getJSON[T any](t *testing.T, base, path string, status int) (T, http.Header) {
+	t.Helper()
 	res, err := http.Get(base + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
-		t.Errorf("GET %s: Content-Type %q, want JSON", path, ct)
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var a answer
-	if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
+	var a T
+	var e struct{ Error string }
+	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("GET %s: decode: %v", path, err)
 	}
 	if res.StatusCode != status {
-		t.Fatalf("GET %s: status %d (error %q), want %d", path, res.StatusCode, a.Error, status)
+		_ = json.Unmarshal(b, &e)
+		t.Fatalf("GET %s: status %d (error %q), want %d", path, res.StatusCode, e.Error, status)
 	}
-	return a
+	return a, res.Header
 }
 
 // panelCase is one semantics check: a panel's rows for a query.
