@@ -70,6 +70,27 @@ type Config struct {
 	// ReplayLimit bounds how long the detector holds back its commits for the events its
 	// rules still hold state from (see services/detector).
 	ReplayLimit time.Duration
+	// Collection (the fetcher): where files come from and how they are found.
+	SourcesFile    string
+	DiscoverTrails Auto // on by default against real AWS (no --aws-endpoint)
+	// BackfillSince is how far back a new source's stored files are read; 0: all of them,
+	// negative: none.
+	BackfillSince time.Duration
+	// ScanInterval is how often a source is listed for new files; it doubles up to a day
+	// while scans find nothing.
+	ScanInterval time.Duration
+	// Fetchers is how many files one fetcher reads at once for backfill and scans.
+	Fetchers int
+	// Reread: files already in the ledger are read again.
+	Reread bool
+	// CompletenessGrace is how long after its digest arrived a listed file may be missing
+	// before it is reported (collection-gap).
+	CompletenessGrace time.Duration
+	// Heal: missing files a digest lists are fetched when they appear.
+	Heal bool
+	// Exclude are event-source:event-name globs of records dropped before Kafka.
+	Exclude []string
+
 	// RulesConfig is the rules config file (YAML, pkg/rules.Config): which rules run and
 	// with what settings. Empty: every built-in rule with its defaults.
 	RulesConfig string
@@ -89,6 +110,7 @@ const (
 	Enrich
 	Detect
 	Alerts
+	Collect
 )
 
 // Default returns the settings that point at the local stack.
@@ -122,6 +144,10 @@ func Default() Config {
 		BatchSize:          5000,
 		BatchWait:          500 * time.Millisecond,
 		ReplayLimit:        2 * time.Hour,
+		BackfillSince:      30 * 24 * time.Hour,
+		ScanInterval:       5 * time.Minute,
+		Fetchers:           8,
+		CompletenessGrace:  30 * time.Minute,
 	}
 }
 
@@ -157,6 +183,17 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 		case Console:
 			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
 			c.registerHomeCountries(fs)
+			c.registerCompletenessGrace(fs)
+		case Collect:
+			fs.StringVar(&c.SourcesFile, "sources", c.SourcesFile, "YAML file of the sources to collect (pkg/sources): bucket, prefix, region, role, environment, queue; empty: the one source of --s3-bucket and --sqs-queue")
+			fs.Var(&c.DiscoverTrails, "discover-trails", "every 5 minutes, find the account's trails in every enabled region and keep a source per trail (default: on against real AWS, off with --aws-endpoint)")
+			fs.DurationVar(&c.BackfillSince, "backfill-since", c.BackfillSince, "a new source first reads the files stored in this span before now; 0: all of them; negative: none")
+			fs.DurationVar(&c.ScanInterval, "scan-interval", c.ScanInterval, "how often each source is listed for files not yet read; doubles up to 24h while nothing new is found")
+			fs.IntVar(&c.Fetchers, "fetch-concurrency", c.Fetchers, "files one fetcher reads at once for backfill and scanning")
+			fs.BoolVar(&c.Reread, "reread", c.Reread, "read files again even when the ledger (table files) has them")
+			c.registerCompletenessGrace(fs)
+			fs.BoolVar(&c.Heal, "heal", c.Heal, "fetch the files a digest lists but that were never read, once they can be read")
+			fs.Var(&listFlag{&c.Exclude, false}, "exclude", "drop records whose event source and name match this glob before Kafka, e.g. kms:Decrypt, s3:Get*, *:Describe* (the source without .amazonaws.com); repeat it or give a comma-separated list")
 		case Enrich:
 			fs.StringVar(&c.GeoIPCityDB, "geoip-city-db", c.GeoIPCityDB, "MaxMind-format city database (GeoLite2-City.mmdb); empty: the embedded country data only")
 			fs.StringVar(&c.AdminUsers, "admin-users", c.AdminUsers, "CSV file of administrative user names, one a line; empty: the list uploaded to the console (ClickHouse), when there is one")
@@ -208,6 +245,53 @@ func (c *Config) registerHomeCountries(fs *flag.FlagSet) {
 	if fs.Lookup("home-countries") == nil {
 		fs.StringVar(&c.HomeCountries, "home-countries", c.HomeCountries, "comma-separated ISO 3166-1 alpha-2 codes of the home countries: console sign-ins from elsewhere are from abroad (listed by the console, detected by console-login-outside-home-countries)")
 	}
+}
+
+// registerCompletenessGrace defines --completeness-grace, which the console and the fetcher
+// share, once.
+func (c *Config) registerCompletenessGrace(fs *flag.FlagSet) {
+	if fs.Lookup("completeness-grace") == nil {
+		fs.DurationVar(&c.CompletenessGrace, "completeness-grace", c.CompletenessGrace, "a file a digest lists that was not read this long after the digest arrived is missing: reported on the console and as a collection-gap detection")
+	}
+}
+
+// Auto is a boolean flag whose default depends on other settings until it is set.
+type Auto struct {
+	Value, Given bool
+}
+
+// String implements flag.Value.
+func (a *Auto) String() string {
+	if a == nil || !a.Given {
+		return "auto"
+	}
+	return fmt.Sprint(a.Value)
+}
+
+// Set implements flag.Value.
+func (a *Auto) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "auto":
+		*a = Auto{}
+	case "true", "1", "yes", "on":
+		*a = Auto{Value: true, Given: true}
+	case "false", "0", "no", "off":
+		*a = Auto{Given: true}
+	default:
+		return fmt.Errorf("%q: want true, false or auto", s)
+	}
+	return nil
+}
+
+// IsBoolFlag lets --discover-trails alone mean true.
+func (a *Auto) IsBoolFlag() bool { return true }
+
+// Or returns the value when set, else def.
+func (a Auto) Or(def bool) bool {
+	if a.Given {
+		return a.Value
+	}
+	return def
 }
 
 // EnvName is the environment variable that sets the flag name.
