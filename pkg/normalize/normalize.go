@@ -1,7 +1,9 @@
 // Package normalize turns one raw CloudTrail record into a model.Event: who acted (for
 // every userIdentity type, with the human behind an assumed role), on which account and
 // resources, with what outcome, what kind of action it was, whether it touched network
-// security or exposed something publicly, and from where.
+// security or exposed something publicly, and from where. CloudTrail Insights records,
+// which report unusual call or error rates rather than a call, become events of their own
+// category (setInsight).
 package normalize
 
 import (
@@ -44,6 +46,10 @@ type record struct {
 	AdditionalData     jsontext.Value       `json:"additionalEventData"`
 	ServiceDetails     jsontext.Value       `json:"serviceEventDetails"`
 	Resources          []cloudTrailResource `json:"resources"`
+	// The fields of Insights events, raw so that no other record fails over their types.
+	EventCategory  jsontext.Value `json:"eventCategory"`
+	SharedEventID  jsontext.Value `json:"sharedEventID"`
+	InsightDetails jsontext.Value `json:"insightDetails"`
 }
 
 // Geolocator finds where a public IP address is; *geo.Locator is one.
@@ -125,6 +131,10 @@ func (n *Normalizer) Normalize(raw []byte) (*model.Event, error) {
 		Action:         Action(r.EventName),
 		Environment:    n.Environment,
 		Raw:            string(raw),
+	}
+	if isInsight(&r) {
+		setInsight(e, &r, r.InsightDetails)
+		return e, nil
 	}
 	var extra struct {
 		MFAUsed  string `json:"MFAUsed"`
