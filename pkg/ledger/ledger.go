@@ -1,0 +1,252 @@
+// Package ledger keeps the ledger of files in ClickHouse (table files): one row per
+// CloudTrail object read, with what became of it, so that no file is read twice and every
+// file a digest lists can be shown read. It also stores the digests' listings (table
+// digest_files), which the completeness check compares with the ledger.
+//
+// Rows are written in batches: Record returns once the batch holding its entry is stored,
+// which takes at most Wait, so that many files read at once cost one insert.
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/trailstream/trailstream/pkg/sources"
+)
+
+// Paths: how a file came to be read.
+const (
+	PathNotification = "notification"
+	PathScan         = "scan"
+	PathBackfill     = "backfill"
+	PathImport       = "import"
+	PathHeal         = "heal"
+)
+
+// Outcomes of a file.
+const (
+	OutcomeRead    = "read"
+	OutcomePartial = "partial" // read, with some records sent to the dead-letter topic
+	OutcomeSkipped = "skipped" // not CloudTrail log data (Reason says what)
+	OutcomeFailed  = "failed"  // cannot be read at all (Reason); reported on the dead-letter topic
+)
+
+// Entry is one row of the ledger.
+type Entry struct {
+	Source      string
+	Bucket      string
+	Key         string
+	Kind        string // layout.Kind
+	Account     string
+	Region      string
+	Day         time.Time
+	Records     int
+	DeadLetters int
+	Bytes       int64
+	SHA256      string
+	FirstEvent  time.Time
+	LastEvent   time.Time
+	ReadAt      time.Time
+	Path        string
+	Outcome     string
+	Reason      string
+}
+
+// DigestFile is a log file an hourly digest lists.
+type DigestFile struct {
+	Source      string
+	DigestKey   string
+	Bucket      string
+	Key         string
+	Account     string
+	Region      string
+	Hour        time.Time
+	SHA256      string
+	OldestEvent time.Time
+	NewestEvent time.Time
+	ReadAt      time.Time
+}
+
+// Ledger writes and reads the ledger of one database.
+type Ledger struct {
+	conn driver.Conn
+	db   string
+	// Wait and Max bound a batch: it is stored Wait after its first entry, or once it holds
+	// Max entries.
+	Wait time.Duration
+	Max  int
+
+	mu  sync.Mutex
+	cur *batch
+}
+
+type batch struct {
+	entries []Entry
+	once    sync.Once
+	done    chan struct{}
+	err     error
+}
+
+// New returns the ledger in database db (migrated: see pkg/chstore).
+func New(conn driver.Conn, db string) *Ledger {
+	return &Ledger{conn: conn, db: db, Wait: 200 * time.Millisecond, Max: 500}
+}
+
+// Record stores e, with others recorded at about the same time, and returns once it is
+// stored (or could not be).
+func (l *Ledger) Record(ctx context.Context, e Entry) error {
+	l.mu.Lock()
+	b := l.cur
+	if b == nil {
+		b = &batch{done: make(chan struct{})}
+		l.cur = b
+		time.AfterFunc(l.Wait, func() { l.flush(b) })
+	}
+	b.entries = append(b.entries, e)
+	full := len(b.entries) >= l.Max
+	l.mu.Unlock()
+	if full {
+		go l.flush(b)
+	}
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush stores b, once.
+func (l *Ledger) flush(b *batch) {
+	b.once.Do(func() {
+		l.mu.Lock()
+		if l.cur == b {
+			l.cur = nil
+		}
+		entries := b.entries
+		l.mu.Unlock()
+		// The insert does not belong to any one caller: it ends by its own timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b.err = l.insert(ctx, entries)
+		close(b.done)
+	})
+}
+
+const columns = `source, bucket, key, kind, account_id, aws_region, day, records, dead_letters, bytes, sha256,
+	first_event, last_event, read_at, path, outcome, reason, version`
+
+func (l *Ledger) insert(ctx context.Context, entries []Entry) error {
+	b, err := l.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.files (%s)", l.db, columns))
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer b.Abort()
+	for _, e := range entries {
+		if err := b.Append(e.Source, e.Bucket, e.Key, e.Kind, e.Account, e.Region, sources.Clamp(e.Day), uint32(e.Records),
+			uint32(e.DeadLetters), uint64(e.Bytes), e.SHA256, sources.Clamp(e.FirstEvent), sources.Clamp(e.LastEvent),
+			sources.Clamp(e.ReadAt), e.Path, e.Outcome, e.Reason, sources.Version()); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("ledger: %d files: %w", len(entries), err)
+	}
+	return nil
+}
+
+// Seen returns which of keys of bucket are in the ledger. keys need not be sorted; one query
+// reads the range they span, along the table's primary key.
+func (l *Ledger) Seen(ctx context.Context, bucket string, keys []string) (map[string]bool, error) {
+	seen := map[string]bool{}
+	if len(keys) == 0 {
+		return seen, nil
+	}
+	lo, hi := slices.Min(keys), slices.Max(keys)
+	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT DISTINCT key FROM %s.files WHERE bucket = ? AND key >= ? AND key <= ?`, l.db), bucket, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(keys), bucket, err)
+	}
+	defer rows.Close()
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		if want[k] {
+			seen[k] = true
+		}
+	}
+	return seen, rows.Err()
+}
+
+// Digest stores the listing of one digest.
+func (l *Ledger) Digest(ctx context.Context, files []DigestFile) error {
+	if len(files) == 0 {
+		return nil
+	}
+	b, err := l.conn.PrepareBatch(ctx, fmt.Sprintf(`INSERT INTO %s.digest_files (source, digest_key, bucket, key, account_id,
+		aws_region, hour, sha256, oldest_event, newest_event, read_at)`, l.db))
+	if err != nil {
+		return fmt.Errorf("digest listing: %w", err)
+	}
+	defer b.Abort()
+	for _, f := range files {
+		if err := b.Append(f.Source, f.DigestKey, f.Bucket, f.Key, f.Account, f.Region, sources.Clamp(f.Hour), f.SHA256,
+			sources.Clamp(f.OldestEvent), sources.Clamp(f.NewestEvent), sources.Clamp(f.ReadAt)); err != nil {
+			return fmt.Errorf("digest listing: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("digest listing of %s: %w", files[0].DigestKey, err)
+	}
+	return nil
+}
+
+// Missing is a file a digest lists that the ledger does not have.
+type Missing struct {
+	Source    string
+	DigestKey string
+	Bucket    string
+	Key       string
+	Account   string
+	Region    string
+	Hour      time.Time
+	SHA256    string
+}
+
+// Missing returns the files that the digests of source for the hours since since list, read
+// before now minus grace, and that the ledger does not have: oldest hour first, at most limit.
+func (l *Ledger) Missing(ctx context.Context, source string, since time.Time, grace time.Duration, limit int) ([]Missing, error) {
+	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT source, digest_key, bucket, key, account_id, aws_region, hour, sha256
+		FROM %[1]s.digest_files
+		WHERE source = ? AND hour >= ? AND read_at < ?
+		  AND (bucket, key) NOT IN (SELECT bucket, key FROM %[1]s.files WHERE day >= toDate(?) - 1)
+		ORDER BY hour, key LIMIT ?`, l.db), source, sources.Clamp(since), time.Now().Add(-grace), sources.Clamp(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("missing files of %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []Missing
+	seen := map[string]bool{}
+	for rows.Next() {
+		var m Missing
+		if err := rows.Scan(&m.Source, &m.DigestKey, &m.Bucket, &m.Key, &m.Account, &m.Region, &m.Hour, &m.SHA256); err != nil {
+			return nil, fmt.Errorf("missing files of %s: %w", source, err)
+		}
+		if !seen[m.Bucket+"/"+m.Key] { // a digest read twice lists it twice until a merge
+			seen[m.Bucket+"/"+m.Key] = true
+			out = append(out, m)
+		}
+	}
+	return out, rows.Err()
+}
