@@ -2,6 +2,8 @@ package generate
 
 import (
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"iter"
@@ -16,9 +18,13 @@ type File struct {
 	Account string
 	Region  string
 	// Key is the object key CloudTrail gives the file:
-	// AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<random16>.json.gz
+	// [prefix/]AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<random16>.json.gz
+	// (the prefix and organization of Options.KeyPrefix and Options.Organization).
 	Key     string
 	Records [][]byte // the records, in time order
+	// Oldest and Newest are the times of its first and last records; Delivered is when
+	// CloudTrail delivered it, one to five minutes after Newest: the time in Key.
+	Oldest, Newest, Delivered time.Time
 }
 
 // deliveryPeriod is how much time one CloudTrail file covers.
@@ -32,16 +38,13 @@ func Files(o Options) iter.Seq[File] {
 	return func(yield func(File) bool) {
 		names := rand.New(rand.NewPCG(o.Seed, 0x66696c6573))
 		type group struct{ account, region string }
-		type pending struct {
-			File
-			last time.Time // time of the last record
-		}
-		open := map[group]*pending{}
+		root := o.root()
+		open := map[group]*File{}
 		var order []group // the order files were opened in, for deterministic output
 		var period time.Time
-		emit := func(f *pending) bool {
-			f.Key = fileKey(names, f.Account, f.Region, f.last)
-			return yield(f.File)
+		emit := func(f *File) bool {
+			f.Key, f.Delivered = fileKey(names, root, f.Account, f.Region, f.Newest)
+			return yield(*f)
 		}
 		flushAll := func() bool {
 			for _, k := range order {
@@ -63,14 +66,14 @@ func Files(o Options) iter.Seq[File] {
 			k := group{r.Account, r.Region}
 			f, seen := open[k]
 			if f == nil {
-				f = &pending{File: File{Account: r.Account, Region: r.Region}}
+				f = &File{Account: r.Account, Region: r.Region, Oldest: r.Time}
 				open[k] = f
 				if !seen { // a group whose file filled up keeps its place in order
 					order = append(order, k)
 				}
 			}
 			f.Records = append(f.Records, r.JSON)
-			f.last = r.Time
+			f.Newest = r.Time
 			if len(f.Records) >= o.RecordsPerFile {
 				open[k] = nil
 				if !emit(f) {
@@ -82,11 +85,12 @@ func Files(o Options) iter.Seq[File] {
 	}
 }
 
-// fileKey names a file delivered a few minutes after its last record.
-func fileKey(r *rand.Rand, account, region string, last time.Time) string {
+// fileKey names a file delivered a few minutes after its last record, under root
+// ([prefix/]AWSLogs/[o-org/]), and returns the time of its delivery.
+func fileKey(r *rand.Rand, root, account, region string, last time.Time) (string, time.Time) {
 	at := last.Add(time.Minute + time.Duration(r.Int64N(int64(4*time.Minute)))).UTC()
-	return fmt.Sprintf("AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz",
-		account, region, at.Format("2006/01/02"), account, region, at.Format("20060102T1504Z"), randomString(r, alphaNum, 16))
+	return fmt.Sprintf("%s%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz",
+		root, account, region, at.Format("2006/01/02"), account, region, at.Format("20060102T1504Z"), randomString(r, alphaNum, 16)), at
 }
 
 // gzippers reuse compressors, which are large, across files.
@@ -95,25 +99,48 @@ var gzippers = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 // WriteFile writes records as one CloudTrail log file: gzip-compressed {"Records":[...]}.
 // It streams, so the records may come from Records for files of any size.
 func WriteFile(w io.Writer, records iter.Seq[[]byte]) error {
+	_, err := writeFile(w, records)
+	return err
+}
+
+// writeFile writes a log file as WriteFile does and returns the hex SHA-256 of its
+// uncompressed content: the hash a digest lists for it.
+func writeFile(w io.Writer, records iter.Seq[[]byte]) (string, error) {
 	zw := gzippers.Get().(*gzip.Writer)
 	defer gzippers.Put(zw)
 	zw.Reset(w)
+	h := sha256.New()
+	out := io.MultiWriter(zw, h)
 	sep := []byte(`{"Records":[`)
 	for r := range records {
-		if _, err := zw.Write(sep); err != nil {
-			return err
+		if _, err := out.Write(sep); err != nil {
+			return "", err
 		}
-		if _, err := zw.Write(r); err != nil {
-			return err
+		if _, err := out.Write(r); err != nil {
+			return "", err
 		}
 		sep = []byte{','}
 	}
 	if len(sep) > 1 { // no records
-		if _, err := zw.Write(sep); err != nil {
-			return err
+		if _, err := out.Write(sep); err != nil {
+			return "", err
 		}
 	}
-	if _, err := zw.Write([]byte("]}")); err != nil {
+	if _, err := out.Write([]byte("]}")); err != nil {
+		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// gzipBytes writes data gzip-compressed to w.
+func gzipBytes(w io.Writer, data []byte) error {
+	zw := gzippers.Get().(*gzip.Writer)
+	defer gzippers.Put(zw)
+	zw.Reset(w)
+	if _, err := zw.Write(data); err != nil {
 		return err
 	}
 	return zw.Close()

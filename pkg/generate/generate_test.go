@@ -437,6 +437,13 @@ func TestFiles(t *testing.T) {
 					t.Fatalf("file %s has %d records, want 1 to %d", f.Key, len(f.Records), o.RecordsPerFile)
 				}
 				first := decode(t, f.Records[0]).EventTime
+				last := decode(t, f.Records[len(f.Records)-1]).EventTime
+				if !f.Oldest.Equal(first) || !f.Newest.Equal(last) {
+					t.Fatalf("file %s: Oldest %s and Newest %s, its records %s to %s", f.Key, f.Oldest, f.Newest, first, last)
+				}
+				if d := f.Delivered.Sub(last); d < time.Minute || d > 5*time.Minute || !strings.Contains(f.Key, f.Delivered.Format("_20060102T1504Z_")) {
+					t.Fatalf("file %s delivered at %s, %s after its last record", f.Key, f.Delivered, d)
+				}
 				for _, raw := range f.Records {
 					r := decode(t, raw)
 					if r.RecipientAccountID != account || r.AWSRegion != region {
@@ -559,6 +566,14 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{"negative accounts", Options{Events: 10, Accounts: -1}},
 		{"negative records per file", Options{Events: 10, RecordsPerFile: -1}},
 		{"unknown output format", Options{Events: 10, Out: filepath.Join(t.TempDir(), "x.csv")}},
+		{"organization not an ID", Options{Events: 10, Organization: "acme"}},
+		{"organization in capitals", Options{Events: 10, Organization: "o-ABCDEFGHIJ"}},
+		{"key prefix with AWSLogs", Options{Events: 10, KeyPrefix: "logs/AWSLogs"}},
+		{"key prefix with an empty part", Options{Events: 10, KeyPrefix: "logs//trail"}},
+		{"negative undelivered", Options{Events: 10, Undelivered: -1}},
+		{"undelivered without digests", Options{Events: 10, Undelivered: 1, NoDigests: true}},
+		{"insights in a local file", Options{Events: 10, Insights: true, Out: filepath.Join(t.TempDir(), "x.jsonl")}},
+		{"undelivered in a local file", Options{Events: 10, Undelivered: 1, Out: filepath.Join(t.TempDir(), "x.jsonl")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -665,5 +680,102 @@ func TestRunWritesAdminUsers(t *testing.T) {
 				t.Errorf("account %s has no calls of administrator %s", account, n)
 			}
 		}
+	}
+}
+
+func TestWindowEnd(t *testing.T) {
+	tests := []struct {
+		at   string
+		off  time.Duration
+		want string
+	}{
+		{"2026-11-21T10:00:00Z", 0, "2026-11-21T11:00:00Z"},
+		{"2026-11-21T10:59:59Z", 0, "2026-11-21T11:00:00Z"},
+		{"2026-11-21T10:05:12Z", 5*time.Minute + 12*time.Second, "2026-11-21T11:05:12Z"},
+		{"2026-11-21T10:05:11Z", 5*time.Minute + 12*time.Second, "2026-11-21T10:05:12Z"},
+		{"2026-11-21T23:59:00Z", 30 * time.Minute, "2026-11-22T00:30:00Z"},
+	}
+	for _, tt := range tests {
+		if got := windowEnd(mustTime(tt.at), tt.off).Format(time.RFC3339); got != tt.want {
+			t.Errorf("windowEnd(%s, %s) = %s, want %s", tt.at, tt.off, got, tt.want)
+		}
+	}
+}
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// TestFilesLayout checks the keys of --key-prefix and --organization, and that they leave
+// the files' records as they are.
+func TestFilesLayout(t *testing.T) {
+	base := Options{Events: 800, Seed: 3, Start: t0}
+	var want []File
+	for f := range Files(base) {
+		want = append(want, f)
+	}
+	tests := []struct {
+		name, prefix, org, root string
+	}{
+		{"prefix", "/audit/", "", "audit/AWSLogs/"},
+		{"organization", "", "o-abcdefghij", "AWSLogs/o-abcdefghij/"},
+		{"both", "a/b", "o-0123456789", "a/b/AWSLogs/o-0123456789/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base
+			o.KeyPrefix, o.Organization = tt.prefix, tt.org
+			i := 0
+			for f := range Files(o) {
+				w := want[i]
+				if f.Key != tt.root+strings.TrimPrefix(w.Key, "AWSLogs/") {
+					t.Fatalf("key %s, want %s under %s", f.Key, w.Key, tt.root)
+				}
+				if len(f.Records) != len(w.Records) || !f.Delivered.Equal(w.Delivered) {
+					t.Fatalf("file %d differs beyond its key", i)
+				}
+				for j := range f.Records {
+					if tt.org == "" && !bytes.Equal(f.Records[j], w.Records[j]) {
+						t.Fatalf("file %s record %d differs with a key prefix", f.Key, j)
+					}
+				}
+				i++
+			}
+			if i != len(want) {
+				t.Errorf("%d files, want %d", i, len(want))
+			}
+		})
+	}
+}
+
+// TestOrganizationInRecords checks that --organization is the organization the records'
+// trust policies name, and that it changes nothing else.
+func TestOrganizationInRecords(t *testing.T) {
+	const org = "o-abcdefghij"
+	base := Options{Events: 20000, Seed: 5, Start: t0, Span: 24 * time.Hour} // a day of the demo's size: its near misses include a trust confined to the organization
+	withOrg := base
+	withOrg.Organization = org
+	var plain [][]byte
+	for r := range Records(base) {
+		plain = append(plain, r.JSON)
+	}
+	i, named := 0, 0
+	for r := range Records(withOrg) {
+		if strings.Contains(string(r.JSON), "aws:PrincipalOrgID") {
+			if !strings.Contains(string(r.JSON), org) {
+				t.Fatalf("a trust policy names another organization: %s", r.JSON)
+			}
+			named++
+		} else if !bytes.Equal(r.JSON, plain[i]) {
+			t.Fatalf("record %d differs with --organization:\n%s\n%s", i, r.JSON, plain[i])
+		}
+		i++
+	}
+	if named == 0 || i != len(plain) {
+		t.Errorf("%d trust policies name the organization in %d records, want some of %d", named, i, len(plain))
 	}
 }

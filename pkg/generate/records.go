@@ -115,16 +115,17 @@ type timedStep struct {
 
 func newGen(o Options) *gen {
 	g := &gen{
-		rng:   rand.New(rand.NewPCG(o.Seed, 0x747261696c73)),
+		rng:   worldRNG(o.Seed),
 		seed:  o.Seed,
 		n:     o.Events,
 		start: o.Start.UTC(),
 		end:   o.Start.UTC().Add(o.Span),
 	}
-	for i := range o.Accounts {
-		g.accounts = append(g.accounts, newAccount(g.rng, i))
-	}
+	g.accounts = newAccounts(g.rng, o.Accounts)
 	org := "o-" + randomString(g.rng, lowerAlnum, 10)
+	if o.Organization != "" { // the organization of --organization's layout
+		org = o.Organization
+	}
 	for _, a := range g.accounts {
 		a.org = org
 	}
@@ -137,6 +138,18 @@ func newGen(o Options) *gen {
 	g.nRequired = len(g.required)
 	g.schedule(o.Span)
 	return g
+}
+
+// worldRNG is the source the accounts and the records are drawn from.
+func worldRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x747261696c73)) }
+
+// newAccounts builds n accounts, the first draws of r.
+func newAccounts(r *rand.Rand, n int) []*account {
+	var out []*account
+	for i := range n {
+		out = append(out, newAccount(r, i))
+	}
+	return out
 }
 
 // schedule draws a time of day for each daily scenario, in the first 24 hours of the span
