@@ -39,8 +39,11 @@ type Config struct {
 	TopicEvents     string
 	TopicDetections string
 	TopicDeadLetter string
-	GroupPrefix     string
-	Partitions      int
+	// TopicCollect is the topic whose partitions the fetchers share out the collection work
+	// by (consumer group <prefix>-collect); it carries no messages.
+	TopicCollect string
+	GroupPrefix  string
+	Partitions   int
 
 	ClickHouseAddr     string
 	ClickHouseDatabase string
@@ -130,6 +133,7 @@ func Default() Config {
 		TopicEvents:        "cloudtrail.events",
 		TopicDetections:    "cloudtrail.detections",
 		TopicDeadLetter:    "cloudtrail.deadletter",
+		TopicCollect:       "cloudtrail.collect",
 		TopicNotifications: "cloudtrail.notifications",
 		AlertFormat:        "json",
 		AlertMinSeverity:   "low",
@@ -172,6 +176,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.TopicEvents, "topic-events", c.TopicEvents, "topic of normalized events (Avro)")
 			fs.StringVar(&c.TopicDetections, "topic-detections", c.TopicDetections, "topic of detections (Avro)")
 			fs.StringVar(&c.TopicDeadLetter, "topic-deadletter", c.TopicDeadLetter, "topic of input that could not be processed, with the reason")
+			fs.StringVar(&c.TopicCollect, "topic-collect", c.TopicCollect, "topic whose partitions the fetchers share backfill and scanning by (consumer group <prefix>-collect); it carries no messages")
 			fs.StringVar(&c.TopicNotifications, "topic-notifications", c.TopicNotifications, "compacted topic of the notifier's ledger: which detection went to which webhook")
 			fs.StringVar(&c.GroupPrefix, "kafka-group-prefix", c.GroupPrefix, "prefix of the consumer group IDs (<prefix>-normalizer, ...)")
 			fs.IntVar(&c.Partitions, "kafka-partitions", c.Partitions, "partitions of the topics trailstream creates when they do not exist")

@@ -132,3 +132,24 @@ func IsOrg(s string) bool { return orgRE.MatchString(s) }
 
 // IsAccount reports whether s is a 12-digit AWS account ID.
 func IsAccount(s string) bool { return accountRE.MatchString(s) }
+
+// FileTime returns the time CloudTrail names a file by: the end of the span its records
+// cover (log and Insights files: _YYYYMMDDTHHmmZ_) or of the hour a digest covers
+// (_YYYYMMDDTHHmmssZ). ok is false for a name without one.
+func FileTime(key string) (t time.Time, ok bool) {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".json")
+	for _, part := range strings.Split(name, "_") {
+		switch len(part) {
+		case len("20060102T1504Z"):
+			if t, err := time.Parse("20060102T1504Z", part); err == nil {
+				return t, true
+			}
+		case len("20060102T150405Z"):
+			if t, err := time.Parse("20060102T150405Z", part); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}

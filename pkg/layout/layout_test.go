@@ -80,3 +80,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFileTime(t *testing.T) {
+	for _, tt := range []struct {
+		key  string
+		want time.Time
+		ok   bool
+	}{
+		{"AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/30/111122223333_CloudTrail_us-east-1_20261130T0905Z_abcdefghij012345.json.gz",
+			time.Date(2026, 11, 30, 9, 5, 0, 0, time.UTC), true},
+		{"AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/30/111122223333_CloudTrail-Digest_us-east-1_main_us-east-1_20261130T100102Z.json.gz",
+			time.Date(2026, 11, 30, 10, 1, 2, 0, time.UTC), true},
+		{"AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/30/custom-name.json.gz", time.Time{}, false},
+	} {
+		got, ok := FileTime(tt.key)
+		if !got.Equal(tt.want) || ok != tt.ok {
+			t.Errorf("FileTime(%q) = %v, %v; want %v, %v", tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -250,3 +250,35 @@ func (l *Ledger) Missing(ctx context.Context, source string, since time.Time, gr
 	}
 	return out, rows.Err()
 }
+
+// Cadence is how often an account and region of a source delivered log files.
+type Cadence struct {
+	Account, Region string
+	Files           int
+	Oldest, Newest  time.Time // the newest event times of the oldest and newest files
+}
+
+// Cadence returns, for each account and region of source, its log files of the days since
+// since.
+func (l *Ledger) Cadence(ctx context.Context, source string, since time.Time) ([]Cadence, error) {
+	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT account_id, aws_region, uniqExact(key), min(last_event), max(last_event)
+		FROM %s.files WHERE source = ? AND kind = 'log' AND day >= toDate(?) AND last_event > toDateTime(0)
+		GROUP BY account_id, aws_region ORDER BY account_id, aws_region`, l.db), source, sources.Clamp(since))
+	if err != nil {
+		return nil, fmt.Errorf("cadence of %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []Cadence
+	for rows.Next() {
+		var (
+			c Cadence
+			n uint64
+		)
+		if err := rows.Scan(&c.Account, &c.Region, &n, &c.Oldest, &c.Newest); err != nil {
+			return nil, fmt.Errorf("cadence of %s: %w", source, err)
+		}
+		c.Files = int(n)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,95 +1,93 @@
-// Package fetcher is the service that reads CloudTrail log files as they land in S3. It
-// long-polls the SQS queue that S3 notifies, streams each announced object and produces
-// every record, unchanged, as one message on cloudtrail.raw. A notification is deleted only
-// after Kafka acknowledged every record of every file it announced.
+// Package fetcher is the service that collects CloudTrail log files from S3. Every record of
+// every file becomes, unchanged, one message on cloudtrail.raw, and every file a row of the
+// ledger (table files), so that no file is read twice and every file can be shown read.
 //
-// A notification is received invisible for --sqs-visibility-timeout, and while its files are
-// read the fetcher pushes that out again by the full timeout every third of it, so a large
-// file or a slow Kafka does not hand the same notification to another fetcher meanwhile.
-// Once handling ends the renewal stops: a notification not deleted (a transient error) is
-// left as it is and comes back after what remains of its timeout, between two thirds of it
-// and all of it, which spaces the retries out instead of spinning on a broken dependency.
+// Files come from sources (pkg/sources): the --sources file, or the one source of
+// --s3-bucket and --sqs-queue; trails found by --discover-trails; sources added on the
+// console. A fetcher finds a source's files three ways:
 //
-// Every readable record of a file is produced, whatever else the file holds: a record that
-// cannot be read, or that is too large for the raw topic, goes to the dead-letter topic alone
-// with the file's bucket and key and its index in the file, and a file whose end is corrupt
-// or truncated has its records up to there produced and the rest reported with the byte
-// offset where reading stopped. A notification that cannot be parsed comes back until it
-// was received --max-receive-count times; then it goes to the dead-letter topic with its
-// body and is deleted.
+//   - notifications: it long-polls each source's SQS queue (queue.go), and deletes a
+//     notification only after Kafka acknowledged every record of every file it announced
+//     and the ledger has the files;
+//   - backfill: a new source's stored files of the last --backfill-since are read, day
+//     folder by day folder, with checkpoints to resume from (backfill.go);
+//   - scanning: every --scan-interval each source is listed for files not read yet, the
+//     interval doubling up to a day while nothing new is found (scan.go).
 //
-// A stopping fetcher lets its receive run to its end (--sqs-wait-time at most) rather than
-// abandon it, since SQS may answer an abandoned receive with messages nobody reads, and
-// hands back at once the notifications that receive brought and those whose files it had
-// not finished.
+// Several fetchers share backfill and scanning without reading a file twice: they join the
+// consumer group <prefix>-collect of the topic --topic-collect, and each day folder and
+// each source belongs to one partition of it, hence to one fetcher at a time (collect.go).
+// Digests prove the collection complete: every file they list must be in the ledger
+// (complete.go).
 package fetcher
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"strconv"
-	"strings"
+	"sort"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/segmentio/kafka-go"
-
 	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/backoff"
-	"github.com/trailstream/trailstream/pkg/cloudtrail"
+	"github.com/trailstream/trailstream/pkg/chstore"
+	"github.com/trailstream/trailstream/pkg/collect"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
-	"github.com/trailstream/trailstream/pkg/s3event"
+	"github.com/trailstream/trailstream/pkg/ledger"
+	"github.com/trailstream/trailstream/pkg/parallel"
+	"github.com/trailstream/trailstream/pkg/sources"
 )
 
-// chunk is how many records are produced at once; it bounds the memory a file takes.
-const chunk = 500
+// DefaultSource is the ID of the source of --s3-bucket and --sqs-queue.
+const DefaultSource = "default"
+
+// refreshEvery is how often a fetcher reads the sources again: enabling or disabling one
+// on the console takes effect within it.
+var refreshEvery = 15 * time.Second
 
 type fetcher struct {
-	cfg      config.Config
-	log      *slog.Logger
-	aws      *awsutil.Clients
-	queueURL string
-	raw      *kafkautil.Writer
-	dead     *kafkautil.Writer
+	cfg        config.Config
+	log        *slog.Logger
+	clients    *clients
+	reader     *collect.Reader
+	store      *sources.Store
+	ledger     *ledger.Ledger
+	raw        *kafkautil.Writer
+	dead       *kafkautil.Writer
+	detections *kafkautil.Writer // collection-gap and collection-silent
+
+	mu       sync.Mutex
+	reported map[string]string // detection ID: title, of the collection's detections produced
+	sources  []sources.Source  // the latest list, enabled or not
+	changed  chan struct{}     // closed and replaced when the list changes
 }
 
 // Run fetches until ctx is cancelled.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "fetcher")
-	visibility, err := visibilitySeconds(cfg.VisibilityTimeout)
+	if err := checkFlags(cfg); err != nil {
+		return err
+	}
+	exclude, err := collect.NewFilter(cfg.Exclude)
 	if err != nil {
 		return err
 	}
-	pollWait, err := waitSeconds(cfg.PollWait)
+	var fileSources []sources.Source
+	if cfg.SourcesFile != "" {
+		if fileSources, err = sources.Load(cfg.SourcesFile); err != nil {
+			return err
+		}
+	}
+	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, log)
 	if err != nil {
-		return err
-	}
-	if cfg.MaxReceiveCount < 1 {
-		return fmt.Errorf("--max-receive-count %d: at least 1", cfg.MaxReceiveCount)
-	}
-	clients, err := awsutil.New(ctx, cfg.AWSRegion, cfg.AWSEndpoint)
-	if err != nil {
-		return err
-	}
-	var queueURL string
-	if err := backoff.Retry(ctx, log, "look up SQS queue "+cfg.Queue, backoff.Start, func(ctx context.Context) error {
-		queueURL, err = clients.QueueURL(ctx, cfg.Queue)
-		return err
-	}); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
+	defer conn.Close()
 	brokers := cfg.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter); err != nil {
+	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter, cfg.TopicDetections, cfg.TopicCollect); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	raw, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicRaw, log)
@@ -102,335 +100,194 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
-	f := &fetcher{cfg: cfg, log: log, aws: clients, queueURL: queueURL, raw: raw, dead: dead}
-	log.Info("fetching", "queue", queueURL, "to", cfg.TopicRaw, "environment", cfg.Environment)
-	wait := time.Second // after a failed receive
-	for ctx.Err() == nil {
-		// A shutdown does not cut a receive short: SQS may still answer a receive whose
-		// client went away, and the messages it hands out then stay invisible for the
-		// visibility timeout. The receive ends within the wait time; what it brings once a
-		// shutdown began is released at once.
-		pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.PollWait+30*time.Second)
-		out, err := clients.SQS.ReceiveMessage(pollCtx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: pollWait, VisibilityTimeout: visibility,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
-		})
-		cancel()
-		if ctx.Err() != nil {
-			if err == nil {
-				f.release(out.Messages...)
-			}
-			break
-		}
-		if err != nil {
-			log.Warn("receive from SQS failed, retrying", "queue", queueURL, "err", err, "backoff", wait)
-			backoff.Sleep(ctx, wait)
-			wait = min(wait*2, time.Minute)
-			continue
-		}
-		wait = time.Second
-		var wg sync.WaitGroup
-		for _, m := range out.Messages {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f.handle(ctx, m)
-			}()
-		}
-		wg.Wait()
+	detections, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDetections, log)
+	if err != nil {
+		return backoff.Stopped(ctx, err)
 	}
-	return nil
-}
-
-// release makes messages visible to other fetchers again at once. It is used on shutdown,
-// so it does not depend on the service's context.
-func (f *fetcher) release(msgs ...sqstypes.Message) {
-	for _, m := range msgs {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := f.aws.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(f.queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
-		})
-		cancel()
-		if err != nil {
-			f.log.Warn("notification not released on shutdown; it comes back after its visibility timeout",
-				"message_id", aws.ToString(m.MessageId), "err", err)
-			continue
-		}
-		f.log.Info("notification released on shutdown", "message_id", aws.ToString(m.MessageId))
+	defer detections.Close()
+	f := &fetcher{
+		cfg: cfg, log: log, clients: newClients(cfg), store: sources.NewStore(conn, cfg.ClickHouseDatabase),
+		ledger: ledger.New(conn, cfg.ClickHouseDatabase), raw: raw, dead: dead, detections: detections, changed: make(chan struct{}),
 	}
-}
-
-// waitSeconds checks d against what SQS accepts as a long-poll wait and returns it in
-// seconds.
-func waitSeconds(d time.Duration) (int32, error) {
-	if d < 0 || d > 20*time.Second || d%time.Second != 0 {
-		return 0, fmt.Errorf("--sqs-wait-time %s: SQS takes whole seconds from 0s to 20s", d)
+	f.reader = &collect.Reader{
+		Raw: raw, Ledger: f.ledger, Exclude: exclude, Reread: cfg.Reread, Log: log,
+		Dead: func(ctx context.Context, entries []deadletter.Entry) error {
+			return deadletter.Write(ctx, dead, entries, log)
+		},
 	}
-	return int32(d / time.Second), nil
-}
-
-// maxVisibility is the longest visibility timeout SQS accepts.
-const maxVisibility = 12 * time.Hour
-
-// visibilitySeconds checks d against what SQS accepts as a visibility timeout and returns it
-// in seconds. Zero, which SQS allows, is refused: the notification would be handed out again
-// at once, and the renewal would have no period.
-func visibilitySeconds(d time.Duration) (int32, error) {
-	if d < time.Second || d > maxVisibility || d%time.Second != 0 {
-		return 0, fmt.Errorf("--sqs-visibility-timeout %s: SQS takes whole seconds from 1s to %s", d, maxVisibility)
-	}
-	return int32(d / time.Second), nil
-}
-
-// keepInvisible keeps the received message m invisible to other consumers of the queue: every
-// third of timeout it pushes m's visibility out to the full timeout again, until ctx ends or
-// stop is called. A failed renewal is logged and tried again at the next tick. stop returns
-// once no renewal is under way any more (so none races a delete) and may be called again.
-// timeout must be whole seconds of at least one, as visibilitySeconds checks.
-func keepInvisible(ctx context.Context, log *slog.Logger, client *sqs.Client, queueURL string, m sqstypes.Message, timeout time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(timeout / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			_, err := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-				QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(timeout / time.Second),
-			})
-			if err != nil && ctx.Err() == nil {
-				log.Warn("visibility of a notification being handled not extended; another fetcher may receive it",
-					"message_id", aws.ToString(m.MessageId), "err", err)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
-
-// handle processes one notification, keeping it invisible meanwhile, and deletes it when
-// every file it announces was either produced in full or reported on the dead-letter topic.
-func (f *fetcher) handle(ctx context.Context, m sqstypes.Message) {
-	stop := keepInvisible(ctx, f.log, f.aws.SQS, f.queueURL, m, f.cfg.VisibilityTimeout)
-	handled := f.process(ctx, m)
-	stop()
-	if !handled {
-		if ctx.Err() != nil { // cut short by a shutdown: another fetcher may take it now
-			f.release(m)
-		}
-		return
-	}
-	// A notification handled is deleted even when a shutdown began meanwhile, so that its
-	// files are not read again.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := f.aws.SQS.DeleteMessage(dctx, &sqs.DeleteMessageInput{
-		QueueUrl: aws.String(f.queueURL), ReceiptHandle: m.ReceiptHandle,
+	if err := backoff.Retry(ctx, log, "store the configured sources", backoff.Start, func(ctx context.Context) error {
+		return f.syncConfigured(ctx, fileSources)
 	}); err != nil {
-		f.log.Warn("delete of a handled notification failed; its files will be read again",
-			"message_id", aws.ToString(m.MessageId), "err", err)
+		return backoff.Stopped(ctx, err)
 	}
-}
-
-// process reads the files m announces and reports whether m is done with: every file was
-// produced or reported on the dead-letter topic. A notification that cannot be parsed is
-// done with once it was received MaxReceiveCount times and was reported.
-func (f *fetcher) process(ctx context.Context, m sqstypes.Message) bool {
-	body := aws.ToString(m.Body)
-	objs, err := s3event.Parse([]byte(body))
-	if err != nil {
-		return f.unreadable(ctx, m, err)
+	if err := f.refresh(ctx); err != nil {
+		return backoff.Stopped(ctx, err)
 	}
-	for _, o := range objs {
-		if strings.Contains(o.Key, "/CloudTrail-Digest/") {
-			f.log.Debug("digest file skipped", "bucket", o.Bucket, "key", o.Key)
-			continue
-		}
-		start := time.Now()
-		res, err := f.file(ctx, o)
-		var te transientError
-		switch {
-		case errors.As(err, &te):
-			f.log.Warn("file not read for now; the notification comes back after its visibility timeout",
-				"bucket", o.Bucket, "key", o.Key, "records_produced", res.produced, "err", err)
-			return false
-		case err != nil:
-			f.log.Error("file cannot be read; reported on the dead-letter topic",
-				"bucket", o.Bucket, "key", o.Key, "err", err)
-			e := f.deadLetter(o, err, nil)
-			if err := deadletter.Write(ctx, f.dead, []deadletter.Entry{e}, f.log); err != nil {
-				f.log.Warn("dead-letter write failed; the notification comes back", "bucket", o.Bucket, "key", o.Key, "err", err)
-				return false
-			}
-		case res.dead > 0:
-			f.log.Warn("file read, with records sent to the dead-letter topic", "bucket", o.Bucket, "key", o.Key,
-				"records", res.produced, "dead_letters", res.dead, "took", time.Since(start))
-		default:
-			f.log.Info("file read", "bucket", o.Bucket, "key", o.Key, "records", res.produced, "took", time.Since(start))
-		}
+	log.Info("fetching", "sources", len(f.enabled()), "to", cfg.TopicRaw, "backfill_since", cfg.BackfillSince, "scan_interval", cfg.ScanInterval)
+	tasks := []func(context.Context) error{f.follow, f.queues, f.collect}
+	if cfg.DiscoverTrails.Or(cfg.AWSEndpoint == "") {
+		tasks = append(tasks, f.discover)
 	}
-	return true
-}
-
-// unreadable handles a notification that cannot be parsed: it is left in the queue to come
-// back, in case a passing fault garbled it, until it was received MaxReceiveCount times;
-// then it is reported on the dead-letter topic with its body and reason, and done with.
-func (f *fetcher) unreadable(ctx context.Context, m sqstypes.Message, err error) bool {
-	id := aws.ToString(m.MessageId)
-	received, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
-	if received < f.cfg.MaxReceiveCount {
-		f.log.Warn("notification cannot be parsed; it comes back after its visibility timeout",
-			"message_id", id, "received", received, "dead_letter_after", f.cfg.MaxReceiveCount, "err", err)
-		return false
-	}
-	e := deadletter.New("fetcher", fmt.Errorf("notification cannot be parsed (received %d times): %w", received, err), []byte(aws.ToString(m.Body)))
-	e.Environment, e.MessageID = f.cfg.Environment, id
-	if err := deadletter.Write(ctx, f.dead, []deadletter.Entry{e}, f.log); err != nil {
-		f.log.Warn("dead-letter write failed; the notification comes back", "message_id", id, "err", err)
-		return false
-	}
-	f.log.Error("notification cannot be parsed; reported on the dead-letter topic and deleted",
-		"message_id", id, "received", received, "err", err)
-	return true
-}
-
-// deadLetter returns the dead-letter entry of a file, or of a part of it, with payload.
-func (f *fetcher) deadLetter(o s3event.Object, reason error, payload []byte) deadletter.Entry {
-	e := deadletter.New("fetcher", reason, payload)
-	e.Environment, e.Bucket, e.Key = f.cfg.Environment, o.Bucket, o.Key
-	return e
-}
-
-// transientError marks a failure that may pass (network, server, Kafka): the notification
-// is kept, to be tried again.
-type transientError struct{ error }
-
-func (e transientError) Unwrap() error { return e.error }
-
-// fileResult counts what became of a file's records.
-type fileResult struct {
-	produced, dead int
-}
-
-// file produces every readable record of one object and dead-letters the rest. The error
-// is a transientError when the file should be read again later (S3 or Kafka failed), or
-// says why the file as a whole cannot be read (not found, not a CloudTrail file).
-func (f *fetcher) file(ctx context.Context, o s3event.Object) (fileResult, error) {
-	var res fileResult
-	// The request is given up when S3 sends nothing for stallTimeout, while the fetcher
-	// waits for it (not while it writes to Kafka).
-	sctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	guard := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
-	obj, err := f.aws.S3.GetObject(sctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
-	guard.Stop()
-	if err != nil {
-		var re *awshttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500 {
-			return res, fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)
-		}
-		return res, transientError{fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, stallCause(sctx, err))}
-	}
-	body := &readErrors{r: obj.Body, guard: guard}
-	defer obj.Body.Close()
-	headers := []kafka.Header{
-		{Key: "s3_bucket", Value: []byte(o.Bucket)},
-		{Key: "s3_key", Value: []byte(o.Key)},
-		{Key: "environment", Value: []byte(f.cfg.Environment)},
-	}
-	key := []byte(o.Bucket + "/" + o.Key)
-	var (
-		batch   = make([]kafka.Message, 0, chunk)
-		indexes = make([]int, 0, chunk) // of batch's records in the file
-		offsets = make([]int64, 0, chunk)
-		dead    []deadletter.Entry
-	)
-	bad := func(reason error, index int, offset int64, payload []byte) {
-		e := f.deadLetter(o, reason, payload)
-		e.RecordIndex, e.ByteOffset = &index, &offset
-		dead = append(dead, e)
-	}
-	flush := func() error {
-		rejected, err := f.raw.Write(ctx, batch...)
-		if err != nil {
-			return transientError{fmt.Errorf("write %s: %w", f.cfg.TopicRaw, err)}
-		}
-		for _, r := range rejected {
-			bad(fmt.Errorf("record %d of s3://%s/%s: %w", indexes[r.Index], o.Bucket, o.Key, r.Err), indexes[r.Index], offsets[r.Index], batch[r.Index].Value)
-		}
-		if err := deadletter.Write(ctx, f.dead, dead, f.log); err != nil {
-			return transientError{err}
-		}
-		res.produced += len(batch) - len(rejected)
-		res.dead += len(dead)
-		batch, indexes, offsets, dead = batch[:0], indexes[:0], offsets[:0], dead[:0]
-		return nil
-	}
-	err = cloudtrail.Records(body, func(rec cloudtrail.Record) error {
-		if rec.Err != nil {
-			bad(fmt.Errorf("record %d of s3://%s/%s: %w", rec.Index, o.Bucket, o.Key, rec.Err), rec.Index, rec.Offset, rec.Data)
-		} else {
-			batch = append(batch, kafka.Message{Key: key, Value: rec.Data, Headers: headers})
-			indexes, offsets = append(indexes, rec.Index), append(offsets, rec.Offset)
-		}
-		if len(batch)+len(dead) >= chunk {
-			return flush()
-		}
-		return nil
-	})
-	if body.err != nil { // the connection failed, not the file: read it again later
-		return res, transientError{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, stallCause(sctx, body.err))}
-	}
-	var stop *cloudtrail.StopError
-	switch {
-	case errors.As(err, &stop):
-		bad(fmt.Errorf("reading s3://%s/%s stopped at byte %d, in record %d: %w", o.Bucket, o.Key, stop.Offset, stop.Index, stop.Err), stop.Index, stop.Offset, stop.Tail)
-		err = nil
-	case err != nil && !errors.As(err, new(transientError)):
-		return res, fmt.Errorf("decode s3://%s/%s: %w", o.Bucket, o.Key, err)
-	}
-	if err == nil {
-		err = flush()
-	}
-	return res, err
-}
-
-// stallTimeout is how long a request for an S3 object may go without an answer or without
-// more of the object before it is given up and the file read again later: a connection that
-// stopped answering would otherwise hold its notification for good.
-var stallTimeout = time.Minute
-
-var errStalled = errors.New("S3 sent nothing for the stall timeout")
-
-// stallCause returns err, naming the stall when that is why the request of ctx ended.
-func stallCause(ctx context.Context, err error) error {
-	if context.Cause(ctx) == errStalled {
-		return fmt.Errorf("%w (%s): %w", errStalled, stallTimeout, err)
+	err = parallel.Run(ctx, tasks...)
+	if exclude != nil {
+		log.Info("records excluded", "by_pattern", exclude.Counts())
 	}
 	return err
 }
 
-// readErrors remembers a failure of the underlying read, which tells a broken connection
-// (try again) from a broken file (dead letter). Each read runs under the stall guard.
-type readErrors struct {
-	r     io.Reader
-	guard *time.Timer
-	err   error
+// checkFlags checks the settings Run depends on before it connects to anything.
+func checkFlags(cfg config.Config) error {
+	if _, err := visibilitySeconds(cfg.VisibilityTimeout); err != nil {
+		return err
+	}
+	if _, err := waitSeconds(cfg.PollWait); err != nil {
+		return err
+	}
+	if cfg.MaxReceiveCount < 1 {
+		return fmt.Errorf("--max-receive-count %d: at least 1", cfg.MaxReceiveCount)
+	}
+	if cfg.ScanInterval < time.Second {
+		return fmt.Errorf("--scan-interval %s: at least 1s", cfg.ScanInterval)
+	}
+	if cfg.Fetchers < 1 {
+		return fmt.Errorf("--fetch-concurrency %d: at least 1", cfg.Fetchers)
+	}
+	return nil
 }
 
-func (r *readErrors) Read(p []byte) (int, error) {
-	r.guard.Reset(stallTimeout)
-	n, err := r.r.Read(p)
-	r.guard.Stop()
-	if err != nil && err != io.EOF {
-		r.err = err
+// syncConfigured stores the sources of the --sources file, or without one the source of
+// --s3-bucket and --sqs-queue. The file's enabled flags win over the console's at each start.
+func (f *fetcher) syncConfigured(ctx context.Context, file []sources.Source) error {
+	var flags []sources.Source
+	if f.cfg.SourcesFile == "" {
+		flags = []sources.Source{{ID: DefaultSource, Name: DefaultSource, Bucket: f.cfg.Bucket, Region: f.cfg.AWSRegion,
+			Environment: f.cfg.Environment, Queue: f.cfg.Queue, Enabled: true}}
 	}
-	return n, err
+	for i := range file {
+		if file[i].Environment == "" {
+			file[i].Environment = f.cfg.Environment
+		}
+		if file[i].Region == "" {
+			file[i].Region = f.cfg.AWSRegion
+		}
+	}
+	for _, s := range []struct {
+		origin string
+		list   []sources.Source
+	}{{sources.OriginFlags, flags}, {sources.OriginFile, file}} {
+		added, removed, err := f.store.Sync(ctx, s.origin, s.list, false)
+		if err != nil {
+			return err
+		}
+		if len(added)+len(removed) > 0 {
+			f.log.Info("sources changed", "origin", s.origin, "added", added, "removed", removed)
+		}
+	}
+	return nil
+}
+
+// follow reads the sources again every refreshEvery.
+func (f *fetcher) follow(ctx context.Context) error {
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := f.refresh(ctx); err != nil && ctx.Err() == nil {
+			f.log.Warn("sources not read again; keeping the last list", "err", err)
+		}
+	}
+}
+
+// refresh reads the sources and signals a change of the list.
+func (f *fetcher) refresh(ctx context.Context) error {
+	list, err := f.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !equalSources(list, f.sources) {
+		f.sources = list
+		close(f.changed)
+		f.changed = make(chan struct{})
+	}
+	return nil
+}
+
+func equalSources(a, b []sources.Source) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// enabled returns the enabled sources, by ID, and a channel closed when they change.
+func (f *fetcher) enabledWatch() ([]sources.Source, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sources.Source
+	for _, s := range f.sources {
+		if s.Enabled {
+			out = append(out, s)
+		}
+	}
+	return out, f.changed
+}
+
+func (f *fetcher) enabled() []sources.Source {
+	list, _ := f.enabledWatch()
+	return list
+}
+
+// sourceFor returns the enabled source that covers bucket/key (the longest prefix wins),
+// else fallback.
+func (f *fetcher) sourceFor(bucket, key string, fallback sources.Source) sources.Source {
+	list := f.enabled()
+	sort.Slice(list, func(i, j int) bool { return len(list[i].KeyPrefix()) > len(list[j].KeyPrefix()) })
+	for _, s := range list {
+		if s.Covers(bucket, key) {
+			return s
+		}
+	}
+	return fallback
+}
+
+// clients keeps the AWS clients of each region (and, with a role, each role) a source needs.
+type clients struct {
+	cfg config.Config
+	mu  sync.Mutex
+	by  map[string]*awsutil.Clients
+}
+
+func newClients(cfg config.Config) *clients {
+	return &clients{cfg: cfg, by: map[string]*awsutil.Clients{}}
+}
+
+// of returns the clients for s.
+func (c *clients) of(ctx context.Context, s sources.Source) (*awsutil.Clients, error) {
+	region := s.Region
+	if region == "" {
+		region = c.cfg.AWSRegion
+	}
+	id := region + "\x00" + s.RoleARN + "\x00" + s.ExternalID
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.by[id]; ok {
+		return cl, nil
+	}
+	cl, err := awsutil.New(ctx, region, c.cfg.AWSEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	c.by[id] = cl
+	return cl, nil
 }

@@ -5,13 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -22,11 +17,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
-	"github.com/trailstream/trailstream/pkg/kafkautil"
-	"github.com/trailstream/trailstream/pkg/s3event"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
 
@@ -63,8 +55,9 @@ func TestFetcher(t *testing.T) {
 	good := prefix + "111122223333_CloudTrail_us-east-1_20261121T1000Z_good file+1.json.gz"
 	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, good, gz([]byte(`{"Records":[`+string(sample)+`,{"eventID":"b","eventTime":"2026-11-21T10:00:00Z"}]}`))))
 	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, prefix+"big.json.gz", gz([]byte(big.String()))))
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/21/digest.json.gz", gz([]byte(`{"awsAccountId":"111122223333"}`))))
 	badFiles := map[string][]byte{
+		// A digest without its digestStartTime and the rest is not one.
+		"AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/21/digest.json.gz": gz([]byte(`{"awsAccountId":"111122223333"}`)),
 		prefix + "corrupt.json.gz": gz([]byte(`{"Records":[{"eventID":"x"}]}`))[:30],
 		prefix + "notjson.json.gz": gz([]byte(`this is not json`)),
 		prefix + "notrail.json.gz": gz([]byte(`{"foo":"bar"}`)),
@@ -455,86 +448,3 @@ func TestShutdownReleases(t *testing.T) {
 	}
 }
 
-// TestFileStall reads a file from an S3 endpoint that sends half of it and then nothing: the
-// read is given up after the stall timeout as a passing failure (the notification comes back),
-// instead of holding the notification for as long as the connection stays open. A file
-// that is slow between records but never silent for that long is read whole.
-func TestFileStall(t *testing.T) {
-	c := testenv.Config(t)
-	cl, _ := testenv.AWS(t, c)
-	defer func(d time.Duration) { stallTimeout = d }(stallTimeout)
-	stallTimeout = 500 * time.Millisecond
-
-	var recs strings.Builder
-	recs.WriteString(`{"Records":[`)
-	for i := 0; i < 2000; i++ {
-		if i > 0 {
-			recs.WriteByte(',')
-		}
-		fmt.Fprintf(&recs, `{"eventID":"stall-%d","eventTime":"2026-11-21T10:00:00Z","requestParameters":{"blob":"%s"}}`, i, noise(i, 200))
-	}
-	recs.WriteString(`]}`)
-	file := gz([]byte(recs.String()))
-	prefix := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/"
-	testenv.PutObject(t, cl, c, prefix+"stalls.json.gz", file)
-	testenv.PutObject(t, cl, c, prefix+"slow.json.gz", file)
-
-	target, _ := url.Parse(c.AWSEndpoint)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "stalls.json.gz"):
-			w.Header().Set("Content-Length", fmt.Sprint(len(file)))
-			w.WriteHeader(http.StatusOK)
-			w.Write(file[:len(file)/2])
-			w.(http.Flusher).Flush()
-			<-r.Context().Done() // and then nothing
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "slow.json.gz"):
-			w.Header().Set("Content-Length", fmt.Sprint(len(file)))
-			w.WriteHeader(http.StatusOK)
-			for i := 0; i < len(file); i += len(file) / 4 {
-				time.Sleep(stallTimeout / 3)
-				w.Write(file[i:min(i+len(file)/4, len(file))])
-				w.(http.Flusher).Flush()
-			}
-		default:
-			proxy.ServeHTTP(w, r)
-		}
-	}))
-	defer srv.Close()
-
-	ctx := context.Background()
-	brokers := c.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, 1, c.TopicRaw, c.TopicDeadLetter); err != nil {
-		t.Fatal(err)
-	}
-	stalling, err := awsutil.New(ctx, c.AWSRegion, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := kafkautil.OpenWriter(ctx, brokers, c.TopicRaw, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	dead, err := kafkautil.OpenWriter(ctx, brokers, c.TopicDeadLetter, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dead.Close()
-	f := &fetcher{cfg: c, log: slog.Default(), aws: stalling, raw: raw, dead: dead}
-
-	start := time.Now()
-	res, err := f.file(ctx, s3event.Object{Bucket: c.Bucket, Key: prefix + "stalls.json.gz"})
-	var te transientError
-	if !errors.As(err, &te) || !errors.Is(err, errStalled) {
-		t.Fatalf("stalled file: %v (%+v), want a passing failure naming the stall", err, res)
-	}
-	if took := time.Since(start); took > 10*stallTimeout {
-		t.Fatalf("the stall was noticed after %s, with a stall timeout of %s", took, stallTimeout)
-	}
-	res, err = f.file(ctx, s3event.Object{Bucket: c.Bucket, Key: prefix + "slow.json.gz"})
-	if err != nil || res.produced != 2000 {
-		t.Fatalf("slow file: %d records, %v; want all 2000", res.produced, err)
-	}
-}
