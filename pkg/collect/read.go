@@ -100,6 +100,21 @@ var ErrInFlight = Transient{errors.New("being read already")}
 // Get reads o from S3 with client. The error, a Transient, is returned only when o should be
 // read again later; every other outcome is in the ledger.
 func (r *Reader) Get(ctx context.Context, client *s3.Client, o Object) (Result, error) {
+	res, stored, err := r.Start(ctx, client, o)
+	if err == nil {
+		err = stored(ctx)
+	}
+	return res, err
+}
+
+// Stored waits until the ledger row of an object read is stored; its error is a Transient.
+type Stored func(ctx context.Context) error
+
+// Start is Get without waiting for the ledger, which stores many objects' rows at once:
+// the object is read when Start returns without an error, and recorded once stored returns
+// nil. Whoever acknowledges the object (deletes its notification, moves a checkpoint past it)
+// must wait for stored first.
+func (r *Reader) Start(ctx context.Context, client *s3.Client, o Object) (Result, Stored, error) {
 	return r.read(ctx, o, func(ctx context.Context) (io.ReadCloser, *int64, error) {
 		// The request is given up when S3 sends nothing for StallTimeout while the reader
 		// waits for it (not while it writes the records).
@@ -161,7 +176,11 @@ func (g *guarded) Close() error {
 
 // From reads o's content from body, as Get does (a local import).
 func (r *Reader) From(ctx context.Context, body io.Reader, o Object) (Result, error) {
-	return r.read(ctx, o, func(context.Context) (io.ReadCloser, *int64, error) { return io.NopCloser(body), nil, nil })
+	res, stored, err := r.read(ctx, o, func(context.Context) (io.ReadCloser, *int64, error) { return io.NopCloser(body), nil, nil })
+	if err == nil {
+		err = stored(ctx)
+	}
+	return res, err
 }
 
 // Skip records in the ledger that o is not read, with reason, as for objects other than
@@ -170,33 +189,59 @@ func (r *Reader) Skip(ctx context.Context, o Object, reason string) error {
 	k := layout.Parse(o.Key)
 	e := r.entry(o, k)
 	e.Outcome, e.Reason = ledger.OutcomeSkipped, reason
-	return r.record(ctx, e)
+	if err := r.Ledger.Record(ctx, e); err != nil {
+		return Transient{fmt.Errorf("s3://%s/%s not recorded in the ledger: %w", e.Bucket, e.Key, err)}
+	}
+	return nil
 }
 
 type opener func(ctx context.Context) (io.ReadCloser, *int64, error)
 
-func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, error) {
+// done is the Stored of an object nothing is recorded for.
+func done(context.Context) error { return nil }
+
+func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Stored, error) {
 	k := layout.Parse(o.Key)
 	res := Result{Kind: k.Kind}
 	if !r.claim(o) {
-		return res, ErrInFlight
+		return res, nil, ErrInFlight
 	}
-	defer r.release(o)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			r.release(o)
+		}
+	}
+	defer release()
 	if !r.Reread && !o.Checked {
 		seen, err := r.Ledger.Seen(ctx, o.Bucket, []string{o.Key})
 		if err != nil {
-			return res, Transient{err}
+			return res, nil, Transient{err}
 		}
 		if seen[o.Key] {
 			res.Seen = true
-			return res, nil
+			return res, done, nil
+		}
+	}
+	// The object stays claimed until its row is stored, so that no other path of this
+	// process reads it meanwhile.
+	record := func(e ledger.Entry) Stored {
+		released = true
+		p := r.Ledger.Add(e)
+		return func(ctx context.Context) error {
+			defer r.release(o)
+			if err := p.Wait(ctx); err != nil {
+				return Transient{fmt.Errorf("s3://%s/%s read, but not recorded in the ledger: %w", e.Bucket, e.Key, err)}
+			}
+			return nil
 		}
 	}
 	e := r.entry(o, k)
 	if k.Kind == layout.KindOther {
 		e.Outcome, e.Reason = ledger.OutcomeSkipped, k.Reason
 		res.Outcome = e.Outcome
-		return res, r.record(ctx, e)
+		return res, record(e), nil
 	}
 	body, size, err := open(ctx)
 	if err == nil {
@@ -218,11 +263,11 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, error
 	var te Transient
 	switch {
 	case errors.As(err, &te):
-		return res, err
+		return res, nil, err
 	case err != nil:
 		r.Log.Error("file cannot be read; reported on the dead-letter topic", "bucket", o.Bucket, "key", o.Key, "err", err)
 		if err := r.dead(ctx, []deadletter.Entry{r.deadLetter(o, err, nil)}); err != nil {
-			return res, err
+			return res, nil, err
 		}
 		e.Outcome, e.Reason = ledger.OutcomeFailed, err.Error()
 	case e.DeadLetters > 0:
@@ -231,7 +276,7 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, error
 		e.Outcome = ledger.OutcomeRead
 	}
 	res.Outcome = e.Outcome
-	return res, r.record(ctx, e)
+	return res, record(e), nil
 }
 
 // claim marks o as being read, unless it is already.
@@ -258,13 +303,6 @@ func (r *Reader) release(o Object) {
 func (r *Reader) entry(o Object, k layout.Key) ledger.Entry {
 	return ledger.Entry{Source: o.Source.ID, Bucket: o.Bucket, Key: o.Key, Kind: string(k.Kind), Account: k.Account,
 		Region: k.Region, Day: k.Day, ReadAt: time.Now(), Path: o.Path}
-}
-
-func (r *Reader) record(ctx context.Context, e ledger.Entry) error {
-	if err := r.Ledger.Record(ctx, e); err != nil {
-		return Transient{fmt.Errorf("s3://%s/%s read, but not recorded in the ledger: %w", e.Bucket, e.Key, err)}
-	}
-	return nil
 }
 
 func (r *Reader) dead(ctx context.Context, entries []deadletter.Entry) error {

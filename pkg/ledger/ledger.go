@@ -100,6 +100,24 @@ func New(conn driver.Conn, db string) *Ledger {
 // Record stores e, with others recorded at about the same time, and returns once it is
 // stored (or could not be).
 func (l *Ledger) Record(ctx context.Context, e Entry) error {
+	return l.Add(e).Wait(ctx)
+}
+
+// Pending is an entry on its way into the ledger.
+type Pending struct{ b *batch }
+
+// Wait returns once the entry is stored, or could not be.
+func (p *Pending) Wait(ctx context.Context) error {
+	select {
+	case <-p.b.done:
+		return p.b.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Add queues e for the next batch, which is stored within Wait, and returns at once.
+func (l *Ledger) Add(e Entry) *Pending {
 	l.mu.Lock()
 	b := l.cur
 	if b == nil {
@@ -113,12 +131,7 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	if full {
 		go l.flush(b)
 	}
-	select {
-	case <-b.done:
-		return b.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return &Pending{b}
 }
 
 // flush stores b, once.

@@ -225,6 +225,7 @@ func (f *fetcher) readFolder(ctx context.Context, src sources.Source, cp *source
 				return read, err
 			}
 		}
+		before := *cp
 		results, err := f.readPage(ctx, cl, src, keys, seen, path)
 		for i, k := range keys {
 			r := results[i]
@@ -247,8 +248,10 @@ func (f *fetcher) readFolder(ctx context.Context, src sources.Source, cp *source
 				cp.After = k
 			}
 		}
-		if perr := f.store.PutCheckpoints(context.WithoutCancel(ctx), *cp); perr != nil {
-			return read, perr
+		if *cp != before {
+			if perr := f.store.PutCheckpoints(context.WithoutCancel(ctx), *cp); perr != nil {
+				return read, perr
+			}
 		}
 		if err != nil {
 			return read, err
@@ -303,9 +306,12 @@ func (f *fetcher) readPage(ctx context.Context, cl *awsutil.Clients, src sources
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			start := time.Now()
-			res, err := f.reader.Get(fctx, cl.S3, collect.Object{Source: src, Bucket: src.Bucket, Key: k, Path: path, Checked: true})
+			res, stored, err := f.reader.Start(fctx, cl.S3, collect.Object{Source: src, Bucket: src.Bucket, Key: k, Path: path, Checked: true})
+			<-sem // the next file is read while this one's ledger row waits for its batch
+			if err == nil {
+				err = stored(fctx)
+			}
 			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)

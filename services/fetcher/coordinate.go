@@ -35,6 +35,9 @@ func (f *fetcher) coordinate(ctx context.Context, sh share) {
 			if st.NextScan.Before(next) {
 				next = st.NextScan
 			}
+			if due := checked[src.ID].Add(completeEvery(f.cfg.CompletenessGrace)); due.Before(next) {
+				next = due
+			}
 		}
 		f.sleep(ctx, time.Until(next), changed)
 	}
