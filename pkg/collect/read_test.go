@@ -66,7 +66,9 @@ func newReader(t *testing.T, c config.Config) *Reader {
 	t.Cleanup(func() { dead.Close() })
 	return &Reader{
 		Raw: raw, Ledger: ledger.New(testenv.ClickHouse(t, c), c.ClickHouseDatabase), Log: slog.Default(),
-		Dead: func(ctx context.Context, e []deadletter.Entry) error { return deadletter.Write(ctx, dead, e, slog.Default()) },
+		Dead: func(ctx context.Context, e []deadletter.Entry) error {
+			return deadletter.Write(ctx, dead, e, slog.Default())
+		},
 	}
 }
 
@@ -203,8 +205,8 @@ func TestKinds(t *testing.T) {
 
 	type row struct {
 		kind, outcome, reason, sha string
-		records                   uint32
-		first, last               time.Time
+		records                    uint32
+		first, last                time.Time
 	}
 	got := map[string]row{}
 	rows, err := conn.Query(ctx, "SELECT key, kind, outcome, reason, sha256, records, first_event, last_event FROM "+c.ClickHouseDatabase+".files")

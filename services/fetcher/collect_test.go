@@ -141,7 +141,10 @@ func TestBackfillResumed(t *testing.T) {
 
 	stop := start(t, c)
 	eventually(t, 120*time.Second, func() bool { _, keys := ledgerFiles(t, conn, c.ClickHouseDatabase); return keys >= 600 },
-		func() string { _, keys := ledgerFiles(t, conn, c.ClickHouseDatabase); return fmt.Sprintf("%d files read, want 600 before the stop", keys) })
+		func() string {
+			_, keys := ledgerFiles(t, conn, c.ClickHouseDatabase)
+			return fmt.Sprintf("%d files read, want 600 before the stop", keys)
+		})
 	stop()
 	_, before := ledgerFiles(t, conn, c.ClickHouseDatabase)
 	if before >= uint64(len(objects)) {
@@ -224,16 +227,22 @@ func TestScan(t *testing.T) {
 		return s
 	}
 	eventually(t, 30*time.Second, func() bool { return sourceOf(custom) == "custom" && sourceOf(tower) == "tower" },
-		func() string { return fmt.Sprintf("files read by sources %q and %q", sourceOf(custom), sourceOf(tower)) })
+		func() string {
+			return fmt.Sprintf("files read by sources %q and %q", sourceOf(custom), sourceOf(tower))
+		})
 	// Nothing new: 1 s, 2 s, 4 s, ...
 	eventually(t, 30*time.Second, func() bool { return state("custom").ScanInterval >= 4*time.Second },
-		func() string { return fmt.Sprintf("scan interval %s, want doubled to 4s", state("custom").ScanInterval) })
+		func() string {
+			return fmt.Sprintf("scan interval %s, want doubled to 4s", state("custom").ScanInterval)
+		})
 	fresh := logKey("trails/prod/AWSLogs/", "111122223333", "us-east-1", time.Now(), "c")
 	putAll(t, cl, c, map[string][]byte{fresh: gz(trailFile("fresh", 2, time.Now()))})
 	eventually(t, 30*time.Second, func() bool { return sourceOf(fresh) == "custom" },
 		func() string { return "the new file was not read" })
 	eventually(t, 10*time.Second, func() bool { s := state("custom"); return s.ScanInterval <= 2*time.Second && !s.LastNew.IsZero() },
-		func() string { return fmt.Sprintf("scan interval %s after new data, want back to 1s", state("custom").ScanInterval) })
+		func() string {
+			return fmt.Sprintf("scan interval %s after new data, want back to 1s", state("custom").ScanInterval)
+		})
 	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 3+4+2 {
 		t.Fatalf("raw topic holds %d records, want 9", n)
 	}

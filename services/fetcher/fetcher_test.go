@@ -447,4 +447,3 @@ func TestShutdownReleases(t *testing.T) {
 		t.Fatalf("received %d messages %s after the stop, want the notification back at once", len(out.Messages), time.Since(stopped))
 	}
 }
-
