@@ -42,8 +42,8 @@ func service(groups []config.Group, run func(context.Context, config.Config) err
 }
 
 var targets = []target{
-	{"fetcher", "read notified CloudTrail files from S3, one Kafka message per record",
-		service([]config.Group{config.AWS, config.Kafka}, fetcher.Run)},
+	{"fetcher", "collect CloudTrail files from S3 (notifications, backfill, scans), one Kafka message per record",
+		service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Collect}, fetcher.Run)},
 	{"normalizer", "turn raw records into normalized Avro events",
 		service([]config.Group{config.Kafka, config.Batch, config.Enrich, config.ClickHouse}, normalizer.Run)},
 	{"detector", "run windowed detection rules over the events",
@@ -57,7 +57,7 @@ var targets = []target{
 	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.KafkaBrokers = "" // empty means: start the embedded broker
-			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts}, all.Run)(fs, c)
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts, config.Collect}, all.Run)(fs, c)
 		}},
 	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
