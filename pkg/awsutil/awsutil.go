@@ -10,12 +10,14 @@ package awsutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -185,4 +187,24 @@ func QueueRegion(queueURL string) string {
 		return parts[0]
 	}
 	return ""
+}
+
+// BucketRegion returns the region of bucket: S3 names it (x-amz-bucket-region) in its answer
+// to HeadBucket from any region, a redirect or a refusal included. For a trail's bucket, which
+// may be in another region than the trail.
+func BucketRegion(ctx context.Context, c *s3.Client, bucket string) (string, error) {
+	out, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil && aws.ToString(out.BucketRegion) != "" {
+		return aws.ToString(out.BucketRegion), nil
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if r := re.Response.Header.Get("X-Amz-Bucket-Region"); r != "" {
+			return r, nil
+		}
+	}
+	if err == nil {
+		err = errors.New("S3 did not say")
+	}
+	return "", fmt.Errorf("region of bucket %s: %w", bucket, err)
 }

@@ -304,3 +304,39 @@ func TestQueueRegion(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketRegion(t *testing.T) {
+	s3srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/here":
+			w.Header().Set("X-Amz-Bucket-Region", "eu-west-1")
+		case "/elsewhere":
+			w.Header().Set("X-Amz-Bucket-Region", "ap-south-1")
+			w.WriteHeader(http.StatusMovedPermanently)
+		case "/forbidden":
+			w.Header().Set("X-Amz-Bucket-Region", "sa-east-1")
+			w.WriteHeader(http.StatusForbidden)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(s3srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	cl, err := awsutil.New(ctx(t), "us-east-1", s3srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ bucket, want, wantErr string }{
+		{"here", "eu-west-1", ""},
+		{"elsewhere", "ap-south-1", ""},
+		{"forbidden", "sa-east-1", ""},
+		{"missing", "", "region of bucket missing"},
+	}
+	for _, tt := range tests {
+		got, err := awsutil.BucketRegion(ctx(t), cl.S3, tt.bucket)
+		if got != tt.want || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("BucketRegion(%s) = %q, %v; want %q, %q", tt.bucket, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

@@ -122,7 +122,8 @@ func New(t testing.TB) *Server {
 // Env points the AWS SDK of the test process at s for CloudTrail, EC2 and STS
 // (AWS_ENDPOINT_URL_CLOUDTRAIL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_STS), gives it k as its
 // credentials, and keeps it from reading the user's AWS configuration files or the instance
-// metadata service. It uses t.Setenv, so the test cannot be parallel.
+// metadata service. The region stays the caller's to set (AWS_REGION, or the Region of
+// awsutil.Access). It uses t.Setenv, so the test cannot be parallel.
 func (s *Server) Env(t testing.TB, k Key) {
 	dir := t.TempDir()
 	for name, v := range map[string]string{
