@@ -1,12 +1,14 @@
 // Package console serves trailstream's web console: the six CloudTrail dashboards of the
 // events stored in ClickHouse, drawn in the browser from a JSON API, an events search with
-// drill-down, the admin-users upload, and a health endpoint.
+// drill-down, the admin-users upload, the sources page (collection's scheduler and status),
+// and a health endpoint.
 //
 // Routes:
 //
 //	GET /, /d/{dashboard}   a dashboard (overview, user-monitoring, network-security, operations,
 //	                        console-logins, s3-public) with the filters in the query
 //	GET /detections         the detections page: detections over time, by rule, and the list
+//	GET /sources            the sources page: collection's scheduler and status (see sources.go)
 //	GET /events             the events search page (?detection_id=ID: that detection's events)
 //	GET /api/dashboards     the dashboards and their panels: id, title, kind, columns, window;
 //	                        and the detections page's panels
@@ -19,6 +21,13 @@
 //	GET /api/admin-users    the admin users in force: {"admin_users": ["alice", ...]}
 //	PUT /api/admin-users    replace them with admin_users.csv (curl -T admin_users.csv URL);
 //	                        POST does the same: {"admin_users": N}
+//	GET /api/sources        every source with its collection status (?days=N or from, to: the
+//	                        completeness days, UTC, 7 by default)
+//	GET /api/sources/{id}   one source, every backfill day and up to 1000 missing files
+//	POST /api/sources       add a source (JSON or a form): name, bucket, prefix, region, role_arn,
+//	                        external_id, environment, queue, enabled; 201, 400 with the reason
+//	POST /api/sources/{id}/enable, /disable   switch a source on or off
+//	DELETE /api/sources/{id}  remove a source added on the console (409 for the others)
 //	GET /healthz            200 "ok" when ClickHouse answers, 503 with the reason otherwise
 //
 // The time is range (15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or a Go duration, ending now) or
@@ -30,8 +39,8 @@
 // selects the detections with an event that matches it.
 //
 // Every asset is embedded in the binary; the page makes no request outside the console.
-// Browsers' cross-origin PUT and POST requests are refused, so no other web site can change
-// the admin users through a visitor's browser.
+// Browsers' cross-origin PUT, POST and DELETE requests are refused, so no other web site can
+// change the admin users or the sources through a visitor's browser.
 package console
 
 import (
@@ -59,16 +68,20 @@ import (
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/geo"
+	"github.com/trailstream/trailstream/pkg/sources"
 )
 
 // web holds the page template and the static assets. static/vendor (Apache ECharts and the
 // world map) is built by `make assets` from the pinned npm packages and is not committed; a
 // binary built without it serves pages that say how to build it.
 //
-//go:embed web/index.html web/static
+//go:embed web/index.html web/sources.html web/static
 var web embed.FS
 
-var page = template.Must(template.ParseFS(web, "web/index.html"))
+var (
+	page            = template.Must(template.ParseFS(web, "web/index.html"))
+	sourcesTemplate = template.Must(template.ParseFS(web, "web/sources.html"))
+)
 
 // builtMarker is the file the asset build writes last.
 const builtMarker = "web/static/vendor/manifest.json"
@@ -95,6 +108,12 @@ type Options struct {
 	// HomeCountries are the ISO 3166-1 alpha-2 codes of the countries whose console
 	// sign-ins logins-outside-country leaves out; none: every country is abroad.
 	HomeCountries []string
+	// CompletenessGrace is how long after its digest was read a file the digest lists may
+	// be absent from the ledger before the sources page counts it missing
+	// (--completeness-grace); 0: config.Default's, 30 minutes.
+	CompletenessGrace time.Duration
+
+	now func() time.Time // the clock of the sources page; time.Now when nil (see WithClock in the tests)
 }
 
 // Run serves the console on cfg.ConsoleAddr until ctx is cancelled, then shuts the server
@@ -117,7 +136,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("console: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           Handler(conn, cfg.ClickHouseDatabase, Options{HomeCountries: home}),
+		Handler:           Handler(conn, cfg.ClickHouseDatabase, Options{HomeCountries: home, CompletenessGrace: cfg.CompletenessGrace}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      queryTimeout + 15*time.Second,
@@ -151,7 +170,15 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 			http.Error(w, fmt.Sprintf("console misconfigured: ClickHouse database name %q: use letters, digits and _", db), http.StatusServiceUnavailable)
 		}))
 	}
-	s := &server{conn: conn, db: db, store: newStore(conn, db, o.HomeCountries)}
+	grace := o.CompletenessGrace
+	if grace <= 0 {
+		grace = config.Default().CompletenessGrace
+	}
+	clock := o.now
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &server{conn: conn, db: db, store: newStore(conn, db, o.HomeCountries), sources: sources.NewStore(conn, db), grace: grace, now: clock}
 	static, _ := fs.Sub(web, "web/static")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.dashboard(w, r, dashboards[0]) })
@@ -165,6 +192,7 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /detections", s.detectionsPage)
 	mux.HandleFunc("GET /events", s.eventsPage)
+	mux.HandleFunc("GET /sources", s.sourcesPage)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/panels", s.listPanels)
@@ -174,6 +202,12 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	mux.HandleFunc("GET /api/detections/summary", s.summary)
 	mux.HandleFunc("GET /api/detections/{id}", s.detectionAPI)
 	mux.HandleFunc(adminUsersPath, s.adminUsers)
+	mux.HandleFunc("GET /api/sources", s.sourcesAPI)
+	mux.HandleFunc("POST /api/sources", s.addSource)
+	mux.HandleFunc("GET /api/sources/{id}", s.sourceAPI)
+	mux.HandleFunc("POST /api/sources/{id}/enable", s.setEnabled(true))
+	mux.HandleFunc("POST /api/sources/{id}/disable", s.setEnabled(false))
+	mux.HandleFunc("DELETE /api/sources/{id}", s.removeSource)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return secure(http.NewCrossOriginProtection().Handler(mux))
 }
@@ -191,9 +225,12 @@ func secure(h http.Handler) http.Handler {
 }
 
 type server struct {
-	conn  driver.Conn
-	db    string
-	store *store
+	conn    driver.Conn
+	db      string
+	store   *store
+	sources *sources.Store
+	grace   time.Duration // --completeness-grace
+	now     func() time.Time
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -439,6 +476,18 @@ func severityOptions() []rangeOption {
 	return out
 }
 
+// navLinks is the navigation bar of the page id: the dashboards, the detections, the
+// sources and the events search.
+func navLinks(id string) []navLink {
+	var nav []navLink
+	for _, d := range dashboards {
+		nav = append(nav, navLink{Path: "/d/" + d.ID, Title: d.Title, Active: d.ID == id})
+	}
+	return append(nav, navLink{Path: "/" + detectionsInfo.ID, Title: detectionsInfo.Title, Active: id == detectionsInfo.ID},
+		navLink{Path: "/" + sourcesInfo.ID, Title: sourcesInfo.Title, Active: id == sourcesInfo.ID},
+		navLink{Path: "/events", Title: "Events", Active: id == "events"})
+}
+
 func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, description string, ps []panel) {
 	q := r.URL.Query()
 	pg := dashboardPage{
@@ -454,11 +503,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	if !pg.Built {
 		pg.Problem = notBuilt
 	}
-	for _, d := range dashboards {
-		pg.Nav = append(pg.Nav, navLink{Path: "/d/" + d.ID, Title: d.Title, Active: d.ID == id})
-	}
-	pg.Nav = append(pg.Nav, navLink{Path: "/" + detectionsInfo.ID, Title: detectionsInfo.Title, Active: id == detectionsInfo.ID},
-		navLink{Path: "/events", Title: "Events", Active: id == "events"})
+	pg.Nav = navLinks(id)
 	texts := filterInputs
 	if id == detectionsInfo.ID {
 		texts = detectionTextFilters

@@ -228,6 +228,24 @@ func (b *Browser) CheckClean() {
 	b.problems = nil
 }
 
+// Forgive forgets the problems recorded so far that contain substr and returns how many
+// there were: for a step that makes the page log an error on purpose, as Chromium does
+// for every answer of status 400 or more that a page fetches.
+func (b *Browser) Forgive(substr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kept, n := b.problems[:0], 0
+	for _, p := range b.problems {
+		if strings.Contains(p, substr) {
+			n++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	b.problems = kept
+	return n
+}
+
 // Open navigates to path (with its query) and returns the panels once none is loading.
 func (b *Browser) Open(path string) []PanelState {
 	b.t.Helper()
