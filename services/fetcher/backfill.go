@@ -30,7 +30,7 @@ import (
 func (f *fetcher) planBackfill(ctx context.Context, src sources.Source, st *sources.State) error {
 	if f.cfg.BackfillSince < 0 {
 		st.Backfill = sources.BackfillOff
-		return nil
+		return f.store.PutState(ctx, *st)
 	}
 	now := time.Now()
 	since := time.Unix(0, 0).UTC()

@@ -12,9 +12,20 @@ import (
 // and checking its completeness, until ctx (the generation) ends.
 func (f *fetcher) coordinate(ctx context.Context, sh share) {
 	checked := map[string]time.Time{} // completeness, by source
+	var discovered time.Time
+	discover := f.cfg.DiscoverTrails.Or(f.cfg.AWSEndpoint == "") && sh.owns("discovery")
 	for ctx.Err() == nil {
+		if discover && time.Since(discovered) >= discoverEvery {
+			discovered = time.Now()
+			if err := f.discoverTrails(ctx); err != nil && ctx.Err() == nil {
+				f.log.Warn("trail discovery incomplete; trying again in "+discoverEvery.String(), "err", err)
+			}
+		}
 		list, changed := f.enabledWatch()
 		next := time.Now().Add(refreshEvery)
+		if discover && discovered.Add(discoverEvery).Before(next) {
+			next = discovered.Add(discoverEvery)
+		}
 		states, err := f.store.States(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -30,6 +41,12 @@ func (f *fetcher) coordinate(ctx context.Context, sh share) {
 			st, ok := states[src.ID]
 			if !ok {
 				st = sources.State{Source: src.ID, Backfill: sources.BackfillPending, ScanInterval: f.cfg.ScanInterval}
+				if src.Queue != "" { // notified, and backfilled: the first scan is a safety net
+					st.NextScan = time.Now().Add(f.cfg.ScanInterval)
+				}
+				if err := f.store.PutState(ctx, st); err != nil {
+					continue // tried again next round
+				}
 			}
 			f.coordinateOne(ctx, src, &st, checked)
 			if st.NextScan.Before(next) {

@@ -124,11 +124,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return backoff.Stopped(ctx, err)
 	}
 	log.Info("fetching", "sources", len(f.enabled()), "to", cfg.TopicRaw, "backfill_since", cfg.BackfillSince, "scan_interval", cfg.ScanInterval)
-	tasks := []func(context.Context) error{f.follow, f.queues, f.collect}
-	if cfg.DiscoverTrails.Or(cfg.AWSEndpoint == "") {
-		tasks = append(tasks, f.discover)
-	}
-	err = parallel.Run(ctx, tasks...)
+	err = parallel.Run(ctx, f.follow, f.queues, f.collect)
 	if exclude != nil {
 		log.Info("records excluded", "by_pattern", exclude.Counts())
 	}
@@ -284,10 +280,11 @@ func (c *clients) of(ctx context.Context, s sources.Source) (*awsutil.Clients, e
 	if cl, ok := c.by[id]; ok {
 		return cl, nil
 	}
-	cl, err := awsutil.New(ctx, region, c.cfg.AWSEndpoint)
+	cfg, err := awsutil.Load(ctx, awsutil.Access{Region: region, Endpoint: c.cfg.AWSEndpoint, RoleARN: s.RoleARN, ExternalID: s.ExternalID})
 	if err != nil {
 		return nil, err
 	}
+	cl := awsutil.NewClients(cfg, c.cfg.AWSEndpoint)
 	c.by[id] = cl
 	return cl, nil
 }

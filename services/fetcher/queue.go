@@ -113,11 +113,12 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 		if err != nil {
 			return err
 		}
-		url, err := cl.QueueURL(ctx, src.Queue)
+		qcl := cl.InRegion(awsutil.QueueRegion(src.Queue)) // the queue may be in another region than the bucket
+		url, err := qcl.QueueURL(ctx, src.Queue)
 		if err != nil {
 			return err
 		}
-		q = &queue{f: f, src: src, sqs: cl.SQS, cl: cl, url: url, log: log}
+		q = &queue{f: f, src: src, sqs: qcl.SQS, cl: cl, url: url, log: log}
 		return nil
 	}); err != nil {
 		return
