@@ -64,7 +64,14 @@ type Reader struct {
 
 	mu       sync.Mutex
 	inFlight map[string]bool
+	// recent are the objects this reader recorded lately, oldest first: an object checked
+	// against the ledger before another path of this process recorded it is not read twice.
+	recent     map[string]bool
+	recentList []string
 }
+
+// recentMax bounds Reader.recent.
+const recentMax = 1 << 14
 
 // Object is one object to read.
 type Object struct {
@@ -214,6 +221,10 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 		}
 	}
 	defer release()
+	if !r.Reread && o.Checked && r.wasRecent(o) {
+		res.Seen = true
+		return res, done, nil
+	}
 	if !r.Reread && !o.Checked {
 		seen, err := r.Ledger.Seen(ctx, o.Bucket, []string{o.Key})
 		if err != nil {
@@ -234,6 +245,7 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 			if err := p.Wait(ctx); err != nil {
 				return Transient{fmt.Errorf("s3://%s/%s read, but not recorded in the ledger: %w", e.Bucket, e.Key, err)}
 			}
+			r.remember(o)
 			return nil
 		}
 	}
@@ -292,6 +304,31 @@ func (r *Reader) claim(o Object) bool {
 	}
 	r.inFlight[id] = true
 	return true
+}
+
+// remember adds o to the recent objects.
+func (r *Reader) remember(o Object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recent == nil {
+		r.recent = map[string]bool{}
+	}
+	id := o.Bucket + "/" + o.Key
+	if r.recent[id] {
+		return
+	}
+	if len(r.recentList) >= recentMax {
+		delete(r.recent, r.recentList[0])
+		r.recentList = r.recentList[1:]
+	}
+	r.recent[id] = true
+	r.recentList = append(r.recentList, id)
+}
+
+func (r *Reader) wasRecent(o Object) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recent[o.Bucket+"/"+o.Key]
 }
 
 func (r *Reader) release(o Object) {

@@ -299,3 +299,27 @@ func TestFilter(t *testing.T) {
 		t.Error("no patterns: a filter that drops")
 	}
 }
+
+// TestCheckedThenRecorded reads an object that a caller checked against the ledger before
+// another path of the process read it: it is not read twice.
+func TestCheckedThenRecorded(t *testing.T) {
+	c := testenv.Config(t)
+	cl, _ := testenv.AWS(t, c)
+	r := newReader(t, c)
+	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/30/111122223333_CloudTrail_us-east-1_20261130T1005Z_twice.json.gz"
+	testenv.PutObject(t, cl, c, key, gz([]byte(`{"Records":[{"eventID":"1","eventTime":"2026-11-30T10:00:00Z"}]}`)))
+	ctx := context.Background()
+	src := sources.Source{ID: "s"}
+	// A backfill page checked the ledger: the key is not there. Meanwhile a notification
+	// reads it.
+	if res, err := r.Get(ctx, cl.S3, Object{Source: src, Bucket: c.Bucket, Key: key, Path: ledger.PathNotification}); err != nil || res.Records != 1 {
+		t.Fatalf("notification: %+v, %v", res, err)
+	}
+	res, err := r.Get(ctx, cl.S3, Object{Source: src, Bucket: c.Bucket, Key: key, Path: ledger.PathBackfill, Checked: true})
+	if err != nil || !res.Seen || res.Records != 0 {
+		t.Fatalf("backfill after the notification: %+v, %v; want it seen, not read again", res, err)
+	}
+	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 1 {
+		t.Fatalf("raw topic holds %d records, want 1", n)
+	}
+}
