@@ -15,7 +15,7 @@ WEB := services/console/web
 WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
 WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console fuzz clean
+.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console bench-backfill fuzz clean
 
 ## build: the console's browser assets, then the trailstream binary in bin/
 build: assets
@@ -76,6 +76,10 @@ bench-normalize:
 bench-detect:
 	bench/detect.sh
 
+## bench-backfill: one bucket of 2,000 generated files (400,000 records; BENCH_BACKFILL_RECORDS for another size) read through notifications and through backfill in one run: both rates, their ratio (goal 0.9 or more) and the listing time per 1,000 objects
+bench-backfill: stack-up
+	go test -run '^$$' -bench BenchmarkCollect -benchtime 1x -timeout 60m ./services/fetcher
+
 ## bench-console: every console panel timed at its default window and at 30 days on 10 million generated events (BENCH_CONSOLE_EVENTS for fewer; kept in database bench_console); table in bench/results/console.md
 bench-console: stack-up
 	go run ./bench/console
@@ -89,6 +93,11 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzLookup$$' -fuzztime $(FUZZTIME) ./pkg/geo
 	go test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./pkg/rules
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/rules/ruletest
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/layout
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/sources
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/digest
+	go test -run '^$$' -fuzz '^FuzzDecodeRegions$$' -fuzztime $(FUZZTIME) ./pkg/awsutil
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./deploy/aws
 
 ## clean: the built binary and the console's built assets (the local stack's data in .local/ is kept; stack-down stops it)
 clean:
