@@ -295,3 +295,30 @@ func (l *Ledger) Cadence(ctx context.Context, source string, since time.Time) ([
 	}
 	return out, rows.Err()
 }
+
+// Changed returns the files that the digests of source for the hours since since list and
+// that were read with content of another SHA-256 than the digest gives: changed after
+// CloudTrail delivered them, or read from somewhere else. At most limit, oldest hour first.
+func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, limit int) ([]Missing, error) {
+	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT source, digest_key, bucket, key, account_id, aws_region, hour, sha256
+		FROM %[1]s.digest_files
+		ANY INNER JOIN (
+			SELECT bucket, key, sha256 AS read_sha256 FROM %[1]s.files
+			WHERE day >= toDate(?) - 1 AND sha256 != '' AND outcome IN ('read', 'partial')
+		) USING (bucket, key)
+		WHERE source = ? AND hour >= ? AND sha256 != '' AND read_sha256 != sha256
+		ORDER BY hour, key LIMIT ?`, l.db), sources.Clamp(since), source, sources.Clamp(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("changed files of %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []Missing
+	for rows.Next() {
+		var m Missing
+		if err := rows.Scan(&m.Source, &m.DigestKey, &m.Bucket, &m.Key, &m.Account, &m.Region, &m.Hour, &m.SHA256); err != nil {
+			return nil, fmt.Errorf("changed files of %s: %w", source, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -72,4 +72,26 @@ func TestRecordSeenMissing(t *testing.T) {
 	if missing, _ := l.Missing(ctx, "s", day.Add(2*time.Hour), 30*time.Minute, 100); len(missing) != 0 {
 		t.Fatalf("Missing since after the digest hours = %+v", missing)
 	}
+
+	// A file read with another content than its digest lists.
+	if err := l.Record(ctx, Entry{Source: "s", Bucket: "b", Key: key(60), Kind: "log", Day: day, SHA256: "aaaa", ReadAt: time.Now(), Outcome: OutcomeRead}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(ctx, Entry{Source: "s", Bucket: "b", Key: key(61), Kind: "log", Day: day, SHA256: "bbbb", ReadAt: time.Now(), Outcome: OutcomeRead}); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Digest(ctx, []DigestFile{
+		{Source: "s", DigestKey: "d4", Bucket: "b", Key: key(60), Hour: day, SHA256: "aaaa", ReadAt: old},
+		{Source: "s", DigestKey: "d4", Bucket: "b", Key: key(61), Hour: day, SHA256: "cccc", ReadAt: old},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := l.Changed(ctx, "s", day.Add(-24*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 1 || changed[0].Key != key(61) || changed[0].SHA256 != "cccc" {
+		t.Fatalf("Changed = %+v, want file 61 only", changed)
+	}
 }

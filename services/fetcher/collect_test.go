@@ -288,6 +288,13 @@ func TestGapHealed(t *testing.T) {
 		}
 		files = append(files, digest.LogFile{Bucket: c.Bucket, Key: k, Hash: h, HashAlgorithm: "SHA-256", Oldest: hour, Newest: hour.Add(time.Minute)})
 	}
+	// A third file is listed with the hash of what CloudTrail wrote, and stored altered.
+	altered := logKey("AWSLogs/", account, "us-east-1", hour.Add(15*time.Minute), "altered")
+	h, err := digest.HashLogFile(bytes.NewReader(trailFile("altered", 4, hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, digest.LogFile{Bucket: c.Bucket, Key: altered, Hash: h, HashAlgorithm: "SHA-256", Oldest: hour, Newest: hour})
 	digestKey := fmt.Sprintf("AWSLogs/%s/CloudTrail-Digest/us-east-1/%s/%s_CloudTrail-Digest_us-east-1_main_us-east-1_%s.json.gz",
 		account, hour.Format("2006/01/02"), account, hour.Add(time.Hour).Format("20060102T150405Z"))
 	var dg bytes.Buffer
@@ -295,15 +302,26 @@ func TestGapHealed(t *testing.T) {
 		Oldest: hour, Newest: hour.Add(time.Minute), Files: files}); err != nil {
 		t.Fatal(err)
 	}
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, altered, gz(trailFile("altered", 3, hour))))
 	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, delivered, gz(body[delivered])))
 	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, digestKey, dg.Bytes()))
 	c.BackfillSince = -1
 	start(t, c)
 
-	msgs := testenv.ReadTopic(t, c.Brokers(), c.TopicDetections, 1, 60*time.Second)
-	d, err := model.DecodeDetection(msgs[0].Value)
-	if err != nil {
-		t.Fatal(err)
+	byRule := map[string]*model.Detection{}
+	for _, m := range testenv.ReadTopic(t, c.Brokers(), c.TopicDetections, 2, 60*time.Second) {
+		d, err := model.DecodeDetection(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byRule[d.RuleID] = d
+	}
+	if ch := byRule[RuleCollectionChanged]; ch == nil || !strings.Contains(ch.Context, altered) || strings.Contains(ch.Context, delivered) {
+		t.Fatalf("file-changed detection %+v, want one of %s alone", ch, altered)
+	}
+	d := byRule[RuleCollectionGap]
+	if d == nil {
+		t.Fatalf("no collection-gap detection: %v", byRule)
 	}
 	var ctx struct {
 		Keys    []string `json:"keys"`
@@ -325,7 +343,7 @@ func TestGapHealed(t *testing.T) {
 		return p
 	}
 	eventually(t, 30*time.Second, func() bool { return path() == "heal" }, func() string { return fmt.Sprintf("lost file's ledger path %q, want heal", path()) })
-	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 5 {
-		t.Fatalf("raw topic holds %d records, want the 2 delivered and the 3 healed", n)
+	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 8 {
+		t.Fatalf("raw topic holds %d records, want the 2+3 delivered and the 3 healed", n)
 	}
 }

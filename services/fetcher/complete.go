@@ -27,8 +27,9 @@ import (
 
 // Rule IDs of the collection's detections.
 const (
-	RuleCollectionGap    = "collection-gap"
-	RuleCollectionSilent = "collection-silent"
+	RuleCollectionGap     = "collection-gap"
+	RuleCollectionSilent  = "collection-silent"
+	RuleCollectionChanged = "collection-file-changed"
 )
 
 // completeEvery is how often a source's completeness is checked.
@@ -55,6 +56,13 @@ func (f *fetcher) complete(ctx context.Context, src sources.Source, st sources.S
 	var dets []model.Detection
 	for _, g := range gaps(missing) {
 		dets = append(dets, gapDetection(src, g))
+	}
+	changed, err := f.ledger.Changed(ctx, src.ID, since, 10000)
+	if err != nil {
+		return err
+	}
+	for _, g := range gaps(changed) {
+		dets = append(dets, changedDetection(src, g))
 	}
 	silent, err := f.silent(ctx, src)
 	if err != nil {
@@ -150,6 +158,25 @@ func gapDetection(src sources.Source, g gap) model.Detection {
 			"pipeline. The files may have been deleted or moved before they were read (defense evasion), or collection failed. " +
 			"--heal fetches them once they can be read.",
 		Tags: []string{"attack.defense_evasion", "attack.t1070"}, Source: "collection", Context: string(ctx),
+	}
+}
+
+func changedDetection(src sources.Source, g gap) model.Detection {
+	ctx, _ := json.Marshal(map[string]any{
+		"source": src.ID, "bucket": g.bucket, "region": g.region, "hour": g.hour.Format(time.RFC3339),
+		"changed": len(g.keys), "keys": g.keys, "digests": g.digests,
+	})
+	return model.Detection{
+		DetectionID: rules.DetectionID(RuleCollectionChanged, src.ID, g.account, g.region, g.hour.Format(time.RFC3339), fmt.Sprint(len(g.keys))),
+		RuleID:      RuleCollectionChanged, Severity: "critical",
+		Title: fmt.Sprintf("%d CloudTrail log file(s) of %s %s from the hour %s differ from what CloudTrail delivered", len(g.keys),
+			g.account, g.region, g.hour.Format("2006-01-02 15:04Z")),
+		AccountID: g.account, Environment: src.Environment, ResourceType: "CloudTrail log file", ResourceName: "s3://" + g.bucket + "/" + g.keys[0],
+		FirstTime: g.hour, LastTime: g.hour.Add(time.Hour), DetectedAt: time.Now().UTC(),
+		Description: "The SHA-256 of a log file as read differs from the hash its CloudTrail digest lists: the file was changed " +
+			"after delivery (events altered or removed to cover tracks), or replaced. The digest itself is not verified: " +
+			"aws cloudtrail validate-logs checks its signature.",
+		Tags: []string{"attack.defense_evasion", "attack.t1070", "attack.t1565.001"}, Source: "collection", Context: string(ctx),
 	}
 }
 
