@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -36,8 +37,9 @@ func BenchmarkCollect(b *testing.B) {
 		}
 		records = n
 	}
+	defer func(l *slog.Logger) { slog.SetDefault(l) }(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	c := testenv.Config(b)
-	c.LogLevel = "warn"
 	cl, queueURL := testenv.AWS(b, c)
 	ctx := context.Background()
 

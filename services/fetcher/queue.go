@@ -124,6 +124,10 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 		return
 	}
 	log.Info("reading notifications", "queue", q.url)
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, inFlight)
+	)
 	wait := time.Second // after a failed receive
 	for ctx.Err() == nil {
 		// A shutdown does not cut a receive short: SQS may still answer a receive whose
@@ -132,7 +136,7 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 		// shutdown began is released at once.
 		pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.PollWait+30*time.Second)
 		out, err := q.sqs.ReceiveMessage(pollCtx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(q.url), MaxNumberOfMessages: 10, WaitTimeSeconds: pollWait, VisibilityTimeout: visibility,
+			QueueUrl: aws.String(q.url), MaxNumberOfMessages: receiveMax, WaitTimeSeconds: pollWait, VisibilityTimeout: visibility,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
 		})
 		cancel()
@@ -149,17 +153,32 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 			continue
 		}
 		wait = time.Second
-		var wg sync.WaitGroup
 		for _, m := range out.Messages {
+			slots <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() { <-slots }()
 				q.handle(ctx, m)
 			}()
 		}
-		wg.Wait()
+		// The next receive waits for room for a whole one, not for this one's files.
+		for range receiveMax {
+			slots <- struct{}{}
+		}
+		for range receiveMax {
+			<-slots
+		}
 	}
+	wg.Wait()
 }
+
+// receiveMax is the most messages one SQS receive returns; inFlight how many notifications
+// one queue's poller handles at once.
+const (
+	receiveMax = 10
+	inFlight   = 4 * receiveMax
+)
 
 // release makes messages visible to other fetchers again at once. It is used on shutdown,
 // so it does not depend on the service's context.
