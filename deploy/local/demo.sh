@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # demo.sh runs trailstream on one machine (`make demo` calls it after building bin/trailstream):
 # the local stack, every service in one process (`trailstream all`, embedded in-memory Kafka),
-# 20,000 synthetic CloudTrail records of the last 24 hours through the whole pipeline, the
-# generated accounts' admin list uploaded to the console, then the console until Ctrl-C.
+# 10,000 synthetic CloudTrail records of the day before stored in the bucket unnotified (the
+# fetcher backfills them; one file their digests list is missing), then 20,000 of the last 24
+# hours, with Insights, notified through the whole pipeline, the generated accounts' admin list
+# uploaded to the console, then the console until Ctrl-C.
 #
-# Settings (environment): DEMO_EVENTS (20000), DEMO_SPAN (24h: the records fall in the span
+# Settings (environment): DEMO_EVENTS (20000), DEMO_HISTORY_EVENTS (10000), DEMO_SPAN (24h: the records fall in the span
 # before now), TRAILSTREAM_CONSOLE_ADDR (127.0.0.1:8080), and every other TRAILSTREAM_*
 # variable the binary reads.
 set -euo pipefail
@@ -15,6 +17,7 @@ bin="$repo/bin/trailstream"
 state=${TRAILSTREAM_LOCAL_DIR:-$repo/.local}
 log="$state/trailstream-all.log"
 events=${DEMO_EVENTS:-20000}
+history=${DEMO_HISTORY_EVENTS:-10000}
 span=${DEMO_SPAN:-24h}
 console="http://${TRAILSTREAM_CONSOLE_ADDR:-127.0.0.1:8080}"
 
@@ -34,6 +37,16 @@ fi
 
 # Short receives, so that Ctrl-C stops the fetcher within two seconds.
 export TRAILSTREAM_SQS_WAIT_TIME=${TRAILSTREAM_SQS_WAIT_TIME:-2s}
+# The collection's proof and safety net on a demo's time scale: a file a digest lists is
+# missing after 2 minutes (30 in production), and the bucket is scanned every minute.
+export TRAILSTREAM_COMPLETENESS_GRACE=${TRAILSTREAM_COMPLETENESS_GRACE:-2m}
+export TRAILSTREAM_SCAN_INTERVAL=${TRAILSTREAM_SCAN_INTERVAL:-1m}
+
+# Files stored before trailstream starts, without notifications: the fetcher backfills them.
+# One file their digests list is never written: the console shows it as missing, and a
+# collection-gap detection reports it.
+say "storing $history records of the day before, unnotified, for the backfill"
+"$bin" generate --events "$history" --start -48h --span 24h --no-notify --undelivered 1 --log-level warn
 
 mkdir -p "$state"
 say "starting 'trailstream all', log in $log"
@@ -65,7 +78,7 @@ curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null ||
 
 say "generating $events synthetic CloudTrail records over the last $span"
 admins="$state/admin_users.csv"
-"$bin" generate --events "$events" --span "$span" --admin-users-out "$admins"
+"$bin" generate --events "$events" --span "$span" --insights --admin-users-out "$admins"
 
 # The administrator panels read the latest uploaded list when they are drawn, so the
 # generated accounts' administrators count for the events already stored too.
@@ -74,6 +87,7 @@ curl -fsS --max-time 10 -o /dev/null -T "$admins" "$console/api/admin-users" ||
 say "uploaded the admin list $admins to $console/api/admin-users"
 
 echo "Console: $console/"
+echo "Sources (backfill, scans, completeness): $console/sources"
 say "pipeline log: $log; press Ctrl-C to stop"
 status=0
 wait "$pid" || status=$?
