@@ -305,7 +305,7 @@ func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, li
 		ANY INNER JOIN (
 			SELECT bucket, key, sha256 AS read_sha256 FROM %[1]s.files
 			WHERE day >= toDate(?) - 1 AND sha256 != '' AND outcome IN ('read', 'partial')
-		) USING (bucket, key)
+		) AS ledger USING (bucket, key)
 		WHERE source = ? AND hour >= ? AND sha256 != '' AND read_sha256 != sha256
 		ORDER BY hour, key LIMIT ?`, l.db), sources.Clamp(since), source, sources.Clamp(since), limit)
 	if err != nil {
