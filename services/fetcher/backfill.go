@@ -264,6 +264,10 @@ func (f *fetcher) readFolder(ctx context.Context, src sources.Source, cp *source
 		return read, nil
 	}
 	cp.Done = true
+	if path == ledger.PathBackfill {
+		f.log.Info("backfill: day folder done", "source", src.ID, "account", cp.Account, "region", cp.Region,
+			"day", cp.Day.Format("2006-01-02"), "prefix", cp.Prefix, "files", cp.Files, "of", cp.FilesTotal, "records", cp.Records)
+	}
 	return read, f.store.PutCheckpoints(context.WithoutCancel(ctx), *cp)
 }
 
