@@ -212,6 +212,11 @@ func (s *Store) States(ctx context.Context) (map[string]State, error) {
 			return nil, fmt.Errorf("read source states: %w", err)
 		}
 		st.ScanInterval = time.Duration(interval) * time.Second
+		for _, t := range []*time.Time{&st.BackfillSince, &st.LastScan, &st.NextScan, &st.LastNew, &st.ErrorAt} {
+			if t.Unix() <= 0 { // never: stored as the epoch
+				*t = time.Time{}
+			}
+		}
 		out[st.Source] = st
 	}
 	return out, rows.Err()

@@ -67,14 +67,22 @@ func (f *fetcher) coordinateOne(ctx context.Context, src sources.Source, st *sou
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn(what, "err", err)
+		log.Warn(what, "err", err, "next_scan", st.NextScan)
 		st.LastError, st.ErrorAt = err.Error(), time.Now()
+		// A source that fails (a bucket gone, a role refused) is tried again at its next
+		// scan, a minute away at least.
+		if retry := time.Now().Add(max(time.Minute, min(st.ScanInterval, 5*time.Minute))); st.NextScan.Before(retry) {
+			st.NextScan = retry
+		}
 		if err := f.store.PutState(context.WithoutCancel(ctx), *st); err != nil {
 			log.Warn("source state not stored", "err", err)
 		}
 	}
 	switch st.Backfill {
 	case sources.BackfillPending, sources.BackfillListing, "":
+		if !st.ErrorAt.IsZero() && time.Now().Before(st.NextScan) {
+			return // failed last time: again at the next scan
+		}
 		if err := f.planBackfill(ctx, src, st); err != nil {
 			fail("backfill not listed; trying again", err)
 			return
