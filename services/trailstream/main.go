@@ -1,6 +1,6 @@
 // Command trailstream is the one binary of the trailstream pipeline. Its first argument picks
 // the target: a service (fetcher, normalizer, detector, sink, notifier, console), all of them
-// in one process (all), or a tool (generate, migrate).
+// in one process (all), or a tool (generate, import, migrate).
 package main
 
 import (
@@ -21,6 +21,7 @@ import (
 	"github.com/trailstream/trailstream/services/console"
 	"github.com/trailstream/trailstream/services/detector"
 	"github.com/trailstream/trailstream/services/fetcher"
+	"github.com/trailstream/trailstream/services/importer"
 	"github.com/trailstream/trailstream/services/migrate"
 	"github.com/trailstream/trailstream/services/normalizer"
 	"github.com/trailstream/trailstream/services/notifier"
@@ -65,6 +66,16 @@ var targets = []target{
 			var o generate.Options
 			o.Register(fs)
 			return func(ctx context.Context) error { return generate.Run(ctx, *c, o) }
+		}},
+	{"import", "read local CloudTrail files and folders (a downloaded AWSLogs/ tree) into the pipeline; --direct: straight into ClickHouse, without Kafka",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common, config.Kafka, config.ClickHouse, config.Batch, config.Enrich, config.Detect)
+			var o importer.Options
+			o.Register(fs, c)
+			return func(ctx context.Context) error {
+				_, err := importer.Run(ctx, *c, o, fs.Args(), os.Stdout, os.Stderr)
+				return err
+			}
 		}},
 	{"normalize", "normalize CloudTrail files or JSON lines (files or stdin) to JSON lines or Avro on stdout",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {

@@ -38,7 +38,7 @@ func TestHelp(t *testing.T) {
 		contains []string
 	}{
 		{[]string{"help"}, 0, []string{"fetcher", "normalizer", "detector", "sink", "notifier", "console", "all", "generate", "migrate",
-			"detect", "rules list", "rules test"}},
+			"import", "detect", "rules list", "rules test"}},
 		{[]string{"detect", "-h"}, 0, []string{"--rules-config", "--home-countries", "--environment"}},
 		{[]string{"detector", "-h"}, 0, []string{"--rules-config", "--home-countries", "--clickhouse-addr", "--detector-replay-limit"}},
 		{[]string{"rules", "test", "-h"}, 0, []string{"--rule", "--failures-only"}},
@@ -49,6 +49,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "sink"}, 0, []string{"--clickhouse-addr", "TRAILSTREAM_CLICKHOUSE_ADDR", "--batch-size"}},
 		{[]string{"generate", "-h"}, 0, []string{"--events", "--out", "--start", "--s3-bucket"}},
 		{[]string{"all", "-h"}, 0, []string{"--console-addr", "--kafka-brokers"}},
+		{[]string{"import", "-h"}, 0, []string{"TRAILSTREAM_DIRECT]", "--dead-letters", "TRAILSTREAM_DETECT]", "--concurrency", "--reread", "--exclude",
+			"--kafka-brokers", "--clickhouse-addr", "--batch-size", "--geoip-city-db", "TRAILSTREAM_ADMIN_USERS]", "--rules-config"}},
+		{[]string{"import"}, 1, nil},
 		{[]string{"nope"}, 2, []string{"unknown target"}},
 		{[]string{"fetcher", "--no-such-flag"}, 2, []string{"no-such-flag"}},
 	}
