@@ -190,7 +190,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			c.registerHomeCountries(fs)
 			c.registerCompletenessGrace(fs)
 		case Collect:
-			fs.StringVar(&c.SourcesFile, "sources", c.SourcesFile, "YAML file of the sources to collect (pkg/sources): bucket, prefix, region, role, environment, queue; empty: the one source of --s3-bucket and --sqs-queue")
+			fs.StringVar(&c.SourcesFile, "sources", c.SourcesFile, "YAML file of the sources to collect (pkg/sources): bucket, prefix, region, role, environment, queue; empty: one source, of the bucket and queue flags")
 			fs.Var(&c.DiscoverTrails, "discover-trails", "every 5 minutes, find the account's trails in every enabled region and keep a source per trail: true, false, or auto (on against real AWS, off with --aws-endpoint)")
 			fs.DurationVar(&c.BackfillSince, "backfill-since", c.BackfillSince, "a new source first reads the files stored in this span before now; 0: all of them; negative: none")
 			fs.DurationVar(&c.ScanInterval, "scan-interval", c.ScanInterval, "how often each source is listed for files not yet read; doubles up to 24h while nothing new is found")
