@@ -61,6 +61,8 @@ type Reader struct {
 	// Reread reads objects the ledger already has.
 	Reread bool
 	Log    *slog.Logger
+	// Stage names the reader in its dead-letter entries; "" is "fetcher".
+	Stage string
 
 	mu       sync.Mutex
 	inFlight map[string]bool
@@ -81,6 +83,9 @@ type Object struct {
 	Path   string // ledger.Path*
 	// Checked says the caller looked the object up in the ledger already.
 	Checked bool
+	// Listed, when set, names the files a digest lists as the ledger knows them: a local
+	// import keys files otherwise than their S3 bucket and key.
+	Listed func(bucket, key string) (string, string)
 }
 
 // Result is what became of an object.
@@ -354,7 +359,11 @@ func (r *Reader) dead(ctx context.Context, entries []deadletter.Entry) error {
 
 // deadLetter returns the dead-letter entry of a file, or of a part of it, with payload.
 func (r *Reader) deadLetter(o Object, reason error, payload []byte) deadletter.Entry {
-	e := deadletter.New("fetcher", reason, payload)
+	stage := r.Stage
+	if stage == "" {
+		stage = "fetcher"
+	}
+	e := deadletter.New(stage, reason, payload)
 	e.Environment, e.Bucket, e.Key = o.Source.Environment, o.Bucket, o.Key
 	return e
 }
@@ -507,6 +516,9 @@ func (r *Reader) digest(ctx context.Context, o Object, body io.Reader) (fileRead
 	k := layout.Parse(o.Key)
 	files := make([]ledger.DigestFile, len(d.Files))
 	for i, f := range d.Files {
+		if o.Listed != nil {
+			f.Bucket, f.Key = o.Listed(f.Bucket, f.Key)
+		}
 		lk := layout.Parse(f.Key)
 		acct, region := lk.Account, lk.Region
 		if acct == "" {

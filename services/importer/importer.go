@@ -28,7 +28,6 @@
 package importer
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -49,7 +48,6 @@ import (
 	"github.com/trailstream/trailstream/pkg/collect"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
-	"github.com/trailstream/trailstream/pkg/digest"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/layout"
 	"github.com/trailstream/trailstream/pkg/ledger"
@@ -190,7 +188,7 @@ func Run(ctx context.Context, cfg config.Config, o Options, paths []string, stdo
 	}
 	lg := ledger.New(conn, cfg.ClickHouseDatabase)
 	lg.Wait = ledgerWait
-	im.reader = &collect.Reader{Ledger: lg, Exclude: exclude, Reread: cfg.Reread, Log: log}
+	im.reader = &collect.Reader{Ledger: lg, Exclude: exclude, Reread: cfg.Reread, Log: log, Stage: "import"}
 	var dl *direct
 	if o.Direct {
 		if dl, err = newDirect(ctx, cfg, o, conn, out, log); err != nil {
@@ -391,7 +389,8 @@ const tries = 5
 
 // one reads one file, trying again after passing failures, and counts the outcome.
 func (im *importer) one(ctx context.Context, f file) {
-	o := collect.Object{Source: im.src, Bucket: Bucket, Key: f.key, Path: ledger.PathImport, Checked: true}
+	o := collect.Object{Source: im.src, Bucket: Bucket, Key: f.key, Path: ledger.PathImport, Checked: true,
+		Listed: func(_, key string) (string, string) { return Bucket, ListedKey(key) }}
 	kind := layout.Parse(f.key).Kind
 	credit := &credit{meter: im.meter, size: f.size}
 	var (
@@ -447,7 +446,7 @@ func (im *importer) one(ctx context.Context, f file) {
 	im.meter.file(records)
 }
 
-// read reads f once. A digest's listing is put under the names the imported files have.
+// read reads f once. A digest lists files under the names the imported files have (Listed).
 func (im *importer) read(ctx context.Context, f file, kind layout.Kind, o collect.Object, c *credit) (collect.Result, error) {
 	if im.direct != nil {
 		im.direct.begin()
@@ -463,42 +462,7 @@ func (im *importer) read(ctx context.Context, f file, kind layout.Kind, o collec
 	defer fh.Close()
 	c.start()
 	body := io.Reader(&counting{r: fh, c: c})
-	if kind == layout.KindDigest {
-		data, err := io.ReadAll(io.LimitReader(body, digest.MaxSize+1))
-		if err != nil { // the reader meets it too: a failed read of the file, tried again
-			body = io.MultiReader(bytes.NewReader(data), failing{err})
-		} else {
-			body = bytes.NewReader(localDigest(data, f.key))
-		}
-	}
 	return im.reader.From(ctx, body, o)
-}
-
-// failing is a reader that fails.
-type failing struct{ err error }
-
-func (f failing) Read([]byte) (int, error) { return 0, f.err }
-
-// localDigest returns the digest data with the files it lists, and itself, named as
-// imported files are: Bucket, and the key from AWSLogs/ on. Data that is not a digest comes
-// back as it is, for the reader to report.
-func localDigest(data []byte, key string) []byte {
-	d, err := digest.Parse(bytes.NewReader(data))
-	if err != nil {
-		return data
-	}
-	d.Bucket, d.Key = Bucket, key
-	if d.Previous.Key != "" {
-		d.Previous.Bucket, d.Previous.Key = Bucket, ListedKey(d.Previous.Key)
-	}
-	for i := range d.Files {
-		d.Files[i].Bucket, d.Files[i].Key = Bucket, ListedKey(d.Files[i].Key)
-	}
-	out, err := digest.Marshal(*d)
-	if err != nil {
-		return data
-	}
-	return out
 }
 
 func (im *importer) summary(base Summary) Summary {
