@@ -243,8 +243,8 @@ func (l *Ledger) Missing(ctx context.Context, source string, since time.Time, gr
 	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT source, digest_key, bucket, key, account_id, aws_region, hour, sha256
 		FROM %[1]s.digest_files
 		WHERE source = ? AND hour >= ? AND read_at < ?
-		  AND (bucket, key) NOT IN (SELECT bucket, key FROM %[1]s.files WHERE day >= toDate(?) - 1)
-		ORDER BY hour, key LIMIT ?`, l.db), source, sources.Clamp(since), time.Now().Add(-grace), sources.Clamp(since), limit)
+		  AND (bucket, key) NOT IN (SELECT bucket, key FROM %[1]s.files WHERE day >= toDate(?))
+		ORDER BY hour, key LIMIT ?`, l.db), source, sources.Clamp(since), time.Now().Add(-grace), dayBefore(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("missing files of %s: %w", source, err)
 	}
@@ -304,10 +304,10 @@ func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, li
 		FROM %[1]s.digest_files
 		ANY INNER JOIN (
 			SELECT bucket, key, sha256 AS read_sha256 FROM %[1]s.files
-			WHERE day >= toDate(?) - 1 AND sha256 != '' AND outcome IN ('read', 'partial')
+			WHERE day >= toDate(?) AND sha256 != '' AND outcome IN ('read', 'partial')
 		) AS ledger USING (bucket, key)
 		WHERE source = ? AND hour >= ? AND sha256 != '' AND read_sha256 != sha256
-		ORDER BY hour, key LIMIT ?`, l.db), sources.Clamp(since), source, sources.Clamp(since), limit)
+		ORDER BY hour, key LIMIT ?`, l.db), dayBefore(since), source, sources.Clamp(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("changed files of %s: %w", source, err)
 	}
@@ -321,4 +321,10 @@ func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, li
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// dayBefore returns the day before since's, as a DateTime column holds it: a file delivered
+// in the first minutes of an hour may sit in the folder of the day before.
+func dayBefore(since time.Time) time.Time {
+	return sources.Clamp(since.Add(-24 * time.Hour))
 }

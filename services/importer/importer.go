@@ -118,7 +118,9 @@ type Summary struct {
 	Excluded    int   // records dropped by --exclude
 	Detections  int   // with Direct and Detect: inserted
 	Bytes       int64 // of the files read, as stored
-	Took        time.Duration
+	// Missing are the files the imported digests list that were never imported (up to 1000).
+	Missing int
+	Took    time.Duration
 }
 
 // line is the summary for a person.
@@ -133,6 +135,9 @@ func (s Summary) line() string {
 	if s.Detections > 0 {
 		out += fmt.Sprintf(", %d detections", s.Detections)
 	}
+	if s.Missing > 0 {
+		out += fmt.Sprintf("; %d files the digests list not imported", s.Missing)
+	}
 	return out + fmt.Sprintf("; %.1f MB in %s: %.0f records/s, %.1f MB/s",
 		mb, s.Took.Round(time.Millisecond), float64(s.Records)/secs, mb/secs)
 }
@@ -140,7 +145,7 @@ func (s Summary) line() string {
 func (s Summary) attrs() []any {
 	return []any{"files", s.Files, "read", s.Read, "digests", s.Digests, "partial", s.Partial, "skipped", s.Skipped,
 		"seen_before", s.Seen, "failed", s.Failed, "records", s.Records, "dead_letters", s.DeadLetters,
-		"excluded", s.Excluded, "detections", s.Detections, "mb", float64(s.Bytes) / 1e6,
+		"excluded", s.Excluded, "detections", s.Detections, "missing", s.Missing, "mb", float64(s.Bytes) / 1e6,
 		"took", s.Took.Round(time.Millisecond).String(),
 		"records_per_s", float64(s.Records) / max(s.Took.Seconds(), 1e-9),
 		"mb_per_s", float64(s.Bytes) / 1e6 / max(s.Took.Seconds(), 1e-9)}
@@ -231,6 +236,15 @@ func Run(ctx context.Context, cfg config.Config, o Options, paths []string, stdo
 		sum.Detections = int(dl.detections.Load())
 	}
 	sum.Took = time.Since(start)
+	// The files the imported digests list that no import brought (this one or an earlier).
+	if missing, err := lg.Missing(ctx, SourceID, time.Time{}, -time.Hour, 1000); err != nil {
+		log.Warn("missing files not looked up", "err", err)
+	} else {
+		sum.Missing = len(missing)
+		for _, m := range missing[:min(len(missing), 10)] {
+			log.Warn("a file an imported digest lists was not imported", "key", m.Key, "digest", m.DigestKey)
+		}
+	}
 	fmt.Fprintln(stdout, sum.line())
 	log.Info("import done", sum.attrs()...)
 	switch {
