@@ -28,6 +28,8 @@
 //	                        external_id, environment, queue, enabled; 201, 400 with the reason
 //	POST /api/sources/{id}/enable, /disable   switch a source on or off
 //	DELETE /api/sources/{id}  remove a source added on the console (409 for the others)
+//	GET /metrics            Prometheus: the collection's figures per source (missing and expected
+//	                        files of the last 7 days, lag, files today, backfill), the process's
 //	GET /healthz            200 "ok" when ClickHouse answers, 503 with the reason otherwise
 //
 // The time is range (15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or a Go duration, ending now) or
@@ -193,6 +195,7 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	mux.HandleFunc("GET /detections", s.detectionsPage)
 	mux.HandleFunc("GET /events", s.eventsPage)
 	mux.HandleFunc("GET /sources", s.sourcesPage)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /api/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/panels", s.listPanels)

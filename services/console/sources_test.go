@@ -808,3 +808,39 @@ func TestSourcesPage(t *testing.T) {
 		t.Errorf("GET /static/sources.js: %d %q, or it names an outside address", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 }
+
+// TestSourcesMetrics reads /metrics: the fixture's figures, per source, in Prometheus' text
+// format.
+func TestSourcesMetrics(t *testing.T) {
+	f := newSourcesFixture(t, 30*time.Minute)
+	resp, err := http.Get(f.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s, %v", resp.Status, err)
+	}
+	text := string(b)
+	for _, line := range []string{
+		// P4 and M2 (see TestSourcesAPI's completeness), of 8 listed in the last 7 days.
+		`trailstream_collection_missing_files{source="prod"} 2`,
+		`trailstream_collection_expected_files{source="prod"} 8`,
+		`trailstream_collection_missing_files{source="` + trailID + `"} 0`,
+		`trailstream_collection_expected_files{source="` + trailID + `"} 1`,
+		`trailstream_collection_lag_seconds{source="prod"} 180`,
+		`trailstream_collection_files_today{source="prod"} 3`,
+		`trailstream_collection_backfill_files_done{source="prod"} 120`,
+		`trailstream_collection_backfill_files_total{source="prod"} 180`,
+		`trailstream_collection_source_enabled{source="dev"} 1`,
+		`trailstream_collection_scrape_ok 1`,
+	} {
+		if !strings.Contains(text, line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+	if strings.Contains(text, `trailstream_collection_lag_seconds{source="dev"}`) {
+		t.Error("a lag for dev, which was never read")
+	}
+}
