@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS {database}.files (
     account_id   String,
     aws_region   String,
     day          Date,    -- the day folder of the key
-    records      UInt32,  -- produced
+    records      UInt32,  -- produced; for a digest, the log files it lists
     dead_letters UInt32,  -- records sent to the dead-letter topic
     bytes        UInt64,  -- of the object as stored
     sha256       String,  -- hex, of the object as stored: what digests list

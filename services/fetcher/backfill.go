@@ -236,7 +236,9 @@ func (f *fetcher) readFolder(ctx context.Context, src sources.Source, cp *source
 			cp.Files++
 			if !r.res.Seen {
 				read++
-				cp.Records += int64(r.res.Records)
+				if r.res.Kind != layout.KindDigest { // a digest's "records" are the files it lists
+					cp.Records += int64(r.res.Records)
+				}
 				cp.Bytes += r.res.Bytes
 			}
 			if advance && settle > 0 {
