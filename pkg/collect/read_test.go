@@ -2,7 +2,6 @@ package collect
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -24,27 +23,6 @@ import (
 	"github.com/trailstream/trailstream/pkg/sources"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
-}
-
-// noise returns n characters that do not compress, as hashes and IDs in real records.
-func noise(seed, n int) string {
-	b := make([]byte, n)
-	x := uint64(seed)*0x9E3779B97F4A7C15 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[x%36]
-	}
-	return string(b)
-}
 
 // newReader returns a Reader on the test's own topics and database.
 func newReader(t *testing.T, c config.Config) *Reader {
@@ -88,10 +66,10 @@ func TestStall(t *testing.T) {
 		if i > 0 {
 			recs.WriteByte(',')
 		}
-		fmt.Fprintf(&recs, `{"eventID":"stall-%d","eventTime":"2026-11-21T10:00:00Z","requestParameters":{"blob":"%s"}}`, i, noise(i, 200))
+		fmt.Fprintf(&recs, `{"eventID":"stall-%d","eventTime":"2026-11-21T10:00:00Z","requestParameters":{"blob":"%s"}}`, i, testenv.Noise(i, 200))
 	}
 	recs.WriteString(`]}`)
-	file := gz([]byte(recs.String()))
+	file := testenv.Gzip([]byte(recs.String()))
 	prefix := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/"
 	testenv.PutObject(t, cl, c, prefix+"stalls.json.gz", file)
 	testenv.PutObject(t, cl, c, prefix+"slow.json.gz", file)
@@ -172,7 +150,7 @@ func TestKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	otherKey := "exports/lake/query-1.csv"
-	for k, b := range map[string][]byte{logKey: gz(logBody), insightKey: gz(insightBody), digestKey: dg.Bytes(), otherKey: []byte("a,b\n")} {
+	for k, b := range map[string][]byte{logKey: testenv.Gzip(logBody), insightKey: testenv.Gzip(insightBody), digestKey: dg.Bytes(), otherKey: []byte("a,b\n")} {
 		testenv.PutObject(t, cl, c, k, b)
 	}
 	src := sources.Source{ID: "s", Environment: "test"}
@@ -307,7 +285,7 @@ func TestCheckedThenRecorded(t *testing.T) {
 	cl, _ := testenv.AWS(t, c)
 	r := newReader(t, c)
 	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/30/111122223333_CloudTrail_us-east-1_20261130T1005Z_twice.json.gz"
-	testenv.PutObject(t, cl, c, key, gz([]byte(`{"Records":[{"eventID":"1","eventTime":"2026-11-30T10:00:00Z"}]}`)))
+	testenv.PutObject(t, cl, c, key, testenv.Gzip([]byte(`{"Records":[{"eventID":"1","eventTime":"2026-11-30T10:00:00Z"}]}`)))
 	ctx := context.Background()
 	src := sources.Source{ID: "s"}
 	// A backfill page checked the ledger: the key is not there. Meanwhile a notification

@@ -225,21 +225,10 @@ func (l *Ledger) Digest(ctx context.Context, files []DigestFile) error {
 	return nil
 }
 
-// Missing is a file a digest lists that the ledger does not have.
-type Missing struct {
-	Source    string
-	DigestKey string
-	Bucket    string
-	Key       string
-	Account   string
-	Region    string
-	Hour      time.Time
-	SHA256    string
-}
-
-// Missing returns the files that the digests of source for the hours since since list, read
-// before now minus grace, and that the ledger does not have: oldest hour first, at most limit.
-func (l *Ledger) Missing(ctx context.Context, source string, since time.Time, grace time.Duration, limit int) ([]Missing, error) {
+// Missing returns the files that the digests of source for the hours since since list,
+// read before now minus grace, and that the ledger does not have: oldest hour first, at most
+// limit, as the digests list them (without their event times).
+func (l *Ledger) Missing(ctx context.Context, source string, since time.Time, grace time.Duration, limit int) ([]DigestFile, error) {
 	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT source, digest_key, bucket, key, account_id, aws_region, hour, sha256
 		FROM %[1]s.digest_files
 		WHERE source = ? AND hour >= ? AND read_at < ?
@@ -249,10 +238,10 @@ func (l *Ledger) Missing(ctx context.Context, source string, since time.Time, gr
 		return nil, fmt.Errorf("missing files of %s: %w", source, err)
 	}
 	defer rows.Close()
-	var out []Missing
+	var out []DigestFile
 	seen := map[string]bool{}
 	for rows.Next() {
-		var m Missing
+		var m DigestFile
 		if err := rows.Scan(&m.Source, &m.DigestKey, &m.Bucket, &m.Key, &m.Account, &m.Region, &m.Hour, &m.SHA256); err != nil {
 			return nil, fmt.Errorf("missing files of %s: %w", source, err)
 		}
@@ -299,7 +288,7 @@ func (l *Ledger) Cadence(ctx context.Context, source string, since time.Time) ([
 // Changed returns the files that the digests of source for the hours since since list and
 // that were read with content of another SHA-256 than the digest gives: changed after
 // CloudTrail delivered them, or read from somewhere else. At most limit, oldest hour first.
-func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, limit int) ([]Missing, error) {
+func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, limit int) ([]DigestFile, error) {
 	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT source, digest_key, bucket, key, account_id, aws_region, hour, sha256
 		FROM %[1]s.digest_files
 		ANY INNER JOIN (
@@ -312,9 +301,9 @@ func (l *Ledger) Changed(ctx context.Context, source string, since time.Time, li
 		return nil, fmt.Errorf("changed files of %s: %w", source, err)
 	}
 	defer rows.Close()
-	var out []Missing
+	var out []DigestFile
 	for rows.Next() {
-		var m Missing
+		var m DigestFile
 		if err := rows.Scan(&m.Source, &m.DigestKey, &m.Bucket, &m.Key, &m.Account, &m.Region, &m.Hour, &m.SHA256); err != nil {
 			return nil, fmt.Errorf("changed files of %s: %w", source, err)
 		}

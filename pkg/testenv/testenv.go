@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -280,4 +281,27 @@ func QueueDepth(t testing.TB, cl *awsutil.Clients, queueURL string) int {
 		n += i
 	}
 	return n
+}
+
+// Gzip returns b gzip-compressed, as CloudTrail stores its files.
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b) // a bytes.Buffer takes every write
+	w.Close()
+	return buf.Bytes()
+}
+
+// Noise returns n characters that do not compress, as hashes and IDs in real records; the
+// same seed gives the same characters.
+func Noise(seed, n int) string {
+	b := make([]byte, n)
+	x := uint64(seed)*0x9E3779B97F4A7C15 + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[x%36]
+	}
+	return string(b)
 }

@@ -131,7 +131,7 @@ func TestBackfillResumed(t *testing.T) {
 				for i := range 100 {
 					at := base.Add(time.Duration(i) * 13 * time.Minute)
 					k := logKey(root, account, region, at, fmt.Sprintf("%016d", i))
-					objects[k] = gz(trailFile(k, 5, at))
+					objects[k] = testenv.Gzip(trailFile(k, 5, at))
 					records += 5
 				}
 			}
@@ -210,7 +210,7 @@ func TestScan(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	custom := logKey("trails/prod/AWSLogs/", "111122223333", "us-east-1", old, "a")
 	tower := logKey("o-a1b2c3d4e5/AWSLogs/o-a1b2c3d4e5/", "444455556666", "eu-west-1", old, "b")
-	putAll(t, cl, c, map[string][]byte{custom: gz(trailFile("custom", 3, old)), tower: gz(trailFile("tower", 4, old))})
+	putAll(t, cl, c, map[string][]byte{custom: testenv.Gzip(trailFile("custom", 3, old)), tower: testenv.Gzip(trailFile("tower", 4, old))})
 
 	start(t, c)
 	store := sources.NewStore(conn, c.ClickHouseDatabase)
@@ -236,7 +236,7 @@ func TestScan(t *testing.T) {
 			return fmt.Sprintf("scan interval %s, want doubled to 4s", state("custom").ScanInterval)
 		})
 	fresh := logKey("trails/prod/AWSLogs/", "111122223333", "us-east-1", time.Now(), "c")
-	putAll(t, cl, c, map[string][]byte{fresh: gz(trailFile("fresh", 2, time.Now()))})
+	putAll(t, cl, c, map[string][]byte{fresh: testenv.Gzip(trailFile("fresh", 2, time.Now()))})
 	eventually(t, 30*time.Second, func() bool { return sourceOf(fresh) == "custom" },
 		func() string { return "the new file was not read" })
 	eventually(t, 10*time.Second, func() bool { s := state("custom"); return s.ScanInterval <= 2*time.Second && !s.LastNew.IsZero() },
@@ -253,7 +253,7 @@ func TestScan(t *testing.T) {
 	}
 	time.Sleep(2 * refreshEvery)
 	late := logKey("o-a1b2c3d4e5/AWSLogs/o-a1b2c3d4e5/", "444455556666", "eu-west-1", time.Now(), "d")
-	putAll(t, cl, c, map[string][]byte{late: gz(trailFile("late", 1, time.Now()))})
+	putAll(t, cl, c, map[string][]byte{late: testenv.Gzip(trailFile("late", 1, time.Now()))})
 	time.Sleep(5 * time.Second)
 	if s := sourceOf(late); s != "" {
 		t.Fatalf("a file of the disabled source was read (by %q)", s)
@@ -302,8 +302,8 @@ func TestGapHealed(t *testing.T) {
 		Oldest: hour, Newest: hour.Add(time.Minute), Files: files}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, altered, gz(trailFile("altered", 3, hour))))
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, delivered, gz(body[delivered])))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, altered, testenv.Gzip(trailFile("altered", 3, hour))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, delivered, testenv.Gzip(body[delivered])))
 	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, digestKey, dg.Bytes()))
 	c.BackfillSince = -1
 	start(t, c)
@@ -336,7 +336,7 @@ func TestGapHealed(t *testing.T) {
 		t.Fatalf("detection %+v with context %s, want a collection-gap of %s in the hour %s", d, d.Context, lost, hour)
 	}
 
-	testenv.PutObject(t, cl, c, lost, gz(body[lost])) // delivered late, without a notification
+	testenv.PutObject(t, cl, c, lost, testenv.Gzip(body[lost])) // delivered late, without a notification
 	path := func() string {
 		var p string
 		_ = conn.QueryRow(context.Background(), "SELECT path FROM "+c.ClickHouseDatabase+".files WHERE key = ?", lost).Scan(&p)

@@ -74,12 +74,12 @@ func (f *fetcher) complete(ctx context.Context, src sources.Source, st sources.S
 
 // heal reads the missing files that exist now and returns those still missing. A file the
 // ledger has as failed is not tried again (--reread does).
-func (f *fetcher) heal(ctx context.Context, src sources.Source, missing []ledger.Missing) ([]ledger.Missing, error) {
+func (f *fetcher) heal(ctx context.Context, src sources.Source, missing []ledger.DigestFile) ([]ledger.DigestFile, error) {
 	cl, err := f.clients.of(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	var still []ledger.Missing
+	var still []ledger.DigestFile
 	for _, m := range missing {
 		if ctx.Err() != nil {
 			return still, ctx.Err()
@@ -115,7 +115,7 @@ type gap struct {
 	digests         []string
 }
 
-func gaps(missing []ledger.Missing) []gap {
+func gaps(missing []ledger.DigestFile) []gap {
 	by := map[string]*gap{}
 	var order []string
 	for _, m := range missing {

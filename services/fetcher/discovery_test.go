@@ -39,7 +39,7 @@ func TestDiscovery(t *testing.T) {
 	at := time.Now().Add(-2 * time.Hour)
 	mainKey := logKey("main/AWSLogs/", account, "eu-west-1", at, "m")
 	orgKey := logKey("org/AWSLogs/o-a1b2c3d4e5/", "444455556666", "us-east-1", at, "o")
-	putAll(t, cl, c, map[string][]byte{mainKey: gz(trailFile("main", 2, at)), orgKey: gz(trailFile("org", 3, at))})
+	putAll(t, cl, c, map[string][]byte{mainKey: testenv.Gzip(trailFile("main", 2, at)), orgKey: testenv.Gzip(trailFile("org", 3, at))})
 
 	// Another account, reached through a role with an external ID.
 	const member = "999988887777"

@@ -2,7 +2,6 @@ package fetcher
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,14 +20,6 @@ import (
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
-}
 
 // TestFetcher runs the fetcher against the real emulator and an embedded broker with good
 // files, bad files and a bad notification, and checks that each lands where it belongs.
@@ -53,14 +44,14 @@ func TestFetcher(t *testing.T) {
 	big.WriteString(`]}`)
 	prefix := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/"
 	good := prefix + "111122223333_CloudTrail_us-east-1_20261121T1000Z_good file+1.json.gz"
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, good, gz([]byte(`{"Records":[`+string(sample)+`,{"eventID":"b","eventTime":"2026-11-21T10:00:00Z"}]}`))))
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, prefix+"big.json.gz", gz([]byte(big.String()))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, good, testenv.Gzip([]byte(`{"Records":[`+string(sample)+`,{"eventID":"b","eventTime":"2026-11-21T10:00:00Z"}]}`))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, prefix+"big.json.gz", testenv.Gzip([]byte(big.String()))))
 	badFiles := map[string][]byte{
 		// A digest without its digestStartTime and the rest is not one.
-		"AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/21/digest.json.gz": gz([]byte(`{"awsAccountId":"111122223333"}`)),
-		prefix + "corrupt.json.gz": gz([]byte(`{"Records":[{"eventID":"x"}]}`))[:30],
-		prefix + "notjson.json.gz": gz([]byte(`this is not json`)),
-		prefix + "notrail.json.gz": gz([]byte(`{"foo":"bar"}`)),
+		"AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/21/digest.json.gz": testenv.Gzip([]byte(`{"awsAccountId":"111122223333"}`)),
+		prefix + "corrupt.json.gz": testenv.Gzip([]byte(`{"Records":[{"eventID":"x"}]}`))[:30],
+		prefix + "notjson.json.gz": testenv.Gzip([]byte(`this is not json`)),
+		prefix + "notrail.json.gz": testenv.Gzip([]byte(`{"foo":"bar"}`)),
 		prefix + "missing.json.gz": nil,
 	}
 	for k, b := range badFiles {
@@ -168,27 +159,27 @@ func TestFetcherFileDefects(t *testing.T) {
 	}
 	rec := func(name string, i, size int) string {
 		r := fmt.Sprintf(`{"eventID":"%s-%d","eventTime":"2026-11-21T10:00:00Z","requestParameters":{"blob":"`, name, i)
-		return r + noise(i, size-len(r)-3) + `"}}`
+		return r + testenv.Noise(i, size-len(r)-3) + `"}}`
 	}
 	type wantDead struct {
 		index  int
 		reason string
 	}
-	truncated := gz(file(100, func(i int) string { return rec("truncated", i, 1000) }))
+	truncated := testenv.Gzip(file(100, func(i int) string { return rec("truncated", i, 1000) }))
 	tests := []struct {
 		name string
 		body []byte
 		good int // records that must arrive
 		dead []wantDead
 	}{
-		{"large", gz(file(1000, func(i int) string { return rec("large", i, 17<<10) })), 1000, nil},
-		{"huge", gz(file(6, func(i int) string {
+		{"large", testenv.Gzip(file(1000, func(i int) string { return rec("large", i, 17<<10) })), 1000, nil},
+		{"huge", testenv.Gzip(file(6, func(i int) string {
 			if i == 3 {
 				return rec("huge", i, 2<<20)
 			}
 			return rec("huge", i, 300)
 		})), 5, []wantDead{{3, "exceeds"}}},
-		{"nonobject", gz(file(1000, func(i int) string {
+		{"nonobject", testenv.Gzip(file(1000, func(i int) string {
 			if i == 700 {
 				return `"not an object"`
 			}
@@ -260,19 +251,6 @@ func TestFetcherFileDefects(t *testing.T) {
 	}
 }
 
-// noise returns n characters that do not compress, as hashes and IDs in real records.
-func noise(seed, n int) string {
-	b := make([]byte, n)
-	x := uint64(seed)*0x9E3779B97F4A7C15 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[x%36]
-	}
-	return string(b)
-}
-
 // TestFetcherWaitsForQueue starts a fetcher before its queue exists: it waits, saying so,
 // and reads the queue once it is there.
 func TestFetcherWaitsForQueue(t *testing.T) {
@@ -288,7 +266,7 @@ func TestFetcherWaitsForQueue(t *testing.T) {
 	}
 	cl, queueURL := testenv.AWS(t, c)
 	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/late.json.gz"
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, gz([]byte(`{"Records":[{"eventID":"late","eventTime":"2026-11-21T10:00:00Z"}]}`))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, testenv.Gzip([]byte(`{"Records":[{"eventID":"late","eventTime":"2026-11-21T10:00:00Z"}]}`))))
 	testenv.ReadTopic(t, c.Brokers(), c.TopicRaw, 1, 60*time.Second)
 	cancel()
 	if err := <-done; err != nil {
@@ -412,7 +390,7 @@ func TestShutdownReleases(t *testing.T) {
 
 	// A first file shows the fetcher is running; afterwards it waits in a receive.
 	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/first.json.gz"
-	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, gz([]byte(`{"Records":[{"eventID":"first","eventTime":"2026-11-21T10:00:00Z"}]}`))))
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, testenv.Gzip([]byte(`{"Records":[{"eventID":"first","eventTime":"2026-11-21T10:00:00Z"}]}`))))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, c) }()

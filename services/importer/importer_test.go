@@ -3,7 +3,6 @@ package importer
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -216,19 +215,6 @@ func logFile(records ...string) []byte {
 	return []byte(`{"Records":[` + strings.Join(records, ",") + `]}`)
 }
 
-func gz(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func hash(t testing.TB, stored []byte) string {
 	t.Helper()
 	h, err := digest.HashLogFile(bytes.NewReader(stored))
@@ -284,7 +270,7 @@ func buildTree(t testing.TB, dir string) tree {
 		insight(acctB, "us-east-1", "Start", day2.Add(8*time.Hour+30*time.Minute)),
 		insight(acctB, "us-east-1", "End", day2.Add(8*time.Hour+50*time.Minute)))
 	tr.events = len(tr.ids) - 1
-	stored := map[string][]byte{keyA1: gz(t, a1), keyA2: a2, keyA3: gz(t, a3), keyB1: gz(t, b1), keyInsB: gz(t, insB)}
+	stored := map[string][]byte{keyA1: testenv.Gzip(a1), keyA2: a2, keyA3: testenv.Gzip(a3), keyB1: testenv.Gzip(b1), keyInsB: testenv.Gzip(insB)}
 	tr.records = map[string]int{keyA1: 3, keyA2: 2, keyA3: 4, keyB1: 3, keyInsB: 2}
 
 	// The digests list the files by their S3 bucket and key, under the trail's prefix.
