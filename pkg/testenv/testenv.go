@@ -66,8 +66,10 @@ func Config(t testing.TB) config.Config {
 // it when the test ends.
 func ClickHouse(t testing.TB, c config.Config) driver.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// Not a context that is cancelled on return: clickhouse-go may still be watching it for a
+	// connection it put back in its pool, and close that connection under the next query.
+	// Dialing gives up by itself (chstore.Open's dial timeout).
+	ctx := context.Background()
 	conn, err := chstore.Open(ctx, c.ClickHouseAddr, c.ClickHouseUser, c.ClickHousePassword)
 	if err != nil {
 		t.Fatalf("ClickHouse is needed at %s and did not answer (%v): %s", c.ClickHouseAddr, err, howToStart)
