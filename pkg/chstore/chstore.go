@@ -201,3 +201,12 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 	}
 	return nil
 }
+
+// CancelLater cancels the context of a batch insert a moment after the insert returned,
+// instead of at once. clickhouse-go's batch watches its context from a goroutine that may
+// still see it cancelled after the send ended, and then closes the connection, which is
+// back in the pool by then: the next query on it fails with "use of closed network
+// connection". Use it as defer chstore.CancelLater(cancel).
+func CancelLater(cancel context.CancelFunc) {
+	time.AfterFunc(time.Second, cancel)
+}

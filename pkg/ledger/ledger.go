@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
 
@@ -145,7 +146,7 @@ func (l *Ledger) flush(b *batch) {
 		l.mu.Unlock()
 		// The insert does not belong to any one caller: it ends by its own timeout.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
+		defer chstore.CancelLater(cancel)
 		b.err = l.insert(ctx, entries)
 		close(b.done)
 	})

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/chstore"
 )
 
 const (
@@ -71,8 +72,8 @@ func (s *server) uploadAdminUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	names = unique(names)
-	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
-	defer cancel()
+	ctx, release := writeContext(r)
+	defer release()
 	if err := admins.Store(ctx, s.conn, s.db, names); err != nil {
 		slog.Error("upload admin users", "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -103,4 +104,12 @@ func uploadURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + adminUsersPath
+}
+
+// writeContext returns the context of a handler's insert and the function to defer that
+// releases it. It is not the request's context, which ends with the handler, and it is
+// released a moment after the handler: see chstore.CancelLater.
+func writeContext(r *http.Request) (context.Context, func()) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), queryTimeout)
+	return ctx, func() { chstore.CancelLater(cancel) }
 }

@@ -759,8 +759,8 @@ func (s *server) addSource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "source: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
-	defer cancel()
+	ctx, release := writeContext(r)
+	defer release()
 	old, exists, err := s.sources.Get(ctx, src.ID)
 	if err != nil {
 		slog.Error("add source", "err", err)
@@ -788,8 +788,8 @@ func (s *server) addSource(w http.ResponseWriter, r *http.Request) {
 func (s *server) setEnabled(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
-		defer cancel()
+		ctx, release := writeContext(r)
+		defer release()
 		if _, ok, err := s.sources.Get(ctx, id); err != nil || !ok {
 			if err != nil {
 				slog.Error("enable source", "source", id, "err", err)
@@ -816,8 +816,8 @@ func (s *server) setEnabled(enabled bool) http.HandlerFunc {
 // ledger.
 func (s *server) removeSource(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
-	defer cancel()
+	ctx, release := writeContext(r)
+	defer release()
 	src, ok, err := s.sources.Get(ctx, id)
 	switch {
 	case err != nil:

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
@@ -221,7 +222,7 @@ func (d *direct) storing() {
 			// The insert belongs to no one caller: it ends by its own timeout.
 			ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 			p.err = d.store(ctx, p)
-			cancel()
+			chstore.CancelLater(cancel)
 			close(p.stored)
 			continue
 		}
