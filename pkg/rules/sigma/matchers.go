@@ -1,0 +1,273 @@
+package sigma
+
+import (
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/rules"
+)
+
+// matcher tests one value of a field against one value of a rule.
+type matcher interface {
+	// matchString tests a string.
+	matchString(s string) bool
+	// matchValue tests a scalar of the parsed record: a string, a float64, a bool or nil
+	// (JSON null).
+	matchValue(v any) bool
+}
+
+// globMatcher compares with a Sigma string; numbers and booleans by their string forms.
+type globMatcher struct{ g *glob }
+
+func (m globMatcher) matchString(s string) bool { return m.g.match(s) }
+func (m globMatcher) matchValue(v any) bool {
+	if s, ok := v.(string); ok {
+		return m.g.match(s)
+	}
+	s, ok := str(v)
+	return ok && m.g.match(s)
+}
+
+// nullMatcher is the value null: the field is absent, or null.
+type nullMatcher struct{}
+
+func (nullMatcher) matchString(string) bool { return false }
+func (nullMatcher) matchValue(v any) bool   { return v == nil }
+
+// reMatcher is a regular expression, searched anywhere in the value. lit, when set, is a
+// string every match contains: a value without it is passed over without running the
+// expression.
+type reMatcher struct {
+	re  *regexp.Regexp
+	lit string
+}
+
+func (m reMatcher) matchString(s string) bool {
+	if m.lit != "" && !strings.Contains(s, m.lit) {
+		return false
+	}
+	return m.re.MatchString(s)
+}
+func (m reMatcher) matchValue(v any) bool {
+	s, ok := str(v)
+	return ok && m.matchString(s)
+}
+
+// cidrMatcher is a network: the value is an IP address in it.
+type cidrMatcher struct{ p netip.Prefix }
+
+func (m cidrMatcher) matchString(s string) bool {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return false
+	}
+	return m.p.Contains(a.Unmap().WithZone(""))
+}
+func (m cidrMatcher) matchValue(v any) bool {
+	s, ok := v.(string)
+	return ok && m.matchString(s)
+}
+
+// cmpMatcher compares numbers: the value is a number, or a string that reads as one.
+type cmpMatcher struct {
+	op string // lt, lte, gt, gte
+	n  float64
+}
+
+func (m cmpMatcher) matchString(s string) bool {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return err == nil && m.cmp(f)
+}
+func (m cmpMatcher) matchValue(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return m.cmp(x)
+	case string:
+		return m.matchString(x)
+	}
+	return false
+}
+func (m cmpMatcher) cmp(f float64) bool {
+	switch m.op {
+	case "lt":
+		return f < m.n
+	case "lte":
+		return f <= m.n
+	case "gt":
+		return f > m.n
+	}
+	return f >= m.n
+}
+
+// fieldRef compares a field with another field of the same record.
+type fieldRef struct {
+	field string
+	fast  func(*model.Event) string
+	mode  string // "" (equal), contains, startswith, endswith
+	cased bool
+}
+
+func (r *fieldRef) test(a, b string) bool {
+	if r.cased {
+		switch r.mode {
+		case "contains":
+			return strings.Contains(a, b)
+		case "startswith":
+			return strings.HasPrefix(a, b)
+		case "endswith":
+			return strings.HasSuffix(a, b)
+		}
+		return a == b
+	}
+	switch r.mode {
+	case "contains":
+		return indexFold(a, b) >= 0
+	case "startswith":
+		_, ok := prefixFold(a, b)
+		return ok
+	case "endswith":
+		return hasSuffixFold(a, b)
+	}
+	return strings.EqualFold(a, b)
+}
+
+// hasSuffixFold reports whether s ends with p under simple case folding: its last
+// characters, as many as p has, fold to p's.
+func hasSuffixFold(s, p string) bool {
+	i := len(s)
+	for range utf8.RuneCountInString(p) {
+		if i == 0 {
+			return false
+		}
+		_, w := utf8.DecodeLastRuneInString(s[:i])
+		i -= w
+	}
+	return strings.EqualFold(s[i:], p)
+}
+
+// cond is one field of a selection (a key of its map) with its values, or a keyword
+// search (field ""): true when the field matches one of the values (every one, with all).
+type cond struct {
+	key      string // as written, with its modifiers
+	field    string
+	line     int
+	fast     func(*model.Event) string
+	matchers []matcher
+	null     bool // one of the values is null: an absent field matches
+	all      bool
+	neq      bool // the field has a value and it is none of the values
+	exists   int  // 1: the field must exist; -1: it must not
+	ref      *fieldRef
+	eventIdx []string // equality values of eventName usable by the engine's index
+}
+
+// eval reports whether the event meets c.
+func (c *cond) eval(in *rules.Input) bool {
+	switch {
+	case c.exists != 0:
+		return c.present(in) == (c.exists > 0)
+	case c.ref != nil:
+		return c.evalRef(in)
+	}
+	if c.field == "" {
+		return c.keywords(in)
+	}
+	if c.fast != nil {
+		if s := c.fast(in.Event); s != "" {
+			if c.neq {
+				return !c.fastAny(s)
+			}
+			return c.fastAny(s)
+		}
+	}
+	rec := in.Record()
+	if c.neq {
+		m, seen := find(rec, c.field, c.matchers)
+		return seen && !m
+	}
+	if c.all {
+		for i := range c.matchers {
+			if m, seen := find(rec, c.field, c.matchers[i:i+1]); !m && !(c.null && !seen) {
+				return false
+			}
+		}
+		return true
+	}
+	m, seen := find(rec, c.field, c.matchers)
+	return m || (c.null && !seen)
+}
+
+// fastAny tests the event's own copy of the field: whether one of the values matches it
+// (every one, with all; with neq, any).
+func (c *cond) fastAny(s string) bool {
+	if c.all && !c.neq {
+		for _, m := range c.matchers {
+			if !m.matchString(s) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range c.matchers {
+		if m.matchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// present reports whether the record has the field (null included).
+func (c *cond) present(in *rules.Input) bool {
+	if c.fast != nil && c.fast(in.Event) != "" {
+		return true
+	}
+	_, seen := find(in.Record(), c.field, nil)
+	return seen
+}
+
+// keywords searches every value of the record.
+func (c *cond) keywords(in *rules.Input) bool {
+	rec := in.Record()
+	if rec == nil {
+		return false
+	}
+	if c.all {
+		for i := range c.matchers {
+			if !leaf(rec, c.matchers[i:i+1]) {
+				return false
+			}
+		}
+		return true
+	}
+	return leaf(rec, c.matchers)
+}
+
+// evalRef compares the field's values with the referenced field's.
+func (c *cond) evalRef(in *rules.Input) bool {
+	var a, b [4]string
+	own, other := c.values(in, c.field, c.fast, a[:0]), c.values(in, c.ref.field, c.ref.fast, b[:0])
+	if len(own) == 0 || len(other) == 0 {
+		return false
+	}
+	for _, a := range own {
+		for _, b := range other {
+			if c.ref.test(a, b) {
+				return !c.neq
+			}
+		}
+	}
+	return c.neq
+}
+
+func (c *cond) values(in *rules.Input, field string, fast func(*model.Event) string, out []string) []string {
+	if fast != nil {
+		if s := fast(in.Event); s != "" {
+			return append(out, s)
+		}
+	}
+	return scalars(in.Record(), field, out)
+}
