@@ -94,6 +94,12 @@ type Config struct {
 	// Exclude are event-source:event-name globs of records dropped before Kafka.
 	Exclude []string
 
+	// SigmaRules are folders (or files) of Sigma rules the detector runs beside the built-in
+	// rules; SigmaStatuses the statuses loaded besides the default ones (every status but
+	// deprecated and unsupported).
+	SigmaRules    []string
+	SigmaStatuses []string
+
 	// RulesConfig is the rules config file (YAML, pkg/rules.Config): which rules run and
 	// with what settings. Empty: every built-in rule with its defaults.
 	RulesConfig string
@@ -214,6 +220,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.DurationVar(&c.ReplayLimit, "detector-replay-limit", c.ReplayLimit, "a restarted detector reads again the events its rules held state from, if it read them within this long; 0: commit past them")
 			c.registerHomeCountries(fs)
 			fs.StringVar(&c.RulesConfig, "rules-config", c.RulesConfig, "YAML file enabling and disabling rules, setting their severity, parameters and allow-lists (trailstream rules list shows the rules); empty: every rule with its defaults")
+			c.RegisterSigma(fs)
 		}
 	}
 }
@@ -250,6 +257,15 @@ func (c *Config) registerHomeCountries(fs *flag.FlagSet) {
 	if fs.Lookup("home-countries") == nil {
 		fs.StringVar(&c.HomeCountries, "home-countries", c.HomeCountries, "comma-separated ISO 3166-1 alpha-2 codes of the home countries: console sign-ins from elsewhere are from abroad (listed by the console, detected by console-login-outside-home-countries)")
 	}
+}
+
+// RegisterSigma defines --sigma-rules and --sigma-status, once.
+func (c *Config) RegisterSigma(fs *flag.FlagSet) {
+	if fs.Lookup("sigma-rules") != nil {
+		return
+	}
+	fs.Var(&listFlag{&c.SigmaRules, false}, "sigma-rules", "folder (walked for .yml and .yaml) or file of Sigma rules to run beside the built-in rules; repeat it for several (the environment variable takes a comma-separated list); the detector reads them again on SIGHUP")
+	fs.Var(&listFlag{&c.SigmaStatuses, false}, "sigma-status", "Sigma rule statuses to load besides stable, test, experimental and those without one: deprecated, unsupported (comma-separated)")
 }
 
 // registerCompletenessGrace defines --completeness-grace, which the console and the fetcher

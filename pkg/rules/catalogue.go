@@ -75,6 +75,25 @@ func New(c *Config) ([]Rule, error) {
 	return out, nil
 }
 
+// Configure applies the rules config to rules loaded from elsewhere (Sigma): a rule whose
+// entry in c.Rules (by its ID) disables it is left out, severity and allow-lists apply as to
+// a built-in rule. They take no parameters.
+func Configure(c *Config, loaded []Rule) []Rule {
+	var out []Rule
+	for _, r := range loaded {
+		m := r.Info()
+		rc := c.Rules[m.ID]
+		if rc.Enabled != nil && !*rc.Enabled {
+			continue
+		}
+		if rc.Severity != "" {
+			m.Severity = rc.Severity
+		}
+		out = append(out, allowing(r, c.Allow.merge(rc.Allow)))
+	}
+	return out
+}
+
 // params returns b's parameters: its defaults, overridden by rc.
 func (b *Builtin) params(c *Config, rc RuleConfig) (*Params, error) {
 	p := &Params{Config: c, values: make(map[string]any, len(b.Params))}

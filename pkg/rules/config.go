@@ -25,7 +25,11 @@ import (
 //	  roles: [OrganizationAccountAccessRole]
 //	  ips: [10.0.0.0/8, 192.0.2.7]
 //	  accounts: ["444455556666"]
+//	placeholders:                 # for Sigma rules' expand modifier (%admins%)
+//	  admins: [alice, bob]
 //	rules:
+//	  sigma:4d1f6e2a-…:             # a Sigma rule, by "sigma:" and its id: enabled, severity, allow
+//	    severity: high
 //	  console-login-brute-force:
 //	    severity: high
 //	    params: {count: 20, window: 15m}
@@ -33,6 +37,9 @@ import (
 //	  root-account-activity:
 //	    enabled: false
 type Config struct {
+	// Placeholders are the values of the placeholders Sigma rules expand (%name%, the
+	// expand modifier), by name.
+	Placeholders        map[string][]string   `yaml:"placeholders"`
 	HomeCountries       []string              `yaml:"home_countries"`
 	KnownAccounts       []string              `yaml:"known_accounts"`
 	OffensiveUserAgents []string              `yaml:"offensive_user_agents"`
@@ -118,6 +125,18 @@ func ParseConfig(b []byte) (*Config, error) {
 	for _, id := range sortedKeys(c.Rules) {
 		rc := c.Rules[id]
 		at := lines[id]
+		if strings.HasPrefix(id, SigmaPrefix) { // checked against the Sigma rules when they load
+			if len(rc.Params) > 0 {
+				errs = append(errs, fmt.Errorf("line %d: rule %s: Sigma rules take no params", at, id))
+			}
+			if rc.Severity != "" && SeverityRank(rc.Severity) < 0 {
+				errs = append(errs, fmt.Errorf("line %d: rule %s: severity %q is not one of %s", at, id, rc.Severity, strings.Join(Severities, ", ")))
+			}
+			if err := checkIPs(rc.Allow.IPs); err != nil {
+				errs = append(errs, fmt.Errorf("line %d: rule %s: %w", at, id, err))
+			}
+			continue
+		}
 		if !ids[id] {
 			errs = append(errs, fmt.Errorf("line %d: no rule %q (trailstream rules list shows them)", at, id))
 			continue
@@ -215,3 +234,6 @@ func convert(def, v any) (any, error) {
 	}
 	return nil, fmt.Errorf("parameter of unknown type %T", def)
 }
+
+// SigmaPrefix starts the rule_id of every Sigma rule: "sigma:" and the rule's id.
+const SigmaPrefix = "sigma:"

@@ -31,6 +31,9 @@ rules:
 		{"bad severity", "rules:\n  short-lived-iam-object:\n    severity: urgent\n", []string{"line 2", `severity "urgent"`}},
 		{"unknown parameter", "rules:\n  short-lived-iam-object:\n    params: {window: 5m}\n", []string{"line 2", `no parameter "window"`}},
 		{"bad address", "allow:\n  ips: [10.0.0.300]\n", []string{`"10.0.0.300"`}},
+		{"a Sigma rule", "placeholders:\n  admins: [alice]\nrules:\n  sigma:0b5a3c0e-1111-4a4a-9a9a-000000000001:\n    severity: high\n", nil},
+		{"a Sigma rule with params", "rules:\n  sigma:x:\n    params: {n: 1}\n", []string{"line 2", "Sigma rules take no params"}},
+		{"a Sigma rule with a bad severity", "rules:\n  sigma:x:\n    severity: urgent\n", []string{"line 2", `severity "urgent"`}},
 		{"not YAML", "rules: [\n", []string{"line"}},
 		{"two errors, both reported", "rules:\n  nope-1: {}\n  nope-2: {}\n", []string{"line 2", "line 3"}},
 	}

@@ -16,6 +16,10 @@ package detector
 import (
 	"context"
 	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -33,11 +37,31 @@ import (
 // Kafka.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "detector")
-	rs, err := Rules(cfg)
+	rc, err := RulesConfig(cfg)
 	if err != nil {
 		return err
 	}
-	d := &detector{engine: rules.NewEngine(rs), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	builtin, err := rules.New(rc)
+	if err != nil {
+		return err
+	}
+	sig, _, err := SigmaRules(cfg, rc, log)
+	if err != nil {
+		return err
+	}
+	d := &detector{engine: rules.NewEngine(append(slices.Clone(builtin), sig...)), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	// SIGHUP reads the Sigma rules again; the next batch runs with them.
+	d.reload = func() {
+		sig, _, err := SigmaRules(cfg, rc, log)
+		if err != nil {
+			log.Warn("Sigma rules not read again; running those loaded before", "err", err)
+			return
+		}
+		d.engine = rules.NewEngine(append(slices.Clone(builtin), sig...))
+	}
+	d.hup = make(chan os.Signal, 1)
+	signal.Notify(d.hup, syscall.SIGHUP)
+	defer signal.Stop(d.hup)
 	seed(ctx, cfg, d.engine, log)
 	ids := make([]string, len(d.engine.Rules()))
 	for i, rule := range d.engine.Rules() {
@@ -59,6 +83,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 type detector struct {
 	engine *rules.Engine
 	log    *slog.Logger
+	hup    chan os.Signal // SIGHUP: reload
+	reload func()
 	last   *outcome // of the last batch, handed in again when writing it failed
 	reads  reads
 }
@@ -84,6 +110,11 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 	first, end := at(msgs[0]), at(msgs[len(msgs)-1])
 	if d.last != nil && d.last.first == first && d.last.end == end {
 		return d.last
+	}
+	select {
+	case <-d.hup:
+		d.reload()
+	default:
 	}
 	out := &outcome{first: first, end: end}
 	d.reads.add(msgs)

@@ -3,11 +3,15 @@ package detector
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
+	"slices"
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/rules"
+	"github.com/trailstream/trailstream/pkg/rules/sigma"
 	"github.com/trailstream/trailstream/services/normalizer"
 )
 
@@ -41,9 +45,28 @@ func Tool(ctx context.Context, cfg config.Config, files []string, stdin io.Reade
 	return err
 }
 
-// Rules returns the rules cfg enables: every built-in rule, with the settings of the rules
-// config file cfg.RulesConfig when one is given.
+// Rules returns the rules cfg enables: every built-in rule and the Sigma rules of
+// cfg.SigmaRules, with the settings of the rules config file cfg.RulesConfig when one is
+// given. Sigma rules that do not load are logged, and the others run.
 func Rules(cfg config.Config) ([]rules.Rule, error) {
+	rc, err := RulesConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	builtin, err := rules.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	sig, _, err := SigmaRules(cfg, rc, slog.Default())
+	if err != nil {
+		return nil, err
+	}
+	return append(builtin, sig...), nil
+}
+
+// RulesConfig returns the rules config of cfg: its file's, with --home-countries when the
+// file sets none.
+func RulesConfig(cfg config.Config) (*rules.Config, error) {
 	rc := &rules.Config{}
 	if cfg.RulesConfig != "" {
 		var err error
@@ -58,5 +81,33 @@ func Rules(cfg config.Config) ([]rules.Rule, error) {
 		}
 		rc.HomeCountries = home
 	}
-	return rules.New(rc)
+	return rc, nil
+}
+
+// SigmaRules loads the Sigma rules of cfg.SigmaRules, configured by rc, and logs each that
+// did not load. The error is for a path that cannot be read.
+func SigmaRules(cfg config.Config, rc *rules.Config, log *slog.Logger) ([]rules.Rule, sigma.Report, error) {
+	if len(cfg.SigmaRules) == 0 {
+		return nil, sigma.Report{}, nil
+	}
+	loaded, rep, err := sigma.Load(cfg.SigmaRules, SigmaOptions(cfg, rc))
+	if err != nil {
+		return nil, rep, fmt.Errorf("--sigma-rules: %w", err)
+	}
+	for _, p := range rep.Problems {
+		log.Warn("Sigma rule not loaded", "file", p.File, "line", p.Line, "rule", p.RuleID, "title", p.Title, "reason", p.Reason)
+	}
+	log.Info("Sigma rules loaded", "paths", cfg.SigmaRules, "files", rep.Files, "loaded", len(rep.Loaded), "parts", len(rep.Parts),
+		"failed", len(rep.Problems), "ignored", rep.Ignored, "skipped", rep.Skipped)
+	return rules.Configure(rc, loaded), rep, nil
+}
+
+// SigmaOptions are the options Sigma rules load with: the default statuses and those of
+// --sigma-status, the placeholders of the rules config.
+func SigmaOptions(cfg config.Config, rc *rules.Config) sigma.Options {
+	o := sigma.Options{Placeholders: rc.Placeholders}
+	if len(cfg.SigmaStatuses) > 0 {
+		o.Statuses = append(slices.Clone(sigma.DefaultStatuses), cfg.SigmaStatuses...)
+	}
+	return o
 }

@@ -100,9 +100,15 @@ var targets = []target{
 	{"rules test", "run rule test files (YAML; no path: the built-in rules' own cases): a PASS or FAIL line per case",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.Register(fs, config.Common)
+			c.RegisterSigma(fs)
 			rule := fs.String("rule", "", "only the cases of this rule")
 			failuresOnly := fs.Bool("failures-only", false, "print only the failing cases (and the last line)")
-			return func(ctx context.Context) error { return rulesTest(ctx, fs.Args(), *rule, *failuresOnly, os.Stdout) }
+			return func(ctx context.Context) error { return rulesTest(ctx, *c, fs.Args(), *rule, *failuresOnly, os.Stdout) }
+		}},
+	{"rules check", "load the Sigma rules of folders and files and report each that does not load, with file, line and reason; exit status 1 when a CloudTrail rule failed",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common, config.Detect) // --rules-config gives the placeholders
+			return func(context.Context) error { return rulesCheck(*c, fs.Args(), os.Stdout) }
 		}},
 	{"migrate", "create or upgrade the ClickHouse schema",
 		service([]config.Group{config.ClickHouse}, migrate.Run)},
