@@ -28,8 +28,7 @@ var fastFields = map[string]func(e *model.Event) string{
 	"userIdentity.invokedBy":   func(e *model.Event) string { return e.InvokedBy },
 }
 
-// find looks up path (dotted, into nested objects; a key that itself holds dots is found
-// too) in v and reports whether any value there matches one of ms, and whether there is a
+// find looks up path (dotted, into nested objects) in v and reports whether any value there matches one of ms, and whether there is a
 // value there at all (JSON null included). An array on the way is searched element by
 // element; a value that is an array or an object matches when one of its elements or
 // nested values does.
@@ -37,18 +36,6 @@ func find(v any, path string, ms []matcher) (matched, seen bool) {
 	for path != "" {
 		switch x := v.(type) {
 		case map[string]any:
-			if !strings.Contains(path, ".") {
-				w, ok := x[path]
-				if !ok {
-					return false, false
-				}
-				v, path = w, ""
-				continue
-			}
-			if w, ok := x[path]; ok {
-				v, path = w, ""
-				continue
-			}
 			name, rest, _ := strings.Cut(path, ".")
 			w, ok := x[name]
 			if !ok {
@@ -103,9 +90,6 @@ func first(v any, path string) any {
 	for path != "" {
 		switch x := v.(type) {
 		case map[string]any:
-			if w, ok := x[path]; ok {
-				return w
-			}
 			name, rest, _ := strings.Cut(path, ".")
 			v, path = x[name], rest
 		case []any:
@@ -128,10 +112,6 @@ func scalars(v any, path string, out []string) []string {
 	for path != "" {
 		switch x := v.(type) {
 		case map[string]any:
-			if w, ok := x[path]; ok {
-				v, path = w, ""
-				continue
-			}
 			name, rest, _ := strings.Cut(path, ".")
 			w, ok := x[name]
 			if !ok {

@@ -168,23 +168,22 @@ type cond struct {
 // eval reports whether the event meets c.
 func (c *cond) eval(in *rules.Input) bool {
 	switch {
-	case c.exists != 0:
-		return c.present(in) == (c.exists > 0)
 	case c.ref != nil:
 		return c.evalRef(in)
-	}
-	if c.field == "" {
+	case c.field == "":
 		return c.keywords(in)
 	}
-	if c.fast != nil {
-		if s := c.fast(in.Event); s != "" {
-			if c.neq {
-				return !c.fastAny(s)
-			}
-			return c.fastAny(s)
+	if cd, ok := c.quick(in); ok {
+		if c.exists != 0 {
+			return (cd.kind != rawAbsent) == (c.exists > 0)
 		}
+		return c.evalCand(cd)
 	}
 	rec := in.Record()
+	if c.exists != 0 {
+		_, seen := find(rec, c.field, nil)
+		return seen == (c.exists > 0)
+	}
 	if c.neq {
 		m, seen := find(rec, c.field, c.matchers)
 		return seen && !m
@@ -201,32 +200,52 @@ func (c *cond) eval(in *rules.Input) bool {
 	return m || (c.null && !seen)
 }
 
-// fastAny tests the event's own copy of the field: whether one of the values matches it
-// (every one, with all; with neq, any).
-func (c *cond) fastAny(s string) bool {
-	if c.all && !c.neq {
+// quick returns the field's value without parsing the record, when it can: the event's
+// own copy, or the value scanned from the raw record while it is not parsed.
+func (c *cond) quick(in *rules.Input) (cand, bool) {
+	return quickField(in, c.field, c.fast)
+}
+
+func quickField(in *rules.Input, field string, fast func(*model.Event) string) (cand, bool) {
+	if fast != nil {
+		if s := fast(in.Event); s != "" {
+			return cand{kind: rawString, s: s}, true
+		}
+	}
+	if !in.Parsed() {
+		if cd := scanPath(in.Event.Raw, field); cd.kind != rawUnknown {
+			return cd, true
+		}
+	}
+	return cand{}, false
+}
+
+// evalCand tests the field's one value (or its absence).
+func (c *cond) evalCand(cd cand) bool {
+	switch {
+	case cd.kind == rawAbsent:
+		return c.null && !c.neq
+	case c.neq:
 		for _, m := range c.matchers {
-			if !m.matchString(s) {
+			if cd.match(m) {
+				return false
+			}
+		}
+		return true
+	case c.all:
+		for _, m := range c.matchers {
+			if !cd.match(m) {
 				return false
 			}
 		}
 		return true
 	}
 	for _, m := range c.matchers {
-		if m.matchString(s) {
+		if cd.match(m) {
 			return true
 		}
 	}
 	return false
-}
-
-// present reports whether the record has the field (null included).
-func (c *cond) present(in *rules.Input) bool {
-	if c.fast != nil && c.fast(in.Event) != "" {
-		return true
-	}
-	_, seen := find(in.Record(), c.field, nil)
-	return seen
 }
 
 // keywords searches every value of the record.
@@ -264,10 +283,11 @@ func (c *cond) evalRef(in *rules.Input) bool {
 }
 
 func (c *cond) values(in *rules.Input, field string, fast func(*model.Event) string, out []string) []string {
-	if fast != nil {
-		if s := fast(in.Event); s != "" {
-			return append(out, s)
+	if cd, ok := quickField(in, field, fast); ok {
+		if s, ok := str(cd.value()); ok {
+			out = append(out, s)
 		}
+		return out
 	}
 	return scalars(in.Record(), field, out)
 }

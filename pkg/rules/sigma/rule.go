@@ -156,10 +156,8 @@ func describe(in *rules.Input, title string, det *detection) rules.Finding {
 
 // fieldValue returns the value of a field of the record, as parsed JSON.
 func fieldValue(in *rules.Input, field string) any {
-	if fast := fastFields[field]; fast != nil {
-		if s := fast(in.Event); s != "" {
-			return s
-		}
+	if cd, ok := quickField(in, field, fastFields[field]); ok {
+		return cd.value()
 	}
 	return first(in.Record(), field)
 }
