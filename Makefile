@@ -72,7 +72,7 @@ bench-pipeline: stack-up
 bench-normalize:
 	bench/normalize.sh
 
-## bench-detect: `trailstream detect` (every rule) against `trailstream normalize --format avro`, as processes, on 200,000 generated records
+## bench-detect: `trailstream detect` (every rule) against `trailstream normalize --format avro`, as processes, on 200,000 generated records; with SIGMA_RULES=DIR also detect with those Sigma rules against detect without them
 bench-detect:
 	bench/detect.sh
 
