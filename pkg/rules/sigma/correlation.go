@@ -36,7 +36,7 @@ func parseCorrelation(d *document) (*correlation, []issue) {
 		return nil, []issue{issuef(n, "correlation is a map (type, rules, group-by, timespan, condition)")}
 	}
 	c := &correlation{}
-	var issues []issue
+	issues := duplicates(n)
 	bad := func(n *yaml.Node, format string, args ...any) { issues = append(issues, issuef(n, format, args...)) }
 	var condNode, typeNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {

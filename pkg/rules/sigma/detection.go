@@ -100,6 +100,7 @@ func compileSelection(name string, n *yaml.Node, placeholders map[string][]strin
 			issues = append(issues, issuef(m, "selection %s: an empty map matches everything; write the fields it tests", name))
 			return
 		}
+		issues = append(issues, duplicates(m)...)
 		var alt []*cond
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k := m.Content[i]
@@ -295,6 +296,9 @@ func union(a, b []string) []string {
 
 // parseCondition parses one condition over the selections.
 func parseCondition(text string, sels []*selection) (expr, error) {
+	if strings.Contains(text, "|") {
+		return nil, errorf("%q: an aggregation (| count() ...) is Sigma v1; write a correlation rule", text)
+	}
 	p := &condParser{toks: lexCondition(text), sels: sels}
 	if len(p.toks) == 0 {
 		return nil, errorf("the condition is empty")
@@ -451,9 +455,6 @@ func (p *condParser) primary() (expr, error) {
 		if s.name == t {
 			return selExpr{s}, nil
 		}
-	}
-	if strings.ContainsAny(t, "|") {
-		return nil, errorf("%q: aggregations in the condition (| count() ...) are Sigma v1; write a correlation rule", t)
 	}
 	return nil, errorf("the condition names %q, which is no selection of the rule", t)
 }

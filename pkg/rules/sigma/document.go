@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,33 +69,26 @@ func isSeparator(l []byte) bool {
 	return len(rest) == 0 || rest[0] == '#'
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// yamlIssue is the issue of a YAML error in a document that starts on line start: at the
-// first line the error names, with every line it names counted from the file's start.
+// parserErrors are the messages of the YAML parser (not its scanner), whose line the
+// decoder gives counted from 0.
+var parserErrors = []string{"did not find expected ',' or", "did not find expected key", "did not find expected node content",
+	"did not find expected '-' indicator", "did not find expected <document start>", "found undefined tag handle"}
+
+// yamlIssue is the issue of a YAML error in a document that starts on line start.
 func yamlIssue(err error, start int) issue {
-	first := 0
-	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
-		l, _ := strconv.Atoi(m[len("line "):])
-		l += start - 1
-		if first == 0 {
-			first = l
-		}
-		return "line " + strconv.Itoa(l)
-	})
-	if first == 0 {
-		first = start
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return issue{line: start, reason: "not YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(first)+": ")
-	var parts []string
-	for _, l := range strings.Split(msg, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			parts = append(parts, l)
-		}
+	l, _ := strconv.Atoi(m[1])
+	msg = m[2]
+	if slices.ContainsFunc(parserErrors, func(p string) bool { return strings.HasPrefix(msg, p) }) {
+		l++
 	}
-	msg = strings.Join(parts, " ")
-	return issue{line: first, reason: "not YAML: " + msg}
+	return issue{line: start + l - 1, reason: "not YAML: " + msg}
 }
 
 // parseFile reads the documents of one rule file. A document that is not YAML is an
@@ -144,6 +138,7 @@ func readDocument(file string, root *yaml.Node) *document {
 		d.issues = append(d.issues, issuef(root, "a rule is a map of attributes (title, logsource, detection, ...)"))
 		return d
 	}
+	d.issues = append(d.issues, duplicates(root)...)
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], resolve(root.Content[i+1])
 		switch k.Value {
@@ -235,6 +230,24 @@ func (d *document) boolean(k, v *yaml.Node) bool {
 		d.issues = append(d.issues, issuef(v, "%s is true or false", k.Value))
 	}
 	return b
+}
+
+// duplicates returns an issue for each key of the map m that comes again.
+func duplicates(m *yaml.Node) []issue {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	var issues []issue
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if first, ok := seen[k.Value]; ok {
+			issues = append(issues, issuef(k, "key %q comes twice (first on line %d)", k.Value, first))
+			continue
+		}
+		seen[k.Value] = k.Line
+	}
+	return issues
 }
 
 // cloudTrail reports whether the rule reads AWS CloudTrail.

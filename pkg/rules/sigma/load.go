@@ -112,6 +112,7 @@ func Load(paths []string, o Options) ([]rules.Rule, Report, error) {
 func ruleFiles(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
+		p = filepath.Clean(p)
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("sigma rules: %w", err)
@@ -332,11 +333,9 @@ func (l *loader) resolve(e *entry) state {
 				return e.st
 			}
 		}
-		if len(issues) == 0 {
-			det, is := compileDetection(d, l.o.Placeholders)
-			issues = append(issues, is...)
-			e.det = det
-		}
+		det, is := compileDetection(d, l.o.Placeholders)
+		issues = append(issues, is...)
+		e.det = det
 	default:
 		if len(issues) == 0 {
 			issues = append(issues, issuef(d.root, "neither a rule (detection) nor a correlation (correlation)"))

@@ -29,7 +29,7 @@ func compileDetection(d *document, placeholders map[string][]string) (*detection
 		return nil, []issue{issuef(n, "detection is a map of selections and a condition")}
 	}
 	det := &detection{}
-	var issues []issue
+	issues := duplicates(n)
 	var condNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -46,7 +46,7 @@ func compileDetection(d *document, placeholders map[string][]string) (*detection
 		}
 	}
 	if condNode == nil {
-		return nil, append(issues, issuef(n, "detection has no condition"))
+		return nil, append(issues, issuef(d.attr("detection"), "detection has no condition"))
 	}
 	var conds []*yaml.Node
 	switch condNode.Kind {

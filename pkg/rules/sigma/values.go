@@ -273,7 +273,7 @@ func makeMatcher(typ, s string, cased bool, flags []string) (matcher, error) {
 		}
 		re, err := regexp.Compile(prefix + s)
 		if err != nil {
-			return nil, fmt.Errorf("regular expression %q: %w", s, err)
+			return nil, fmt.Errorf("regular expression %q (RE2: no lookarounds, no backreferences): %w", s, err)
 		}
 		return reMatcher{re: re, lit: requiredLiteral(prefix + s)}, nil
 	case "cidr":
