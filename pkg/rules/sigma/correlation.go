@@ -185,6 +185,7 @@ type corrRule struct {
 	c       *correlation
 	sources []source
 	cur     int // the source the event being observed is of; -1 none
+	ev      event
 }
 
 func newCorrRule(meta rules.Meta, title string, c *correlation, sources []source, o *Options) *corrRule {
@@ -229,6 +230,7 @@ func (s *source) events() []string {
 
 // Observe implements rules.Rule.
 func (r *corrRule) Observe(in *rules.Input) []model.Detection {
+	r.ev = event{in: in}
 	r.cur = r.match(in)
 	out := r.Threshold.Observe(in)
 	r.cur = -1
@@ -247,13 +249,13 @@ func (r *corrRule) match(in *rules.Input) int {
 			}
 			continue
 		}
-		if got < 0 && s.det.cond.eval(in) {
+		if got < 0 && s.det.cond.eval(&r.ev) {
 			got = i
 		}
 	}
 	if got >= 0 && r.c.typ == "value_count" {
 		for _, f := range r.c.fields {
-			if fieldValue(in, r.field(f, got)) == nil {
+			if r.ev.value(r.field(f, got)) == nil {
 				return -1 // no value to count
 			}
 		}
@@ -280,7 +282,7 @@ func (r *corrRule) key(in *rules.Input) string {
 	b.WriteByte('g')
 	for _, g := range r.c.groupBy {
 		b.WriteByte(0x1f)
-		b.WriteString(fieldString(in, r.field(g, r.cur)))
+		b.WriteString(r.ev.str(r.field(g, r.cur)))
 	}
 	return b.String()
 }
@@ -289,7 +291,7 @@ func (r *corrRule) key(in *rules.Input) string {
 func (r *corrRule) values(in *rules.Input) string {
 	parts := make([]string, len(r.c.fields))
 	for i, f := range r.c.fields {
-		parts[i] = fieldString(in, r.field(f, r.cur))
+		parts[i] = r.ev.str(r.field(f, r.cur))
 	}
 	return strings.Join(parts, "\x1f")
 }

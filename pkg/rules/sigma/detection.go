@@ -8,8 +8,6 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/trailstream/trailstream/pkg/rules"
 )
 
 // selection is one search identifier of a detection: alternatives (a list of maps) each
@@ -20,11 +18,11 @@ type selection struct {
 	alts [][]*cond
 }
 
-func (s *selection) eval(in *rules.Input) bool {
+func (s *selection) eval(ev *event) bool {
 	for _, alt := range s.alts {
 		ok := true
 		for _, c := range alt {
-			if !c.eval(in) {
+			if !c.eval(ev) {
 				ok = false
 				break
 			}
@@ -165,7 +163,7 @@ func boolCmp(a, b bool) int {
 
 // expr is a compiled condition.
 type expr interface {
-	eval(in *rules.Input) bool
+	eval(ev *event) bool
 	// events returns the event names the expression requires to be true; ok false when
 	// it requires none.
 	events() ([]string, bool)
@@ -174,15 +172,15 @@ type expr interface {
 
 type selExpr struct{ s *selection }
 
-func (e selExpr) eval(in *rules.Input) bool { return e.s.eval(in) }
-func (e selExpr) events() ([]string, bool)  { return e.s.events() }
-func (e selExpr) cheap() bool               { return e.s.cheap() }
+func (e selExpr) eval(ev *event) bool      { return e.s.eval(ev) }
+func (e selExpr) events() ([]string, bool) { return e.s.events() }
+func (e selExpr) cheap() bool              { return e.s.cheap() }
 
 type andExpr []expr
 
-func (e andExpr) eval(in *rules.Input) bool {
+func (e andExpr) eval(ev *event) bool {
 	for _, x := range e {
-		if !x.eval(in) {
+		if !x.eval(ev) {
 			return false
 		}
 	}
@@ -210,9 +208,9 @@ func (e andExpr) cheap() bool {
 
 type orExpr []expr
 
-func (e orExpr) eval(in *rules.Input) bool {
+func (e orExpr) eval(ev *event) bool {
 	for _, x := range e {
-		if x.eval(in) {
+		if x.eval(ev) {
 			return true
 		}
 	}
@@ -233,9 +231,9 @@ func (e orExpr) cheap() bool { return !slices.ContainsFunc(e, func(x expr) bool 
 
 type notExpr struct{ x expr }
 
-func (e notExpr) eval(in *rules.Input) bool { return !e.x.eval(in) }
-func (e notExpr) events() ([]string, bool)  { return nil, false }
-func (e notExpr) cheap() bool               { return e.x.cheap() }
+func (e notExpr) eval(ev *event) bool      { return !e.x.eval(ev) }
+func (e notExpr) events() ([]string, bool) { return nil, false }
+func (e notExpr) cheap() bool              { return e.x.cheap() }
 
 // ofExpr is "N of pattern": at least n of the selections hold (all of them when n is 0).
 type ofExpr struct {
@@ -243,13 +241,13 @@ type ofExpr struct {
 	sels []*selection
 }
 
-func (e ofExpr) eval(in *rules.Input) bool {
+func (e ofExpr) eval(ev *event) bool {
 	need := e.n
 	if need == 0 {
 		need = len(e.sels)
 	}
 	for i, s := range e.sels {
-		if s.eval(in) {
+		if s.eval(ev) {
 			if need--; need == 0 {
 				return true
 			}

@@ -124,7 +124,7 @@ func verdicts(r *plainRule, e *model.Event) [4]bool {
 		if i%2 == 1 {
 			in.Record()
 		}
-		out[i] = r.det.cond.eval(in)
+		out[i] = r.det.cond.eval(&event{in: in})
 	}
 	return out
 }

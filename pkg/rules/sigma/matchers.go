@@ -166,20 +166,20 @@ type cond struct {
 }
 
 // eval reports whether the event meets c.
-func (c *cond) eval(in *rules.Input) bool {
+func (c *cond) eval(ev *event) bool {
 	switch {
 	case c.ref != nil:
-		return c.evalRef(in)
+		return c.evalRef(ev)
 	case c.field == "":
-		return c.keywords(in)
+		return c.keywords(ev.in)
 	}
-	if cd, ok := c.quick(in); ok {
+	if cd, ok := ev.quick(c.field, c.fast); ok {
 		if c.exists != 0 {
 			return (cd.kind != rawAbsent) == (c.exists > 0)
 		}
 		return c.evalCand(cd)
 	}
-	rec := in.Record()
+	rec := ev.in.Record()
 	if c.exists != 0 {
 		_, seen := find(rec, c.field, nil)
 		return seen == (c.exists > 0)
@@ -200,20 +200,25 @@ func (c *cond) eval(in *rules.Input) bool {
 	return m || (c.null && !seen)
 }
 
-// quick returns the field's value without parsing the record, when it can: the event's
-// own copy, or the value scanned from the raw record while it is not parsed.
-func (c *cond) quick(in *rules.Input) (cand, bool) {
-	return quickField(in, c.field, c.fast)
+// event is the event a rule is evaluating, with what reading it cost so far.
+type event struct {
+	in      *rules.Input
+	scanned int // bytes of the raw record scanned
 }
 
-func quickField(in *rules.Input, field string, fast func(*model.Event) string) (cand, bool) {
+// quick returns the field's value without parsing the record, when it can: the event's
+// own copy, or the value scanned from the raw record while it is not parsed and the scans
+// of this rule have not read it twice over (a parse is cheaper then).
+func (ev *event) quick(field string, fast func(*model.Event) string) (cand, bool) {
 	if fast != nil {
-		if s := fast(in.Event); s != "" {
+		if s := fast(ev.in.Event); s != "" {
 			return cand{kind: rawString, s: s}, true
 		}
 	}
-	if !in.Parsed() {
-		if cd := scanPath(in.Event.Raw, field); cd.kind != rawUnknown {
+	if raw := ev.in.Event.Raw; !ev.in.Parsed() && ev.scanned <= 2*len(raw) {
+		cd, n := scanPath(raw, field)
+		ev.scanned += n
+		if cd.kind != rawUnknown {
 			return cd, true
 		}
 	}
@@ -266,9 +271,9 @@ func (c *cond) keywords(in *rules.Input) bool {
 }
 
 // evalRef compares the field's values with the referenced field's.
-func (c *cond) evalRef(in *rules.Input) bool {
+func (c *cond) evalRef(ev *event) bool {
 	var a, b [4]string
-	own, other := c.values(in, c.field, c.fast, a[:0]), c.values(in, c.ref.field, c.ref.fast, b[:0])
+	own, other := ev.values(c.field, c.fast, a[:0]), ev.values(c.ref.field, c.ref.fast, b[:0])
 	if len(own) == 0 || len(other) == 0 {
 		return false
 	}
@@ -282,12 +287,13 @@ func (c *cond) evalRef(in *rules.Input) bool {
 	return c.neq
 }
 
-func (c *cond) values(in *rules.Input, field string, fast func(*model.Event) string, out []string) []string {
-	if cd, ok := quickField(in, field, fast); ok {
+// values appends the string forms of the field's values to out.
+func (ev *event) values(field string, fast func(*model.Event) string, out []string) []string {
+	if cd, ok := ev.quick(field, fast); ok {
 		if s, ok := str(cd.value()); ok {
 			out = append(out, s)
 		}
 		return out
 	}
-	return scalars(in.Record(), field, out)
+	return scalars(ev.in.Record(), field, out)
 }

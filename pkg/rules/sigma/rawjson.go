@@ -60,9 +60,17 @@ func (c cand) match(m matcher) bool {
 	return m.matchValue(c.value())
 }
 
-// scanPath finds the value at the dotted path of the JSON object raw.
-func scanPath(raw, path string) cand {
+// scanPath finds the value at the dotted path of the JSON object raw, and returns how
+// far it read.
+func scanPath(raw, path string) (cand, int) {
+	end := 0
+	c := scanTo(raw, path, &end)
+	return c, min(end, len(raw))
+}
+
+func scanTo(raw, path string, end *int) cand {
 	i := skipSpace(raw, 0)
+	defer func() { *end = i }()
 	for {
 		if i >= len(raw) || raw[i] != '{' {
 			return cand{}
@@ -164,6 +172,9 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
+// structural marks the bytes skipValue stops at within an object or an array.
+var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
+
 // skipValue returns the end of the JSON value at s[i:], -1 when it does not read.
 func skipValue(s string, i int) int {
 	if i >= len(s) {
@@ -175,15 +186,16 @@ func skipValue(s string, i int) int {
 	case '{', '[':
 		depth := 0
 		for i < len(s) {
-			switch s[i] {
-			case '"':
+			switch c := s[i]; {
+			case !structural[c]:
+			case c == '"':
 				if i = skipString(s, i); i < 0 {
 					return -1
 				}
 				continue
-			case '{', '[':
+			case c == '{' || c == '[':
 				depth++
-			case '}', ']':
+			default:
 				if depth--; depth == 0 {
 					return i + 1
 				}
@@ -198,15 +210,21 @@ func skipValue(s string, i int) int {
 	return i
 }
 
-// skipString returns the end of the string starting at s[i] (a quote).
+// skipString returns the end of the string starting at s[i] (a quote): after the first
+// quote not escaped by an odd number of backslashes.
 func skipString(s string, i int) int {
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case '"':
+	for j := i + 1; ; j++ {
+		k := strings.IndexByte(s[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && s[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1
 		}
 	}
-	return -1
 }

@@ -98,6 +98,7 @@ type plainRule struct {
 	title  string
 	det    *detection
 	recent recent
+	ev     event
 }
 
 func newPlainRule(meta rules.Meta, title string, det *detection, now func() time.Time) *plainRule {
@@ -120,25 +121,26 @@ func (r *plainRule) Observe(in *rules.Input) []model.Detection {
 func (r *plainRule) Held() int { return len(r.recent.ids) }
 
 func (r *plainRule) when(in *rules.Input) (rules.Finding, bool) {
-	if !r.det.cond.eval(in) {
+	r.ev = event{in: in}
+	if !r.det.cond.eval(&r.ev) {
 		return rules.Finding{}, false
 	}
-	return describe(in, r.title, r.det), true
+	return describe(&r.ev, r.title, r.det), true
 }
 
 // describe makes the finding of an event det matched: the selections that matched it and
 // the values of the rule's fields.
-func describe(in *rules.Input, title string, det *detection) rules.Finding {
-	e := in.Event
+func describe(ev *event, title string, det *detection) rules.Finding {
+	e := ev.in.Event
 	var matched []string
 	for _, s := range det.sels {
-		if s.eval(in) {
+		if s.eval(ev) {
 			matched = append(matched, s.name)
 		}
 	}
 	fields := make(map[string]any, len(det.fields))
 	for _, f := range det.fields {
-		fields[f] = fieldValue(in, f)
+		fields[f] = ev.value(f)
 	}
 	f := rules.Finding{
 		Title:        title,
@@ -154,18 +156,18 @@ func describe(in *rules.Input, title string, det *detection) rules.Finding {
 	return f
 }
 
-// fieldValue returns the value of a field of the record, as parsed JSON.
-func fieldValue(in *rules.Input, field string) any {
-	if cd, ok := quickField(in, field, fastFields[field]); ok {
+// value returns the value of a field of the record, as parsed JSON.
+func (ev *event) value(field string) any {
+	if cd, ok := ev.quick(field, fastFields[field]); ok {
 		return cd.value()
 	}
-	return first(in.Record(), field)
+	return first(ev.in.Record(), field)
 }
 
-// fieldString returns the value of a field of the record as a string: scalars in their
-// string forms, arrays and objects as JSON, "" when there is none.
-func fieldString(in *rules.Input, field string) string {
-	v := fieldValue(in, field)
+// str returns the value of a field of the record as a string: scalars in their string
+// forms, arrays and objects as JSON, "" when there is none.
+func (ev *event) str(field string) string {
+	v := ev.value(field)
 	if s, ok := str(v); ok {
 		return s
 	}
