@@ -98,6 +98,8 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/digest
 	go test -run '^$$' -fuzz '^FuzzDecodeRegions$$' -fuzztime $(FUZZTIME) ./pkg/awsutil
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./deploy/aws
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/rules/sigma
+	go test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZTIME) ./pkg/rules/sigma
 
 ## clean: the built binary and the console's built assets (the local stack's data in .local/ is kept; stack-down stops it)
 clean:
