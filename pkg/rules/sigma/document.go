@@ -104,7 +104,11 @@ func parseFile(file string, b []byte) (docs []*document, issues []issue) {
 				break
 			}
 			if err != nil {
-				issues = append(issues, yamlIssue(err, starts[i]))
+				is := yamlIssue(err, starts[i])
+				// The decoder's lines are approximate: keep them within the document.
+				last := starts[i] + max(bytes.Count(bytes.TrimRight(chunk, "\n"), []byte("\n")), 0)
+				is.line = min(max(is.line, starts[i]), last)
+				issues = append(issues, is)
 				break
 			}
 			shift(&n, starts[i]-1)

@@ -296,6 +296,9 @@ func (l *loader) resolve(e *entry) state {
 	case d.correlation != nil:
 		c, is := parseCorrelation(d)
 		issues = append(issues, is...)
+		if c == nil {
+			break
+		}
 		e.corr = c
 		states := map[state]int{}
 		for i, ref := range c.refs {
