@@ -314,23 +314,38 @@ func indexFold(s, p string) int {
 		return 0
 	}
 	c0 := p[0]
-	// Only K and S have a non-ASCII character (the Kelvin sign, the long s) folding to them:
-	// for any other ASCII first byte a mismatching byte can be skipped at once.
-	quick := c0 < utf8.RuneSelf && !strings.ContainsRune("kKsS", rune(c0))
-	l0 := lowerASCII(c0)
+	if c0 >= utf8.RuneSelf {
+		for i := 0; i < len(s); {
+			if _, ok := prefixFold(s[i:], p); ok {
+				return i
+			}
+			_, w := utf8.DecodeRuneInString(s[i:])
+			i += w
+		}
+		return -1
+	}
+	// An ASCII byte folds only to its other case; of the other characters only the Kelvin
+	// sign and the long s fold to ASCII letters (k and s).
+	l0, u0 := lowerASCII(c0), c0
+	if 'a' <= c0 && c0 <= 'z' {
+		u0 = c0 - 'a' + 'A'
+	}
+	special := l0 == 'k' || l0 == 's'
 	for i := 0; i < len(s); {
 		c := s[i]
-		if quick && (c >= utf8.RuneSelf || lowerASCII(c) != l0) {
-			if c < utf8.RuneSelf {
-				i++
-			} else {
-				_, w := utf8.DecodeRuneInString(s[i:])
-				i += w
+		if c < utf8.RuneSelf {
+			if c == l0 || c == u0 {
+				if _, ok := prefixFold(s[i:], p); ok {
+					return i
+				}
 			}
+			i++
 			continue
 		}
-		if _, ok := prefixFold(s[i:], p); ok {
-			return i
+		if special {
+			if _, ok := prefixFold(s[i:], p); ok {
+				return i
+			}
 		}
 		_, w := utf8.DecodeRuneInString(s[i:])
 		i += w
