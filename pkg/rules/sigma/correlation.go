@@ -1,7 +1,6 @@
 package sigma
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -350,8 +349,4 @@ func (r *corrRule) Oldest(partition int) (int64, bool) {
 		}
 	}
 	return oldest, held
-}
-
-func (c *correlation) String() string {
-	return fmt.Sprintf("%s of %s", c.typ, strings.Join(c.refs, ", "))
 }

@@ -20,7 +20,8 @@ const IDPrefix = "sigma:"
 // Options say how rules are loaded.
 type Options struct {
 	// Statuses are the statuses of the rules that load; nil: all but deprecated and
-	// unsupported. A rule without a status always loads.
+	// unsupported. A rule without a status always loads, and so does a rule a correlation
+	// that loads refers to (as its part).
 	Statuses []string
 	// Placeholders are the values of the placeholders (%name%) of the expand modifier.
 	Placeholders map[string][]string

@@ -61,16 +61,6 @@ func parseValue(s string) []token {
 	return out
 }
 
-// hasWildcards reports whether s has an unescaped * or ?.
-func hasWildcards(s string) bool {
-	for _, t := range parseValue(s) {
-		if t.kind != tokLit {
-			return true
-		}
-	}
-	return false
-}
-
 // plainValue returns the text s stands for when it has no wildcards.
 func plainValue(s string) (string, bool) {
 	var b strings.Builder

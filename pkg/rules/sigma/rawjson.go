@@ -9,7 +9,9 @@ import (
 // the whole record into maps, and allocates nothing. A rule uses it until the record is
 // parsed anyway (rules.Input.Parsed): for a field reached through objects only that holds
 // a scalar. Anything else (an array on the way, an object or an array at the end, a string
-// or key with escapes, JSON that does not read) is left to the parsed record.
+// or key with escapes, JSON that does not read) is left to the parsed record. A record the
+// parse would refuse for what the scan does not see (a key given twice, invalid UTF-8) is
+// no CloudTrail record; the scan may find values in it that the parse would not.
 
 // rawKind is what scanPath found.
 type rawKind uint8
