@@ -34,6 +34,9 @@ type Finding struct {
 	ResourceType string
 	ResourceName string
 	Context      map[string]any // the figures behind it, rendered as the detection's JSON context
+	// ContextJSON, when set, is the context already rendered (a JSON object), for rules that
+	// make many detections: Context is not used then.
+	ContextJSON string
 }
 
 // Hit is one event a detection is made of.
@@ -80,7 +83,9 @@ func (m *Meta) detect(f Finding, hits []Hit, now time.Time) model.Detection {
 		sev = m.Severity
 	}
 	ctx := "{}"
-	if len(f.Context) > 0 {
+	if f.ContextJSON != "" {
+		ctx = f.ContextJSON
+	} else if len(f.Context) > 0 {
 		if b, err := json.Marshal(f.Context); err == nil {
 			ctx = string(b)
 		}

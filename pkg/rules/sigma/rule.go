@@ -3,8 +3,10 @@ package sigma
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/trailstream/trailstream/pkg/model"
@@ -17,6 +19,8 @@ type detection struct {
 	cond   expr
 	events []string // the event names it requires; nil: any
 	fields []string // what a detection shows: the rule's fields, else those it tests
+	// sortedFields are fields sorted, each once: the keys of a detection's context.
+	sortedFields []string
 }
 
 // compileDetection compiles the detection section of d.
@@ -89,6 +93,7 @@ func compileDetection(d *document, placeholders map[string][]string) (*detection
 			det.fields = s.fields(det.fields)
 		}
 	}
+	det.sortedFields = slices.Compact(slices.Sorted(slices.Values(det.fields)))
 	return det, nil
 }
 
@@ -132,21 +137,37 @@ func (r *plainRule) when(in *rules.Input) (rules.Finding, bool) {
 // the values of the rule's fields.
 func describe(ev *event, title string, det *detection) rules.Finding {
 	e := ev.in.Event
-	var matched []string
+	// The context, {"fields": {...}, "selections": [...]}, rendered here: a rule may match
+	// a third of the events, and a map through encoding/json costs more than the match.
+	b := append(make([]byte, 0, 256), `{"fields":{`...)
+	for i, name := range det.sortedFields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b, _ = jsontext.AppendQuote(b, name)
+		b = append(b, ':')
+		b = appendValue(b, ev.value(name))
+	}
+	b = append(b, `},"selections":`...)
+	n := 0
 	for _, s := range det.sels {
 		if s.eval(ev) {
-			matched = append(matched, s.name)
+			if n == 0 {
+				b = append(b, '[')
+			} else {
+				b = append(b, ',')
+			}
+			b, _ = jsontext.AppendQuote(b, s.name)
+			n++
 		}
 	}
-	fields := make(map[string]any, len(det.fields))
-	for _, f := range det.fields {
-		fields[f] = ev.value(f)
+	if n == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, ']')
 	}
-	f := rules.Finding{
-		Title:        title,
-		ResourceType: e.ResourceType,
-		Context:      map[string]any{"selections": matched, "fields": fields},
-	}
+	b = append(b, '}')
+	f := rules.Finding{Title: title, ResourceType: e.ResourceType, ContextJSON: string(b)}
 	if len(e.ResourceNames) > 0 {
 		f.ResourceName = e.ResourceNames[0]
 	}
@@ -154,6 +175,24 @@ func describe(ev *event, title string, det *detection) rules.Finding {
 		f.Title += " by " + a
 	}
 	return f
+}
+
+// appendValue appends v, a value of a parsed record, as JSON.
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		b, _ = jsontext.AppendQuote(b, v)
+		return b
+	case bool:
+		return strconv.AppendBool(b, v)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
 }
 
 // value returns the value of a field of the record, as parsed JSON.
