@@ -195,18 +195,6 @@ func (r *Reader) From(ctx context.Context, body io.Reader, o Object) (Result, er
 	return res, err
 }
 
-// Skip records in the ledger that o is not read, with reason, as for objects other than
-// CloudTrail's.
-func (r *Reader) Skip(ctx context.Context, o Object, reason string) error {
-	k := layout.Parse(o.Key)
-	e := r.entry(o, k)
-	e.Outcome, e.Reason = ledger.OutcomeSkipped, reason
-	if err := r.Ledger.Record(ctx, e); err != nil {
-		return Transient{fmt.Errorf("s3://%s/%s not recorded in the ledger: %w", e.Bucket, e.Key, err)}
-	}
-	return nil
-}
-
 type opener func(ctx context.Context) (io.ReadCloser, *int64, error)
 
 // done is the Stored of an object nothing is recorded for.

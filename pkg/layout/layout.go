@@ -49,6 +49,15 @@ var folders = map[string]Kind{
 	"CloudTrail-Insight": KindInsight,
 }
 
+// folderNames are the folders of the kinds.
+var folderNames = func() map[Kind]string {
+	m := map[Kind]string{}
+	for name, kind := range folders {
+		m[kind] = name
+	}
+	return m
+}()
+
 var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	orgRE     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
@@ -96,17 +105,11 @@ func Parse(key string) Key {
 	return k
 }
 
-// DayFolder returns the key prefix of the day folder of kind for account, region and day,
-// under prefix and org as in a Key: what a listing of one day asks S3 for.
-func DayFolder(prefix, org, account string, kind Kind, region string, day time.Time) string {
-	folder := "CloudTrail"
-	switch kind {
-	case KindDigest:
-		folder = "CloudTrail-Digest"
-	case KindInsight:
-		folder = "CloudTrail-Insight"
-	}
-	return Root(prefix, org) + account + "/" + folder + "/" + region + "/" + day.UTC().Format("2006/01/02") + "/"
+// FolderKind returns the kind of the objects of the folder name after an account's folder:
+// CloudTrail, CloudTrail-Digest or CloudTrail-Insight; ok is false for any other name.
+func FolderKind(name string) (kind Kind, ok bool) {
+	kind, ok = folders[name]
+	return kind, ok
 }
 
 // Root returns the key prefix the accounts' folders are under: [prefix/]AWSLogs/[org/].
@@ -121,9 +124,9 @@ func Root(prefix, org string) string {
 	return s
 }
 
-// Folder returns the day folder of k, as DayFolder does.
+// Folder returns the key prefix of k's day folder: what a listing of the day asks S3 for.
 func (k Key) Folder() string {
-	return DayFolder(k.Prefix, k.Org, k.Account, k.Kind, k.Region, k.Day)
+	return Root(k.Prefix, k.Org) + k.Account + "/" + folderNames[k.Kind] + "/" + k.Region + "/" + k.Day.UTC().Format("2006/01/02") + "/"
 }
 
 // IsOrg reports whether s names an AWS Organizations organization (o-…), as the folder after

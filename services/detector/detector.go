@@ -37,27 +37,21 @@ import (
 // Kafka.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "detector")
-	rc, err := RulesConfig(cfg)
+	rc, builtin, sig, err := ruleSets(cfg, log)
 	if err != nil {
 		return err
 	}
-	builtin, err := rules.New(rc)
-	if err != nil {
-		return err
-	}
-	sig, _, err := SigmaRules(cfg, rc, log)
-	if err != nil {
-		return err
-	}
-	d := &detector{engine: rules.NewEngine(append(slices.Clone(builtin), sig...)), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
-	// SIGHUP reads the Sigma rules again; the next batch runs with them.
+	engine := func(sig []rules.Rule) *rules.Engine { return rules.NewEngine(append(slices.Clone(builtin), sig...)) }
+	d := &detector{engine: engine(sig), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	// SIGHUP reads the Sigma rules again; the next batch runs with them, and with the
+	// built-in rules as they are, state and all.
 	d.reload = func() {
 		sig, _, err := SigmaRules(cfg, rc, log)
 		if err != nil {
 			log.Warn("Sigma rules not read again; running those loaded before", "err", err)
 			return
 		}
-		d.engine = rules.NewEngine(append(slices.Clone(builtin), sig...))
+		d.engine = engine(sig)
 	}
 	d.hup = make(chan os.Signal, 1)
 	signal.Notify(d.hup, syscall.SIGHUP)

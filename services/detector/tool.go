@@ -49,19 +49,23 @@ func Tool(ctx context.Context, cfg config.Config, files []string, stdin io.Reade
 // cfg.SigmaRules, with the settings of the rules config file cfg.RulesConfig when one is
 // given. Sigma rules that do not load are logged, and the others run.
 func Rules(cfg config.Config) ([]rules.Rule, error) {
-	rc, err := RulesConfig(cfg)
-	if err != nil {
-		return nil, err
+	_, builtin, sig, err := ruleSets(cfg, slog.Default())
+	return append(builtin, sig...), err
+}
+
+// ruleSets returns the rules config of cfg, the built-in rules it enables and the Sigma
+// rules of cfg.SigmaRules.
+func ruleSets(cfg config.Config, log *slog.Logger) (rc *rules.Config, builtin, sig []rules.Rule, err error) {
+	if rc, err = RulesConfig(cfg); err != nil {
+		return nil, nil, nil, err
 	}
-	builtin, err := rules.New(rc)
-	if err != nil {
-		return nil, err
+	if builtin, err = rules.New(rc); err != nil {
+		return nil, nil, nil, err
 	}
-	sig, _, err := SigmaRules(cfg, rc, slog.Default())
-	if err != nil {
-		return nil, err
+	if sig, _, err = SigmaRules(cfg, rc, log); err != nil {
+		return nil, nil, nil, err
 	}
-	return append(builtin, sig...), nil
+	return rc, builtin, sig, nil
 }
 
 // RulesConfig returns the rules config of cfg: its file's, with --home-countries when the

@@ -25,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -206,24 +207,12 @@ func (f *fetcher) refresh(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !equalSources(list, f.sources) {
+	if !slices.Equal(list, f.sources) {
 		f.sources = list
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
 	return nil
-}
-
-func equalSources(a, b []sources.Source) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // enabled returns the enabled sources, by ID, and a channel closed when they change.

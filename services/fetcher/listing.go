@@ -124,8 +124,8 @@ func (l *lister) account(prefix, account string, since, until time.Time) {
 			return err
 		}
 		for _, k := range kinds {
-			kind := layout.Parse(prefix + k + "/us-east-1/2000/01/01/x.json").Kind
-			if kind == layout.KindOther {
+			kind, ok := layout.FolderKind(k)
+			if !ok {
 				continue
 			}
 			l.run(func() error {

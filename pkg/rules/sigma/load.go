@@ -15,7 +15,7 @@ import (
 )
 
 // IDPrefix starts the rule_id of every Sigma rule: "sigma:" and the rule's id.
-const IDPrefix = "sigma:"
+const IDPrefix = rules.SigmaPrefix
 
 // Options say how rules are loaded.
 type Options struct {
