@@ -79,6 +79,7 @@ func stringsField[T any](name string, get func(*T) *[]string) field[T] {
 type table[T any] struct {
 	header   [10]byte // 0xC3 0x01, then the CRC-64-AVRO fingerprint, little-endian
 	fields   []field[T]
+	keys     []string       // per field: its JSON key, quoted, with the colon
 	older    map[uint64]int // fingerprint of an earlier schema version → its number of fields
 	defaults []func(*T)     // per field: set it to its schema default
 }
@@ -129,6 +130,9 @@ func newTable[T any](schema string, fields ...field[T]) (*table[T], error) {
 		return nil, fmt.Errorf("the Go table has field %d %q (%s) that schema %s lacks", len(rec.Fields), f.name, f.kind, rec.Name)
 	}
 	t := &table[T]{header: [10]byte{0xC3, 0x01}, fields: fields}
+	for _, f := range fields {
+		t.keys = append(t.keys, string(appendJSONString(nil, f.name))+":")
+	}
 	binary.LittleEndian.PutUint64(t.header[2:], codec.Rabin)
 	return t, nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -18,8 +19,7 @@ func (t *table[T]) appendJSON(buf []byte, v *T) []byte {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, f.name)
-		buf = append(buf, ':')
+		buf = append(buf, t.keys[i]...)
 		switch f.kind {
 		case kindString:
 			buf = appendJSONString(buf, *f.str(v))
@@ -38,7 +38,7 @@ func (t *table[T]) appendJSON(buf []byte, v *T) []byte {
 			}
 		case kindTimestampMillis:
 			buf = append(buf, '"')
-			buf = f.timestamp(v).UTC().AppendFormat(buf, jsonTime)
+			buf = appendJSONTime(buf, *f.timestamp(v))
 			buf = append(buf, '"')
 		case kindStringArray:
 			buf = append(buf, '[')
@@ -52,6 +52,26 @@ func (t *table[T]) appendJSON(buf []byte, v *T) []byte {
 		}
 	}
 	return append(buf, '}')
+}
+
+// appendJSONTime appends t in the layout jsonTime; digit by digit for the years 0 to
+// 9999, as AppendFormat takes three times as long.
+func appendJSONTime(buf []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(buf, jsonTime)
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(buf,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 const hexDigits = "0123456789abcdef"

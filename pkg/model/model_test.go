@@ -632,6 +632,24 @@ func TestAppendJSON(t *testing.T) {
 	}
 }
 
+func TestAppendJSONTimeMatchesAppendFormat(t *testing.T) {
+	times := []time.Time{
+		{}, time.Unix(0, 0), time.UnixMilli(-1), time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 2, 28, 23, 30, 0, 5e8, time.FixedZone("X", -3600)),
+	}
+	r := rand.New(rand.NewSource(3))
+	for range 5000 {
+		times = append(times, time.Unix(r.Int63n(1<<36)-1<<35, r.Int63n(1e9)))
+	}
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat(nil, jsonTime)
+		if got := appendJSONTime(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendJSONTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
 func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	for i := 0; i < 5000; i++ {

@@ -3,6 +3,7 @@ package detector
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,28 +20,87 @@ import (
 // normalize` does (files or stdin, the same formats, the same reports of bad input on
 // stderr), runs every rule the rules config enables over them in input order, with the same
 // code as the detector service, and writes one detection a line to stdout as JSON (keys:
-// the Avro field names of schemas/detection.avsc).
+// the Avro field names of schemas/detection.avsc). Normalizing and the rules run side by
+// side, handing over events in batches.
 func Tool(ctx context.Context, cfg config.Config, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	rs, err := Rules(cfg)
 	if err != nil {
 		return err
 	}
 	engine := rules.NewEngine(rs)
-	out := bufio.NewWriterSize(stdout, 64<<10)
-	var buf []byte
-	offset := int64(0)
-	err = normalizer.Events(ctx, cfg, files, stdin, stderr, func(e *model.Event) error {
-		for _, d := range engine.Observe(e, rules.Position{Offset: offset}) {
-			buf = append(d.AppendJSON(buf[:0]), '\n')
-			if _, err := out.Write(buf); err != nil {
-				return err
-			}
+	batches := make(chan []*model.Event, toolBatches)
+	free := make(chan []*model.Event, toolBatches+2)
+	done, failed := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- detectBatches(engine, batches, free, failed, stdout)
+	}()
+	batch := make([]*model.Event, 0, toolBatch)
+	handOver := func() error {
+		select {
+		case batches <- batch:
+		case <-failed: // a write failed: its error comes from done
+			return errStopped
 		}
-		offset++
+		select {
+		case batch = <-free:
+		default:
+			batch = make([]*model.Event, 0, toolBatch)
+		}
+		return nil
+	}
+	err = normalizer.Events(ctx, cfg, files, stdin, stderr, func(e *model.Event) error {
+		if batch = append(batch, e); len(batch) == toolBatch {
+			return handOver()
+		}
 		return nil
 	})
-	if ferr := out.Flush(); ferr != nil {
-		return ferr
+	if len(batch) > 0 && err == nil {
+		err = handOver()
+	}
+	close(batches)
+	if errors.Is(err, errStopped) {
+		err = nil
+	}
+	return errors.Join(err, <-done)
+}
+
+// errStopped stops reading when the detections cannot be written.
+var errStopped = errors.New("output failed")
+
+// toolBatch is the number of events Tool hands over at once, and toolBatches the number of
+// batches in flight: memory stays a few thousand events.
+const toolBatch, toolBatches = 256, 4
+
+// detectBatches runs the events of batches through engine in order, offsets counted from 0,
+// writes the detections to w, and returns each batch to free. After a write error it closes
+// failed and drains batches.
+func detectBatches(engine *rules.Engine, batches <-chan []*model.Event, free chan<- []*model.Event, failed chan<- struct{}, w io.Writer) error {
+	out := bufio.NewWriterSize(w, 64<<10)
+	var buf []byte
+	var err error
+	offset := int64(0)
+	for batch := range batches {
+		for _, e := range batch {
+			if err != nil {
+				break
+			}
+			for _, d := range engine.Observe(e, rules.Position{Offset: offset}) {
+				buf = append(d.AppendJSON(buf[:0]), '\n')
+				if _, err = out.Write(buf); err != nil {
+					close(failed)
+					break
+				}
+			}
+			offset++
+		}
+		clear(batch)
+		select {
+		case free <- batch[:0]:
+		default:
+		}
+	}
+	if ferr := out.Flush(); err == nil {
+		err = ferr
 	}
 	return err
 }

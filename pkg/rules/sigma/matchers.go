@@ -204,6 +204,16 @@ func (c *cond) eval(ev *event) bool {
 type event struct {
 	in      *rules.Input
 	scanned int // bytes of the raw record scanned
+	// scans are the last values scanned from the raw record, for a rule that tests a field
+	// twice and for its detection, which shows the fields it tested.
+	scans [4]scan
+	nscan int
+}
+
+// scan is a value scanned from the raw record.
+type scan struct {
+	field string
+	cd    cand
 }
 
 // quick returns the field's value without parsing the record, when it can: the event's
@@ -215,10 +225,17 @@ func (ev *event) quick(field string, fast func(*model.Event) string) (cand, bool
 			return cand{kind: rawString, s: s}, true
 		}
 	}
+	for _, sc := range ev.scans[:min(ev.nscan, len(ev.scans))] {
+		if sc.field == field {
+			return sc.cd, true
+		}
+	}
 	if raw := ev.in.Event.Raw; !ev.in.Parsed() && ev.scanned <= 2*len(raw) {
 		cd, n := scanPath(raw, field)
 		ev.scanned += n
 		if cd.kind != rawUnknown {
+			ev.scans[ev.nscan%len(ev.scans)] = scan{field, cd}
+			ev.nscan++
 			return cd, true
 		}
 	}
