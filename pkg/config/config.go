@@ -44,13 +44,19 @@ type Config struct {
 	TopicCollect string
 	GroupPrefix  string
 	Partitions   int
+	// KafkaTLS and KafkaSASL secure the connections to the brokers (see security.go).
+	KafkaTLS  TLS
+	KafkaSASL SASL
 
 	ClickHouseAddr     string
 	ClickHouseDatabase string
 	ClickHouseUser     string
 	ClickHousePassword string
+	ClickHouseTLS      TLS
 
 	ConsoleAddr string
+	// ConsoleAuth is who may use the console and how it is served (see security.go).
+	ConsoleAuth ConsoleAuth
 	// HomeCountries are the comma-separated ISO country codes whose console sign-ins the
 	// console does not count as from abroad.
 	HomeCountries string
@@ -149,6 +155,7 @@ func Default() Config {
 		ClickHouseDatabase: "trailstream",
 		ClickHouseUser:     "default",
 		ConsoleAddr:        "127.0.0.1:8080",
+		ConsoleAuth:        defaultConsoleAuth(),
 		HomeCountries:      "US",
 		AdminUsersRefresh:  time.Minute,
 		BatchSize:          5000,
@@ -186,13 +193,17 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.TopicNotifications, "topic-notifications", c.TopicNotifications, "compacted topic of the notifier's ledger: which detection went to which webhook")
 			fs.StringVar(&c.GroupPrefix, "kafka-group-prefix", c.GroupPrefix, "prefix of the consumer group IDs (<prefix>-normalizer, ...)")
 			fs.IntVar(&c.Partitions, "kafka-partitions", c.Partitions, "partitions of the topics trailstream creates when they do not exist")
+			c.KafkaTLS.register(fs, "kafka", "the Kafka brokers")
+			c.KafkaSASL.register(fs)
 		case ClickHouse:
 			fs.StringVar(&c.ClickHouseAddr, "clickhouse-addr", c.ClickHouseAddr, "ClickHouse native-protocol address host:port")
 			fs.StringVar(&c.ClickHouseDatabase, "clickhouse-database", c.ClickHouseDatabase, "ClickHouse database")
 			fs.StringVar(&c.ClickHouseUser, "clickhouse-user", c.ClickHouseUser, "ClickHouse user")
-			fs.StringVar(&c.ClickHousePassword, "clickhouse-password", c.ClickHousePassword, "ClickHouse password")
+			secretVar(fs, &c.ClickHousePassword, "clickhouse-password", "ClickHouse password")
+			c.ClickHouseTLS.register(fs, "clickhouse", "ClickHouse (its secure native port, 9440 by default)")
 		case Console:
 			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
+			c.ConsoleAuth.register(fs)
 			c.registerHomeCountries(fs)
 			c.registerCompletenessGrace(fs)
 		case Collect:
