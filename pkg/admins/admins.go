@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -79,11 +81,25 @@ func Parse(r io.Reader) ([]string, error) {
 				continue
 			}
 		}
-		if strings.ContainsAny(name, " \t") {
-			return nil, fmt.Errorf("admin users CSV line %d: %q is not a user name", line, name)
+		if err := checkName(name); err != nil {
+			return nil, fmt.Errorf("admin users CSV line %d: %q is not a user name: %w", line, name, err)
 		}
 		names = append(names, name)
 	}
+}
+
+// checkName refuses what an IAM user name cannot hold and a console would show wrongly:
+// invalid UTF-8, spaces, control and other invisible characters.
+func checkName(name string) error {
+	if !utf8.ValidString(name) {
+		return errors.New("invalid UTF-8")
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || !unicode.IsGraphic(r) {
+			return fmt.Errorf("it holds the character %U", r)
+		}
+	}
+	return nil
 }
 
 // LoadFile sets l from a CSV file.

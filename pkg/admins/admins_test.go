@@ -22,6 +22,13 @@ func TestParse(t *testing.T) {
 		{"empty", "", nil, false},
 		{"space inside a name", "alice smith\n", nil, true},
 		{"broken quoting", "\"alice\n", nil, true},
+		{"a control character", "ali\x1bce\n", nil, true},
+		{"a terminal escape", "alice\x1b[2J\n", nil, true},
+		{"invalid UTF-8", "al\xffice\n", nil, true},
+		{"a right-to-left override", "ali\u202ece\n", nil, true},
+		{"a zero-width space", "ali\u200bce\n", nil, true},
+		{"a non-breaking space", "ali\u00a0ce\n", nil, true},
+		{"letters of other scripts", "zoë\n日本\n", []string{"zoë", "日本"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
