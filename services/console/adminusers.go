@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/auth"
 	"github.com/trailstream/trailstream/pkg/chstore"
 )
 
@@ -80,6 +81,7 @@ func (s *server) uploadAdminUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slog.Info("admin users uploaded", "count", len(names), "from", r.RemoteAddr)
+	s.record(r, "admin-users-upload", "", auth.OK, fmt.Sprintf("%d names", len(names)))
 	writeJSON(w, http.StatusOK, map[string]int{"admin_users": len(names)})
 }
 

@@ -47,6 +47,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/csv"
 	"encoding/json"
@@ -66,6 +67,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trailstream/trailstream/pkg/admins"
+	"github.com/trailstream/trailstream/pkg/auth"
 	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
@@ -77,12 +79,13 @@ import (
 // world map) is built by `make assets` from the pinned npm packages and is not committed; a
 // binary built without it serves pages that say how to build it.
 //
-//go:embed web/index.html web/sources.html web/static
+//go:embed web/index.html web/sources.html web/login.html web/audit.html web/header.html web/static
 var web embed.FS
 
 var (
-	page            = template.Must(template.ParseFS(web, "web/index.html"))
-	sourcesTemplate = template.Must(template.ParseFS(web, "web/sources.html"))
+	page            = template.Must(template.ParseFS(web, "web/index.html", "web/header.html"))
+	sourcesTemplate = template.Must(template.ParseFS(web, "web/sources.html", "web/header.html"))
+	auditTemplate   = template.Must(template.ParseFS(web, "web/audit.html", "web/header.html"))
 )
 
 // builtMarker is the file the asset build writes last.
@@ -114,6 +117,11 @@ type Options struct {
 	// be absent from the ledger before the sources page counts it missing
 	// (--completeness-grace); 0: config.Default's, 30 minutes.
 	CompletenessGrace time.Duration
+	// Security is who may use the console; nil: an open console.
+	Security *Security
+	// Hosts are the names the Host header may carry (--console-hosts); nil: the loopback
+	// names.
+	Hosts []string
 
 	now func() time.Time // the clock of the sources page; time.Now when nil (see WithClock in the tests)
 }
@@ -133,21 +141,53 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return backoff.Stopped(ctx, fmt.Errorf("console: %w", err))
 	}
 	defer conn.Close()
+	sec, err := NewSecurity(ctx, cfg.ConsoleAuth)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	if sec.open() && !loopback(cfg.ConsoleAddr) {
+		return fmt.Errorf("console: --console-addr %s is not a loopback address, and the console has no users: "+
+			"add one with `trailstream users add NAME --role admin --console-users FILE` and give --console-users FILE, or set --oidc-issuer", cfg.ConsoleAddr)
+	}
+	a := cfg.ConsoleAuth
+	if (a.TLSCert == "") != (a.TLSKey == "") {
+		return errors.New("console: give both --console-tls-cert and --console-tls-key")
+	}
+	var tlsConfig *tls.Config
+	if a.TLSCert != "" {
+		pair, err := tls.LoadX509KeyPair(a.TLSCert, a.TLSKey)
+		if err != nil {
+			return fmt.Errorf("console: --console-tls-cert: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	}
 	ln, err := net.Listen("tcp", cfg.ConsoleAddr)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+	}
 	srv := &http.Server{
-		Handler:           Handler(conn, cfg.ClickHouseDatabase, Options{HomeCountries: home, CompletenessGrace: cfg.CompletenessGrace}),
+		Handler: Handler(conn, cfg.ClickHouseDatabase, Options{HomeCountries: home, CompletenessGrace: cfg.CompletenessGrace,
+			Security: sec, Hosts: a.Hosts}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      queryTimeout + 15*time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	slog.Info("console listening", "url", "http://"+ln.Addr().String()+"/", "database", cfg.ClickHouseDatabase, "home_countries", home)
+	if sec.open() {
+		slog.Warn(openWarning, "addr", ln.Addr().String())
+	} else if tlsConfig == nil && !loopback(cfg.ConsoleAddr) {
+		slog.Warn("the console serves plain HTTP on a network address: its session cookies are Secure, so browsers sign in only through an HTTPS proxy in front of it; or give --console-tls-cert and --console-tls-key")
+	}
+	slog.Info("console listening", "url", scheme+"://"+ln.Addr().String()+"/", "database", cfg.ClickHouseDatabase, "home_countries", home,
+		"users", sec.Users.Len(), "single_sign_on", sec.OIDC != nil, "hosts", a.Hosts)
 	select {
 	case err := <-served:
 		return fmt.Errorf("console: %w", err)
@@ -181,38 +221,75 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 		clock = time.Now
 	}
 	s := &server{conn: conn, db: db, store: newStore(conn, db, o.HomeCountries), sources: sources.NewStore(conn, db), grace: grace, now: clock}
-	static, _ := fs.Sub(web, "web/static")
+	throttle := o.Security.throttle()
+	s.sec, s.throttle = o.Security, throttle
+	s.creds, s.audit = auth.NewCredentials(conn, db), auth.NewAudit(conn, db, slog.Default().With("service", "console"))
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.dashboard(w, r, dashboards[0]) })
-	mux.HandleFunc("GET /d/{id}", func(w http.ResponseWriter, r *http.Request) {
-		i := slices.IndexFunc(dashboards, func(d dashboard) bool { return d.ID == r.PathValue("id") })
-		if i < 0 {
-			http.NotFound(w, r)
-			return
-		}
-		s.dashboard(w, r, dashboards[i])
-	})
-	mux.HandleFunc("GET /detections", s.detectionsPage)
-	mux.HandleFunc("GET /events", s.eventsPage)
-	mux.HandleFunc("GET /sources", s.sourcesPage)
-	mux.Handle("GET /metrics", s.metricsHandler())
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /api/dashboards", s.listDashboards)
-	mux.HandleFunc("GET /api/panels", s.listPanels)
-	mux.HandleFunc("GET /api/panels/{id}", s.panel)
-	mux.HandleFunc("GET /api/events", s.events)
-	mux.HandleFunc("GET /api/events.jsonl", s.eventsJSONL)
-	mux.HandleFunc("GET /api/detections/summary", s.summary)
-	mux.HandleFunc("GET /api/detections/{id}", s.detectionAPI)
-	mux.HandleFunc(adminUsersPath, s.adminUsers)
-	mux.HandleFunc("GET /api/sources", s.sourcesAPI)
-	mux.HandleFunc("POST /api/sources", s.addSource)
-	mux.HandleFunc("GET /api/sources/{id}", s.sourceAPI)
-	mux.HandleFunc("POST /api/sources/{id}/enable", s.setEnabled(true))
-	mux.HandleFunc("POST /api/sources/{id}/disable", s.setEnabled(false))
-	mux.HandleFunc("DELETE /api/sources/{id}", s.removeSource)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	return secure(http.NewCrossOriginProtection().Handler(mux))
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Pattern, s.require(rt.Role, rt.handler))
+	}
+	hosts := o.Hosts
+	if hosts == nil {
+		hosts = config.Default().ConsoleAuth.Hosts
+	}
+	return secure(checkHost(hosts, http.NewCrossOriginProtection().Handler(s.authenticate(mux))))
+}
+
+// Route is one route of the console and the role it needs.
+type Route struct {
+	Pattern string
+	Role    auth.Role
+	handler http.Handler
+}
+
+// routes are every route of the console, each with the role it needs: a viewer reads the
+// dashboards, events and detections; an admin also uploads, manages sources and tokens and
+// reads the audit log.
+func (s *server) routes() []Route {
+	static, _ := fs.Sub(web, "web/static")
+	f := func(pattern string, role auth.Role, h http.HandlerFunc) Route { return Route{pattern, role, h} }
+	return []Route{
+		f("GET /{$}", auth.Viewer, func(w http.ResponseWriter, r *http.Request) { s.dashboard(w, r, dashboards[0]) }),
+		f("GET /d/{id}", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
+			i := slices.IndexFunc(dashboards, func(d dashboard) bool { return d.ID == r.PathValue("id") })
+			if i < 0 {
+				http.NotFound(w, r)
+				return
+			}
+			s.dashboard(w, r, dashboards[i])
+		}),
+		f("GET /detections", auth.Viewer, s.detectionsPage),
+		f("GET /events", auth.Viewer, s.eventsPage),
+		f("GET /sources", auth.Admin, s.sourcesPage),
+		f("GET /audit", auth.Admin, s.auditPage),
+		{"GET /metrics", auth.Viewer, s.metricsHandler()},
+		f("GET /healthz", auth.Public, s.healthz),
+		f("GET /login", auth.Public, s.loginForm),
+		f("POST /login", auth.Public, s.login),
+		f("POST /logout", auth.Public, s.logout),
+		f("GET /auth/oidc/login", auth.Public, s.oidcLogin),
+		f("GET /auth/oidc/callback", auth.Public, s.oidcCallback),
+		f("GET /api/me", auth.Viewer, s.me),
+		f("GET /api/dashboards", auth.Viewer, s.listDashboards),
+		f("GET /api/panels", auth.Viewer, s.listPanels),
+		f("GET /api/panels/{id}", auth.Viewer, s.panel),
+		f("GET /api/events", auth.Viewer, s.events),
+		f("GET /api/events.jsonl", auth.Viewer, s.eventsJSONL),
+		f("GET /api/detections/summary", auth.Viewer, s.summary),
+		f("GET /api/detections/{id}", auth.Viewer, s.detectionAPI),
+		f(adminUsersPath, auth.Admin, s.adminUsers),
+		f("GET /api/sources", auth.Admin, s.sourcesAPI),
+		f("POST /api/sources", auth.Admin, s.addSource),
+		f("GET /api/sources/{id}", auth.Admin, s.sourceAPI),
+		f("POST /api/sources/{id}/enable", auth.Admin, s.setEnabled(true)),
+		f("POST /api/sources/{id}/disable", auth.Admin, s.setEnabled(false)),
+		f("DELETE /api/sources/{id}", auth.Admin, s.removeSource),
+		f("GET /api/tokens", auth.Admin, s.listTokens),
+		f("POST /api/tokens", auth.Admin, s.createToken),
+		f("DELETE /api/tokens/{id}", auth.Admin, s.revokeToken),
+		f("GET /api/audit", auth.Admin, s.auditAPI),
+		{"GET /static/", auth.Public, http.StripPrefix("/static/", http.FileServerFS(static))},
+	}
 }
 
 // secure sets the headers every response carries: the page loads only its own assets.
@@ -228,12 +305,16 @@ func secure(h http.Handler) http.Handler {
 }
 
 type server struct {
-	conn    driver.Conn
-	db      string
-	store   *store
-	sources *sources.Store
-	grace   time.Duration // --completeness-grace
-	now     func() time.Time
+	sec      *Security
+	throttle *auth.Throttle
+	creds    *auth.Credentials
+	audit    *auth.Audit
+	conn     driver.Conn
+	db       string
+	store    *store
+	sources  *sources.Store
+	grace    time.Duration // --completeness-grace
+	now      func() time.Time
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -401,7 +482,7 @@ var rangeOptions = []rangeOption{
 type dashboardPage struct {
 	Title, Description string
 	Page               string // the dashboard's ID, "detections" or "events"
-	Nav                []navLink
+	Header             pageHeader
 	Cards              []card
 	Ranges             []rangeOption
 	Range              string // selected range value, "custom" for from/to, "" for the panels' defaults
@@ -416,7 +497,8 @@ type dashboardPage struct {
 	Built              bool             // the binary embeds the built browser assets
 	NotBuilt           string           // what to do when it does not
 	AdminUsers         string           // how many admin users are in force, "unknown" if unreadable
-	UploadURL          string           // where admin_users.csv is uploaded to
+	UploadURL          string           // where admin_users.csv is uploaded to; "" for a viewer
+	Signed             bool             // the console has users: an upload needs a token
 	Attribution        string           // credit for the geolocation data, when a panel shows locations
 }
 
@@ -479,16 +561,39 @@ func severityOptions() []rangeOption {
 	return out
 }
 
-// navLinks is the navigation bar of the page id: the dashboards, the detections, the
-// sources and the events search.
-func navLinks(id string) []navLink {
+// pageHeader is the top of every page: the navigation bar and who is signed in.
+type pageHeader struct {
+	Nav     []navLink
+	Session *sessionView
+}
+
+// sessionView is who is signed in, as the header shows it.
+type sessionView struct {
+	User, Role, Method string
+	Signed             bool // a session that can sign out
+}
+
+// header is the top of the page id for r's principal: the dashboards, the detections, the
+// events search, and for admins the sources and the audit log.
+func header(r *http.Request, id string) pageHeader {
 	var nav []navLink
 	for _, d := range dashboards {
 		nav = append(nav, navLink{Path: "/d/" + d.ID, Title: d.Title, Active: d.ID == id})
 	}
-	return append(nav, navLink{Path: "/" + detectionsInfo.ID, Title: detectionsInfo.Title, Active: id == detectionsInfo.ID},
-		navLink{Path: "/" + sourcesInfo.ID, Title: sourcesInfo.Title, Active: id == sourcesInfo.ID},
-		navLink{Path: "/events", Title: "Events", Active: id == "events"})
+	nav = append(nav, navLink{Path: "/" + detectionsInfo.ID, Title: detectionsInfo.Title, Active: id == detectionsInfo.ID})
+	p := principalOf(r)
+	if p != nil && p.Role >= auth.Admin {
+		nav = append(nav, navLink{Path: "/" + sourcesInfo.ID, Title: sourcesInfo.Title, Active: id == sourcesInfo.ID})
+	}
+	nav = append(nav, navLink{Path: "/events", Title: "Events", Active: id == "events"})
+	if p != nil && p.Role >= auth.Admin {
+		nav = append(nav, navLink{Path: "/audit", Title: "Audit", Active: id == "audit"})
+	}
+	h := pageHeader{Nav: nav}
+	if p != nil {
+		h.Session = &sessionView{User: p.User, Role: p.Role.String(), Method: p.Method, Signed: p.secret != ""}
+	}
+	return h
 }
 
 func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, description string, ps []panel) {
@@ -506,7 +611,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	if !pg.Built {
 		pg.Problem = notBuilt
 	}
-	pg.Nav = navLinks(id)
+	pg.Header = header(r, id)
 	texts := filterInputs
 	if id == detectionsInfo.ID {
 		texts = detectionTextFilters
@@ -589,13 +694,15 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	if pg.Environment != "" && !slices.Contains(envs, pg.Environment) {
 		pg.Environments = append(pg.Environments, pg.Environment)
 	}
-	pg.AdminUsers = "unknown"
-	if names, err := admins.Current(ctx, s.conn, s.db); err != nil {
-		slog.Error("dashboard", "err", err)
-	} else {
-		pg.AdminUsers = strconv.Itoa(len(names))
+	if p := principalOf(r); p != nil && p.Role >= auth.Admin {
+		pg.AdminUsers = "unknown"
+		if names, err := admins.Current(ctx, s.conn, s.db); err != nil {
+			slog.Error("dashboard", "err", err)
+		} else {
+			pg.AdminUsers = strconv.Itoa(len(names))
+		}
+		pg.UploadURL, pg.Signed = uploadURL(r), p.Method != "open"
 	}
-	pg.UploadURL = uploadURL(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := page.Execute(w, pg); err != nil {

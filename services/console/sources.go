@@ -18,6 +18,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/trailstream/trailstream/pkg/auth"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
 
@@ -777,6 +778,7 @@ func (s *server) addSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slog.Info("source added on the console", "source", src.ID, "bucket", src.Bucket, "prefix", src.Prefix, "enabled", src.Enabled)
+	s.record(r, "source-add", src.ID, auth.OK, fmt.Sprintf("bucket=%s prefix=%s enabled=%t", src.Bucket, src.Prefix, src.Enabled))
 	q, _ := parseSourcesRequest(nil, s.now(), s.grace)
 	q.ID = src.ID
 	w.Header().Set("Location", "/api/sources/"+url.PathEscape(src.ID))
@@ -805,6 +807,7 @@ func (s *server) setEnabled(enabled bool) http.HandlerFunc {
 			return
 		}
 		slog.Info("source switched on the console", "source", id, "enabled", enabled)
+		s.record(r, map[bool]string{true: "source-enable", false: "source-disable"}[enabled], id, auth.OK, "")
 		q, _ := parseSourcesRequest(nil, s.now(), s.grace)
 		q.ID = id
 		s.answerSource(w, r, q, http.StatusOK)
@@ -837,6 +840,7 @@ func (s *server) removeSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slog.Info("source removed on the console", "source", id)
+	s.record(r, "source-remove", id, auth.OK, "")
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "removed": true})
 }
 
@@ -857,7 +861,7 @@ func notRemovable(src sources.Source) string {
 // table from /api/sources.
 type sourcesPageData struct {
 	Title, Description string
-	Nav                []navLink
+	Header             pageHeader
 	Days               []int // the completeness choices
 }
 
@@ -869,7 +873,7 @@ var sourcesInfo = dashboard{"sources", "Sources",
 
 // sourcesPage serves GET /sources.
 func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request) {
-	pg := sourcesPageData{Title: sourcesInfo.Title, Description: sourcesInfo.Description, Nav: navLinks(sourcesInfo.ID),
+	pg := sourcesPageData{Title: sourcesInfo.Title, Description: sourcesInfo.Description, Header: header(r, sourcesInfo.ID),
 		Days: []int{1, 3, 7, 14, 31}}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
