@@ -129,7 +129,7 @@ func env(name, def string) string {
 
 func run(ctx context.Context, s settings) error {
 	log := slog.Default()
-	conn, err := chstore.ConnectMigrated(ctx, s.addr, s.user, s.password, s.db, log)
+	conn, err := chstore.ConnectMigrated(ctx, chstore.Options{Addr: s.addr, User: s.user, Password: s.password}, s.db, log)
 	if err != nil {
 		return err
 	}

@@ -18,34 +18,84 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trailstream/trailstream/pkg/backoff"
+	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/schemas"
 )
 
-// Open connects to the ClickHouse server at addr and checks that it answers.
-func Open(ctx context.Context, addr, user, password string) (driver.Conn, error) {
+// Options say how to reach ClickHouse: the native-protocol address, the user and its
+// password, and TLS (the server's secure native port, 9440 by default).
+type Options struct {
+	Addr, User, Password string
+	TLS                  config.TLS
+}
+
+// OptionsOf returns the ClickHouse options of the configuration: --clickhouse-addr,
+// --clickhouse-user, --clickhouse-password (or -file) and --clickhouse-tls*.
+func OptionsOf(cfg config.Config) Options {
+	return Options{Addr: cfg.ClickHouseAddr, User: cfg.ClickHouseUser, Password: cfg.ClickHousePassword, TLS: cfg.ClickHouseTLS}
+}
+
+// String describes where o connects for logs and errors: the address, TLS or not, and the
+// user. It never includes the password.
+func (o Options) String() string {
+	mode := "plaintext"
+	if o.TLS.On() {
+		mode = "TLS"
+	}
+	return fmt.Sprintf("%s (%s, user %q)", o.Addr, mode, o.User)
+}
+
+// Open connects to the ClickHouse server o names and checks that it answers.
+func Open(ctx context.Context, o Options) (driver.Conn, error) {
+	tc, err := o.TLS.Config()
+	if err != nil {
+		return nil, backoff.Permanent(fmt.Errorf("connect to ClickHouse %s: %w", o.Addr, err))
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{addr},
-		Auth:        clickhouse.Auth{Database: "default", Username: user, Password: password},
+		Addr:        []string{o.Addr},
+		Auth:        clickhouse.Auth{Database: "default", Username: o.User, Password: o.Password},
+		TLS:         tc,
 		DialTimeout: 5 * time.Second,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to ClickHouse %s: %w", addr, err)
+		return nil, fmt.Errorf("connect to ClickHouse %s: %w", o, err)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("connect to ClickHouse %s: %w", addr, err)
+		return nil, explain(o, err)
 	}
 	return conn, nil
 }
 
+// explain says what a failed first contact means when it is not passing: a refused
+// password or certificate.
+func explain(o Options, err error) error {
+	var ex *clickhouse.Exception
+	switch {
+	case errors.As(err, &ex) && (ex.Code == codeWrongPassword || ex.Code == codeUnknownUser || ex.Code == codeAuthFailed):
+		return backoff.Permanent(fmt.Errorf("connect to ClickHouse %s: the server refused the user or its password (check --clickhouse-user and --clickhouse-password-file): %w", o, err))
+	case config.TLSRefused(err):
+		return backoff.Permanent(fmt.Errorf("connect to ClickHouse %s: TLS failed (check --clickhouse-tls-ca, and that the address is the server's secure native port): %w", o, err))
+	}
+	return fmt.Errorf("connect to ClickHouse %s: %w", o, err)
+}
+
+// ClickHouse's error codes for a sign-in it refused: wrong password (193 before 20.x), unknown
+// user (192), and the code of current releases for either (516, AUTHENTICATION_FAILED).
+const (
+	codeUnknownUser   = 192
+	codeWrongPassword = 193
+	codeAuthFailed    = 516
+)
+
 // Connect is Open for a service: while ClickHouse does not answer it waits, saying so, and
 // tries again with back-off until ctx ends; an answer refusing the connection (a wrong
-// password, say) ends it at once.
-func Connect(ctx context.Context, addr, user, password string, log *slog.Logger) (driver.Conn, error) {
+// password, a certificate that does not verify) ends it at once.
+func Connect(ctx context.Context, o Options, log *slog.Logger) (driver.Conn, error) {
 	var conn driver.Conn
-	err := backoff.Retry(ctx, log, "connect to ClickHouse at "+addr, backoff.Start, func(ctx context.Context) error {
+	err := backoff.Retry(ctx, log, "connect to ClickHouse at "+o.String(), backoff.Start, func(ctx context.Context) error {
 		var err error
-		conn, err = Open(ctx, addr, user, password)
+		conn, err = Open(ctx, o)
 		return classify(err)
 	})
 	return conn, err
@@ -53,8 +103,8 @@ func Connect(ctx context.Context, addr, user, password string, log *slog.Logger)
 
 // ConnectMigrated is Connect followed by Migrate of db, which is tried again as long as it
 // fails for a passing reason (the connection dropped).
-func ConnectMigrated(ctx context.Context, addr, user, password, db string, log *slog.Logger) (driver.Conn, error) {
-	conn, err := Connect(ctx, addr, user, password, log)
+func ConnectMigrated(ctx context.Context, o Options, db string, log *slog.Logger) (driver.Conn, error) {
+	conn, err := Connect(ctx, o, log)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ import (
 func newReader(t *testing.T, c config.Config) *Reader {
 	t.Helper()
 	ctx := context.Background()
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	if err := kafkautil.EnsureTopics(ctx, brokers, 1, c.TopicRaw, c.TopicDeadLetter); err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestCheckedThenRecorded(t *testing.T) {
 	if err != nil || !res.Seen || res.Records != 0 {
 		t.Fatalf("backfill after the notification: %+v, %v; want it seen, not read again", res, err)
 	}
-	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 1 {
+	if n := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicRaw); n != 1 {
 		t.Fatalf("raw topic holds %d records, want 1", n)
 	}
 }

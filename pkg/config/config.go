@@ -339,9 +339,9 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []error
+	errs := []error{checkSecretPairs(fs, set)}
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || set[secretTwin(f)] {
 			return
 		}
 		if v, ok := os.LookupEnv(EnvName(f.Name)); ok {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,7 +56,7 @@ func (t TLS) Config() (*tls.Config, error) {
 		}
 	}
 	if (t.Cert == "") != (t.Key == "") {
-		return nil, errors.New("TLS client certificate: give both the certificate and its key")
+		return nil, errors.New("TLS client certificate: give both the certificate and its key (--*-tls-cert and --*-tls-key)")
 	}
 	if t.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
@@ -66,6 +68,32 @@ func (t TLS) Config() (*tls.Config, error) {
 	return c, nil
 }
 
+// TLSRefused reports whether err is a TLS failure that trying again cannot cure: the
+// server's certificate does not verify against the CA (or is not for the name dialled),
+// the server refused the client's certificate, or what answered does not speak TLS.
+func TLSRefused(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		unknown   x509.UnknownAuthorityError
+		host      x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+		alert     tls.AlertError
+		opErr     *net.OpError
+		alertText = []string{"bad certificate", "unknown certificate authority", "certificate required", "handshake failure", "protocol version not supported"}
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid), errors.As(err, &header):
+		return true
+	case errors.As(err, &alert):
+		return slices.ContainsFunc(alertText, func(s string) bool { return strings.Contains(alert.Error(), s) })
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// crypto/tls reports an alert the server sent as "remote error: tls: <alert>"
+		return slices.ContainsFunc(alertText, func(s string) bool { return strings.Contains(opErr.Err.Error(), s) })
+	}
+	return false
+}
+
 // SASL is how the Kafka clients authenticate: a mechanism (plain, scram-sha-256 or
 // scram-sha-512; empty: none), a user and a password.
 type SASL struct {
@@ -74,6 +102,25 @@ type SASL struct {
 
 // SASLMechanisms are the values --kafka-sasl-mechanism takes.
 var SASLMechanisms = []string{"plain", "scram-sha-256", "scram-sha-512"}
+
+// Check reports settings that cannot work: an unknown mechanism, a mechanism without a
+// user or password, or a user or password without a mechanism (which would connect
+// without signing in).
+func (s SASL) Check() error {
+	switch {
+	case s.Mechanism == "" && (s.User != "" || s.Password != ""):
+		return errors.New("--kafka-sasl-user or --kafka-sasl-password given without --kafka-sasl-mechanism (" + strings.Join(SASLMechanisms, ", ") + ")")
+	case s.Mechanism == "":
+		return nil
+	case !slices.Contains(SASLMechanisms, s.Mechanism):
+		return fmt.Errorf("--kafka-sasl-mechanism %q: want one of %s", s.Mechanism, strings.Join(SASLMechanisms, ", "))
+	case s.User == "":
+		return fmt.Errorf("--kafka-sasl-mechanism %s needs --kafka-sasl-user", s.Mechanism)
+	case s.Password == "":
+		return fmt.Errorf("--kafka-sasl-mechanism %s needs --kafka-sasl-password-file (or --kafka-sasl-password)", s.Mechanism)
+	}
+	return nil
+}
 
 func (s *SASL) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Mechanism, "kafka-sasl-mechanism", s.Mechanism, "SASL mechanism the Kafka clients authenticate with: "+strings.Join(SASLMechanisms, ", ")+"; empty: none")
@@ -133,6 +180,45 @@ func (a ConsoleAuth) OIDC() bool { return a.OIDCIssuer != "" }
 func secretVar(fs *flag.FlagSet, p *string, name, usage string) {
 	fs.Var(secretValue{p}, name, usage+"; prefer --"+name+"-file, as a value given here shows in the process list")
 	fs.Var(secretFile{p}, name+"-file", "file holding the "+usage+" (one trailing newline is dropped)")
+}
+
+// checkSecretPairs reports a secret given twice, as --name and --name-file, both on the
+// command line or both in the environment; given is the set of flags given on the command
+// line. One on the command line and the other in the environment is no conflict: Parse
+// skips the environment's (see secretTwin).
+func checkSecretPairs(fs *flag.FlagSet, given map[string]bool) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(secretValue); !ok {
+			return
+		}
+		file := f.Name + "-file"
+		if fs.Lookup(file) == nil {
+			return
+		}
+		if given[f.Name] && given[file] {
+			errs = append(errs, fmt.Errorf("--%s and --%s both given: give one", f.Name, file))
+		}
+		_, env := os.LookupEnv(EnvName(f.Name))
+		_, envFile := os.LookupEnv(EnvName(file))
+		if !given[f.Name] && !given[file] && env && envFile {
+			errs = append(errs, fmt.Errorf("%s and %s both set: set one", EnvName(f.Name), EnvName(file)))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// secretTwin returns the other flag of a secret's pair (--name for --name-file and the
+// reverse), or "" when f is no secret: a secret given on the command line one way is not
+// overridden by the environment's other way.
+func secretTwin(f *flag.Flag) string {
+	switch f.Value.(type) {
+	case secretValue:
+		return f.Name + "-file"
+	case secretFile:
+		return strings.TrimSuffix(f.Name, "-file")
+	}
+	return ""
 }
 
 // secretValue is a flag.Value that never shows its value.

@@ -1,16 +1,29 @@
 package kafkautil
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/trailstream/trailstream/pkg/config"
 )
 
 // Embedded is an in-memory Kafka-protocol broker (franz-go's kfake) for demos, single-machine
@@ -27,7 +40,25 @@ type EmbeddedOption func(*embeddedOptions)
 
 type embeddedOptions struct {
 	advertise string
+	tls       *tls.Config
+	users     []config.SASL
 }
+
+// ServeTLS makes the broker serve TLS only, with c: its certificate, and, to ask clients
+// for theirs, ClientAuth and ClientCAs.
+func ServeTLS(c *tls.Config) EmbeddedOption {
+	return func(o *embeddedOptions) { o.tls = c }
+}
+
+// RequireSASL makes the broker accept only clients that sign in as one of users, each with
+// its mechanism (plain, scram-sha-256 or scram-sha-512, as --kafka-sasl-mechanism), user
+// and password. Every user may do everything (there are no ACLs).
+func RequireSASL(users ...config.SASL) EmbeddedOption {
+	return func(o *embeddedOptions) { o.users = append(o.users, users...) }
+}
+
+// kfakeMechanisms are kfake's names of the mechanisms of --kafka-sasl-mechanism.
+var kfakeMechanisms = map[string]string{"plain": "PLAIN", "scram-sha-256": "SCRAM-SHA-256", "scram-sha-512": "SCRAM-SHA-512"}
 
 // Advertise makes the broker give clients addr (host:port) as its address instead of the
 // one it listens on. A Kafka client bootstraps from the addresses it is given but then
@@ -59,20 +90,45 @@ func StartEmbedded(port, partitions int, opts ...EmbeddedOption) (*Embedded, err
 		}
 		return advertisedListener{Listener: ln, addr: hostPort(o.advertise)}, nil
 	}
-	c, err := kfake.NewCluster(
+	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		kfake.ListenFn(listen),
 		kfake.DefaultNumPartitions(partitions),
 		kfake.AllowAutoTopicCreation(),
-	)
+	}
+	// The reaper talks to the broker like any client: with TLS and SASL, it signs in as a
+	// user of its own whose password and client certificate never leave the process.
+	reach := Plain()
+	if o.tls != nil {
+		serverTLS, clientTLS, err := reaperTLS(o.tls)
+		if err != nil {
+			return nil, fmt.Errorf("start embedded Kafka on 127.0.0.1:%d: %w", port, err)
+		}
+		kopts = append(kopts, kfake.TLS(serverTLS))
+		reach.TLS = clientTLS
+	}
+	if len(o.users) > 0 {
+		kopts = append(kopts, kfake.EnableSASL())
+		for _, u := range o.users {
+			m, ok := kfakeMechanisms[u.Mechanism]
+			if !ok || u.User == "" || u.Password == "" {
+				return nil, fmt.Errorf("start embedded Kafka: SASL user %q: want a mechanism (plain, scram-sha-256, scram-sha-512), a user and a password", u.User)
+			}
+			kopts = append(kopts, kfake.Superuser(m, u.User, u.Password))
+		}
+		user, pass := "embedded-reaper-"+randomHex(8), randomHex(24)
+		kopts = append(kopts, kfake.Superuser("PLAIN", user, pass))
+		reach.SASL = plain.Mechanism{Username: user, Password: pass}
+	}
+	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded Kafka on 127.0.0.1:%d: %w", port, err)
 	}
 	e.cluster = c
 	ctx, stop := context.WithCancel(context.Background())
 	e.stop = stop
-	r := newReaper(c, e.listen)
+	r := newReaper(c, e.listen, reach)
 	go func() {
 		defer close(e.done)
 		r.run(ctx)
@@ -107,6 +163,59 @@ type hostPort string
 
 func (a hostPort) Network() string { return "tcp" }
 func (a hostPort) String() string  { return string(a) }
+
+// reaperTLS returns the broker's TLS configuration with, when it asks clients for
+// certificates, the reaper's own self-signed one accepted too, and the reaper's client
+// configuration: its certificate, and the broker's certificate pinned (it dials the
+// broker's own listener, by address).
+func reaperTLS(server *tls.Config) (*tls.Config, *tls.Config, error) {
+	server = server.Clone()
+	client := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
+	if len(server.Certificates) > 0 && len(server.Certificates[0].Certificate) > 0 {
+		leaf := server.Certificates[0].Certificate[0]
+		client.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, leaf) {
+				return errors.New("the embedded broker answered with a certificate not its own")
+			}
+			return nil
+		}
+	}
+	if server.ClientAuth >= tls.VerifyClientCertIfGiven {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "embedded-reaper"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+			BasicConstraintsValid: true, IsCA: true,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, nil, err
+		}
+		pool := x509.NewCertPool()
+		if server.ClientCAs != nil {
+			pool = server.ClientCAs.Clone()
+		}
+		pool.AddCert(cert)
+		server.ClientCAs = pool
+		client.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}
+	}
+	return server, client, nil
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
 
 // A reaper removes the consumer-group members that kfake keeps although they are gone.
 //
@@ -152,13 +261,15 @@ type watchedGroup struct {
 // reapTick is how often the reaper looks at the groups.
 const reapTick = time.Second
 
-func newReaper(c *kfake.Cluster, listen string) *reaper {
-	direct := func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, listen) // never through a proxy
+func newReaper(c *kfake.Cluster, listen string, reach Cluster) *reaper {
+	reach.Brokers = []string{listen}
+	t := reach.Transport()
+	t.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return reach.dial(ctx, network, listen) // never through a proxy
 	}
 	r := &reaper{
 		cluster: c,
-		client:  &kafka.Client{Addr: kafka.TCP(listen), Timeout: 5 * time.Second, Transport: &kafka.Transport{Dial: direct}},
+		client:  &kafka.Client{Addr: kafka.TCP(listen), Timeout: 5 * time.Second, Transport: t},
 		log:     slog.Default().With("component", "embedded-kafka"),
 		groups:  make(map[string]*watchedGroup),
 	}

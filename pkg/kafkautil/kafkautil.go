@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/trailstream/trailstream/pkg/backoff"
 )
@@ -27,11 +28,12 @@ import (
 const TopicMaxMessageBytes = 8 << 20
 
 // EnsureTopics creates the topics that do not exist yet, with partitions partitions and
-// TopicMaxMessageBytes. It waits, saying so, while Kafka does not answer.
-func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
-	log := slog.Default().With("brokers", brokers)
+// TopicMaxMessageBytes. It waits, saying so, while Kafka does not answer; a refused
+// sign-in or TLS handshake ends it (see Cluster.Explain).
+func EnsureTopics(ctx context.Context, c Cluster, partitions int, topics ...string) error {
+	log := slog.Default().With("brokers", c.String())
 	return backoff.Retry(ctx, log, fmt.Sprintf("create topics %v", topics), backoff.Start, func(ctx context.Context) error {
-		return createTopics(ctx, brokers, partitions, topics)
+		return c.Explain(createTopics(ctx, c, partitions, topics))
 	})
 }
 
@@ -39,34 +41,38 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics 
 // (cleanup.policy compact) for at least retention, such as a ledger read back in full at
 // start: messages older than retention are deleted too (compact,delete), so a topic of
 // unique keys stays bounded. A topic that exists already keeps its own policy.
-func EnsureCompactedTopics(ctx context.Context, brokers []string, partitions int, retention time.Duration, topics ...string) error {
-	log := slog.Default().With("brokers", brokers)
+func EnsureCompactedTopics(ctx context.Context, c Cluster, partitions int, retention time.Duration, topics ...string) error {
+	log := slog.Default().With("brokers", c.String())
 	return backoff.Retry(ctx, log, fmt.Sprintf("create compacted topics %v", topics), backoff.Start, func(ctx context.Context) error {
-		return createTopics(ctx, brokers, partitions, topics,
+		return c.Explain(createTopics(ctx, c, partitions, topics,
 			kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact,delete"},
-			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(retention.Milliseconds(), 10)})
+			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(retention.Milliseconds(), 10)}))
 	})
 }
 
-func createTopics(ctx context.Context, brokers []string, partitions int, topics []string, extra ...kafka.ConfigEntry) error {
+func createTopics(ctx context.Context, c Cluster, partitions int, topics []string, extra ...kafka.ConfigEntry) error {
 	var (
 		conn *kafka.Conn
 		err  error
 	)
-	for _, b := range brokers {
-		if conn, err = (&kafka.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", b); err == nil {
+	if len(c.Brokers) == 0 {
+		return backoff.Permanent(errors.New("no Kafka brokers configured (--kafka-brokers)"))
+	}
+	dialer := c.Dialer(10 * time.Second)
+	for _, b := range c.Brokers {
+		if conn, err = dialer.DialContext(ctx, "tcp", b); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", brokers, err)
+		return fmt.Errorf("connect to Kafka %v: %w", c.Brokers, err)
 	}
 	defer conn.Close()
 	ctrl, err := conn.Controller()
 	if err != nil {
 		return fmt.Errorf("find Kafka controller: %w", err)
 	}
-	cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	cc, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
 	if err != nil {
 		return fmt.Errorf("connect to Kafka controller: %w", err)
 	}
@@ -111,7 +117,7 @@ func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Du
 		err := backoff.Retry(ctx, log, "read "+topic, backoff.Default, func(ctx context.Context) error {
 			var err error
 			m, err = r.FetchMessage(ctx)
-			return classifyRead(err)
+			return classifyRead(explainReader(r, err))
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -153,6 +159,19 @@ func classifyRead(err error) error {
 	return classify(err)
 }
 
+// explainReader is Cluster.Explain for a reader's error.
+func explainReader(r *kafka.Reader, err error) error {
+	if err == nil {
+		return nil
+	}
+	rc := r.Config()
+	var m sasl.Mechanism
+	if rc.Dialer != nil {
+		m = rc.Dialer.SASLMechanism
+	}
+	return explain(err, rc.Brokers, m)
+}
+
 // commit commits the offsets of a handled batch. It is done even when ctx was cancelled
 // meanwhile, so that a shutdown does not hand the batch to the next reader again, and it
 // is retried for a while; offsets that cannot be committed then (the partitions went to
@@ -163,7 +182,7 @@ func commit(ctx context.Context, r *kafka.Reader, msgs []kafka.Message, log *slo
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	err := backoff.Retry(cctx, log, "commit offsets of "+r.Config().Topic, backoff.Default, func(cctx context.Context) error {
-		return classifyRead(r.CommitMessages(cctx, msgs...))
+		return classifyRead(explainReader(r, r.CommitMessages(cctx, msgs...)))
 	})
 	switch {
 	case err == nil:

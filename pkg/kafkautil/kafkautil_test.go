@@ -21,7 +21,7 @@ import (
 // TestConsumeBatches checks the delivery promise: a failing batch is retried, not skipped,
 // and offsets are committed only once the handler succeeded.
 func TestConsumeBatches(t *testing.T) {
-	brokers := testenv.Kafka(t)
+	brokers := kafkautil.Plain(testenv.Kafka(t)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const topic, group, n = "in", "g", 7
@@ -94,7 +94,7 @@ func TestConsumeBatches(t *testing.T) {
 // TestConsumeHolding checks that commits stop where the handler holds state, never run
 // ahead of what was handled, and move on once the hold is released.
 func TestConsumeHolding(t *testing.T) {
-	brokers := testenv.Kafka(t)
+	brokers := kafkautil.Plain(testenv.Kafka(t)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const topic, group = "held", "g"
@@ -178,7 +178,7 @@ func TestConsumeSurvivesBrokerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	brokers := c.ListenAddrs()
+	brokers := kafkautil.Plain(c.ListenAddrs()...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const topic, group, n = "flaky", "g", 20

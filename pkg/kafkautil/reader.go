@@ -32,9 +32,10 @@ const (
 
 // NewReader returns a consumer-group reader of topic. Offsets are committed explicitly
 // (see ConsumeBatches); a new group starts from the oldest message.
-func NewReader(brokers []string, group, topic string) *kafka.Reader {
+func NewReader(c Cluster, group, topic string) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           brokers,
+		Brokers:           c.Brokers,
+		Dialer:            c.Dialer(0),
 		GroupID:           group,
 		Topic:             topic,
 		MinBytes:          1,

@@ -19,10 +19,10 @@ import (
 // a Writer (OpenWriter), which does. Each writer has connections and cluster metadata of its
 // own: kafka-go's shared default transport keeps metadata for seconds, and would answer a
 // writer to a topic created meanwhile that the topic does not exist.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
+func NewWriter(c Cluster, topic string) *kafka.Writer {
 	return &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Transport:    &kafka.Transport{},
+		Addr:         kafka.TCP(c.Brokers...),
+		Transport:    c.Transport(),
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
@@ -44,9 +44,10 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 // for compression that does not pay. A single message over that cap can never be
 // written: it is rejected at once instead of failing the batch it is in.
 type Writer struct {
-	w     *kafka.Writer
-	limit int // the topic's max.message.bytes
-	log   *slog.Logger
+	w       *kafka.Writer
+	cluster Cluster
+	limit   int // the topic's max.message.bytes
+	log     *slog.Logger
 }
 
 // Rejected is a message that no retry can deliver.
@@ -57,23 +58,23 @@ type Rejected struct {
 
 // OpenWriter returns a Writer to topic, which must exist; it reads the topic's
 // max.message.bytes from the cluster, waiting while Kafka does not answer.
-func OpenWriter(ctx context.Context, brokers []string, topic string, log *slog.Logger) (*Writer, error) {
+func OpenWriter(ctx context.Context, c Cluster, topic string, log *slog.Logger) (*Writer, error) {
 	var limit int
 	err := backoff.Retry(ctx, log, "read the message size limit of "+topic, backoff.Start, func(ctx context.Context) error {
 		var err error
-		limit, err = topicLimit(ctx, brokers, topic)
-		return err
+		limit, err = topicLimit(ctx, c, topic)
+		return c.Explain(err)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return newSizedWriter(brokers, topic, limit, log), nil
+	return newSizedWriter(c, topic, limit, log), nil
 }
 
-func newSizedWriter(brokers []string, topic string, limit int, log *slog.Logger) *Writer {
-	w := NewWriter(brokers, topic)
+func newSizedWriter(c Cluster, topic string, limit int, log *slog.Logger) *Writer {
+	w := NewWriter(c, topic)
 	w.BatchBytes = int64(batchBytes(limit))
-	return &Writer{w: w, limit: limit, log: log.With("topic", topic)}
+	return &Writer{w: w, cluster: c, limit: limit, log: log.With("topic", topic)}
 }
 
 // batchBytes is the most message bytes, as kafka-go counts them, that one batch of a topic
@@ -84,8 +85,9 @@ func batchBytes(limit int) int {
 
 // topicLimit returns the max.message.bytes in force for topic: its own setting or the
 // broker's default.
-func topicLimit(ctx context.Context, brokers []string, topic string) (int, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+func topicLimit(ctx context.Context, c Cluster, topic string) (int, error) {
+	cl := c.Client(10 * time.Second)
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
 	resp, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
 		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"max.message.bytes"},
 	}}})
@@ -180,7 +182,7 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if err := classify(err); backoff.IsPermanent(err) {
+				if err := classify(w.cluster.Explain(err)); backoff.IsPermanent(err) {
 					return err
 				}
 				failed, last = append(failed, part...), err

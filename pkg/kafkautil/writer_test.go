@@ -32,7 +32,7 @@ func TestWriter(t *testing.T) {
 		{"a 2 MB record into a topic trailstream created", 0, []int{300, 2 << 20, 300}, nil},
 		{"a 9 MB record into a topic trailstream created", 0, []int{300, 9 << 20, 300}, []int{1}},
 	}
-	brokers := testenv.Kafka(t)
+	brokers := kafkautil.Plain(testenv.Kafka(t)...)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -101,7 +101,7 @@ func record(i, n int) []byte {
 
 // TestOpenWriterLimit checks that a writer reads the limit of the topic it writes to.
 func TestOpenWriterLimit(t *testing.T) {
-	brokers := testenv.Kafka(t)
+	brokers := kafkautil.Plain(testenv.Kafka(t)...)
 	ctx := context.Background()
 	testenv.CreateTopic(t, brokers, "small", 1, 256<<10)
 	if err := kafkautil.EnsureTopics(ctx, brokers, 1, "ours"); err != nil {
@@ -123,7 +123,7 @@ func TestOpenWriterLimit(t *testing.T) {
 // broker refuses the writer's batches: it writes the messages one by one instead, each
 // exactly once, and rejects the one the topic no longer takes at all.
 func TestWriterLimitLowered(t *testing.T) {
-	brokers := testenv.Kafka(t)
+	brokers := kafkautil.Plain(testenv.Kafka(t)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	testenv.CreateTopic(t, brokers, "lowered", 1, testenv.KafkaDefaultMaxMessageBytes)
@@ -132,7 +132,7 @@ func TestWriterLimitLowered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	cl := &kafka.Client{Addr: kafka.TCP(brokers.Brokers...)}
 	resp, err := cl.AlterConfigs(ctx, &kafka.AlterConfigsRequest{Resources: []kafka.AlterConfigRequestResource{{
 		ResourceType: kafka.ResourceTypeTopic, ResourceName: "lowered",
 		Configs: []kafka.AlterConfigRequestConfig{{Name: "max.message.bytes", Value: "262144"}},

@@ -19,7 +19,7 @@ import (
 // Config names a stage's topics and consumer group and sizes its batches.
 type Config struct {
 	Name       string // the stage's name in its dead letters
-	Brokers    []string
+	Kafka      kafkautil.Cluster
 	Partitions int // of the topics the stage creates when they do not exist
 	Group      string
 	From, To   string
@@ -45,20 +45,20 @@ type Transform func(msgs []kafka.Message) (out []Output, dead []deadletter.Entry
 // output topic can never take (too large for it) sends its input to the dead-letter topic
 // with the reason; the rest of the batch goes on.
 func Run(ctx context.Context, c Config, log *slog.Logger, transform Transform) error {
-	if err := kafkautil.EnsureTopics(ctx, c.Brokers, c.Partitions, c.From, c.To, c.DeadLetter); err != nil {
+	if err := kafkautil.EnsureTopics(ctx, c.Kafka, c.Partitions, c.From, c.To, c.DeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
-	w, err := kafkautil.OpenWriter(ctx, c.Brokers, c.To, log)
+	w, err := kafkautil.OpenWriter(ctx, c.Kafka, c.To, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer w.Close()
-	dead, err := kafkautil.OpenWriter(ctx, c.Brokers, c.DeadLetter, log)
+	dead, err := kafkautil.OpenWriter(ctx, c.Kafka, c.DeadLetter, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
-	r := kafkautil.NewReader(c.Brokers, c.Group, c.From)
+	r := kafkautil.NewReader(c.Kafka, c.Group, c.From)
 	defer r.Close()
 	return kafkautil.ConsumeHolding(ctx, r, c.BatchSize, c.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
 		out, bad := transform(msgs)

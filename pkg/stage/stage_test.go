@@ -20,8 +20,8 @@ import (
 // TestRun upper-cases messages from one topic into another and dead-letters the empty ones,
 // then checks every message landed once where it belongs and the input was committed.
 func TestRun(t *testing.T) {
-	brokers := testenv.Kafka(t)
-	c := stage.Config{Brokers: brokers, Partitions: 2, Group: "g", From: "in", To: "out", DeadLetter: "dead",
+	brokers := kafkautil.Plain(testenv.Kafka(t)...)
+	c := stage.Config{Kafka: brokers, Partitions: 2, Group: "g", From: "in", To: "out", DeadLetter: "dead",
 		BatchSize: 3, BatchWait: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -70,7 +70,7 @@ func ClickHouse(t testing.TB, c config.Config) driver.Conn {
 	// connection it put back in its pool, and close that connection under the next query.
 	// Dialing gives up by itself (chstore.Open's dial timeout).
 	ctx := context.Background()
-	conn, err := chstore.Open(ctx, c.ClickHouseAddr, c.ClickHouseUser, c.ClickHousePassword)
+	conn, err := chstore.Open(ctx, chstore.OptionsOf(c))
 	if err != nil {
 		t.Fatalf("ClickHouse is needed at %s and did not answer (%v): %s", c.ClickHouseAddr, err, howToStart)
 	}
@@ -136,15 +136,26 @@ func Kafka(t testing.TB) []string {
 	return e.Brokers()
 }
 
+// Cluster returns the Kafka cluster of c (brokers, TLS, SASL), failing the test on settings
+// that cannot work.
+func Cluster(t testing.TB, c config.Config) kafkautil.Cluster {
+	t.Helper()
+	kc, err := kafkautil.NewCluster(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
 // KafkaDefaultMaxMessageBytes is Kafka's default max.message.bytes (the broker's
 // message.max.bytes), which topics created without a setting of their own have.
 const KafkaDefaultMaxMessageBytes = 1048588
 
 // CreateTopic creates topic with the given partitions and max.message.bytes, as an
 // operator creating trailstream's topics beforehand would.
-func CreateTopic(t testing.TB, brokers []string, topic string, partitions, maxMessageBytes int) {
+func CreateTopic(t testing.TB, kc kafkautil.Cluster, topic string, partitions, maxMessageBytes int) {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", brokers[0])
+	conn, err := kc.Dialer(0).Dial("tcp", kc.Brokers[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +171,7 @@ func CreateTopic(t testing.TB, brokers []string, topic string, partitions, maxMe
 func DeadLetters(t testing.TB, c config.Config, n int, timeout time.Duration) []deadletter.Entry {
 	t.Helper()
 	var out []deadletter.Entry
-	for _, m := range ReadTopic(t, c.Brokers(), c.TopicDeadLetter, n, timeout) {
+	for _, m := range ReadTopic(t, Cluster(t, c), c.TopicDeadLetter, n, timeout) {
 		var e deadletter.Entry
 		if err := json.Unmarshal(m.Value, &e); err != nil {
 			t.Fatalf("dead letter %q: %v", m.Value, err)
@@ -172,9 +183,9 @@ func DeadLetters(t testing.TB, c config.Config, n int, timeout time.Duration) []
 
 // ReadTopic reads messages of topic from the beginning, with a consumer group of its own,
 // until it has n of them or timeout passes; it fails the test on a timeout.
-func ReadTopic(t testing.TB, brokers []string, topic string, n int, timeout time.Duration) []kafka.Message {
+func ReadTopic(t testing.TB, kc kafkautil.Cluster, topic string, n int, timeout time.Duration) []kafka.Message {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: Name("ts-test-read-"), Topic: topic,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.Brokers, Dialer: kc.Dialer(0), GroupID: Name("ts-test-read-"), Topic: topic,
 		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -191,9 +202,10 @@ func ReadTopic(t testing.TB, brokers []string, topic string, n int, timeout time
 }
 
 // TopicSize returns how many messages topic holds, summed over its partitions.
-func TopicSize(t testing.TB, brokers []string, topic string) int64 {
+func TopicSize(t testing.TB, kc kafkautil.Cluster, topic string) int64 {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", brokers[0])
+	dialer := kc.Dialer(0)
+	conn, err := dialer.Dial("tcp", kc.Brokers[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +216,7 @@ func TopicSize(t testing.TB, brokers []string, topic string) int64 {
 	}
 	var n int64
 	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, p.ID)
+		pc, err := dialer.DialLeader(context.Background(), "tcp", kc.Brokers[0], topic, p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,9 +232,9 @@ func TopicSize(t testing.TB, brokers []string, topic string) int64 {
 
 // Committed returns the offsets consumer group has committed on topic, summed over its
 // partitions: once it equals TopicSize, the group has handled everything.
-func Committed(t testing.TB, brokers []string, group, topic string) int64 {
+func Committed(t testing.TB, kc kafkautil.Cluster, group, topic string) int64 {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", brokers[0])
+	conn, err := kc.Dialer(0).Dial("tcp", kc.Brokers[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +247,8 @@ func Committed(t testing.TB, brokers []string, group, topic string) int64 {
 	for i, p := range parts {
 		ids[i] = p.ID
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	cl := kc.Client(0)
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
 	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
 	if err != nil {
 		t.Fatalf("committed offsets of %s on %s: %v", group, topic, err)

@@ -6,6 +6,7 @@ package all
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -27,16 +28,30 @@ const EmbeddedPort = 9092
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "all")
 	if len(cfg.Brokers()) == 0 {
-		k, err := kafkautil.StartEmbedded(EmbeddedPort, cfg.Partitions)
+		if cfg.KafkaTLS.On() {
+			return errors.New("the embedded Kafka broker serves no TLS: give --kafka-brokers, or drop the --kafka-tls options")
+		}
+		var opts []kafkautil.EmbeddedOption
+		if cfg.KafkaSASL.Mechanism != "" { // the embedded broker requires the configured sign-in
+			if err := cfg.KafkaSASL.Check(); err != nil {
+				return err
+			}
+			opts = append(opts, kafkautil.RequireSASL(cfg.KafkaSASL))
+		}
+		k, err := kafkautil.StartEmbedded(EmbeddedPort, cfg.Partitions, opts...)
 		if err != nil {
 			return err
 		}
 		defer k.Close()
 		cfg.KafkaBrokers = k.Brokers()[0]
 		log.Warn("no --kafka-brokers given: started the embedded Kafka broker; it keeps messages in memory only",
-			"brokers", cfg.KafkaBrokers)
+			"brokers", cfg.KafkaBrokers, "sasl", cfg.KafkaSASL.Mechanism)
 	}
-	if err := kafkautil.EnsureTopics(ctx, cfg.Brokers(), cfg.Partitions,
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions,
 		cfg.TopicRaw, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return err
 	}

@@ -212,7 +212,7 @@ func TestPipeline(t *testing.T) {
 	}
 
 	// Bad input: three files dead-lettered, the garbage notification left in the queue.
-	testenv.ReadTopic(t, c.Brokers(), c.TopicDeadLetter, 3, 30*time.Second)
+	testenv.ReadTopic(t, testenv.Cluster(t, c), c.TopicDeadLetter, 3, 30*time.Second)
 	eventually(t, "only the unparseable notification left in the queue", func() (bool, string) {
 		n := testenv.QueueDepth(t, cl, queueURL)
 		return n == 1, fmt.Sprintf("%d messages", n)
@@ -245,7 +245,7 @@ func TestPipeline(t *testing.T) {
 		n := testenv.QueueDepth(t, cl, queueURL)
 		return n == 1, fmt.Sprintf("%d messages", n)
 	})
-	if raw, n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw), int64(len(records)+readable); raw != n {
+	if raw, n := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicRaw), int64(len(records)+readable); raw != n {
 		t.Errorf("raw topic holds %d records after the redelivery, want still %d: the file was read again", raw, n)
 	}
 	var ledgered uint64

@@ -39,9 +39,9 @@ func TestDashboardsOnGeneratedData(t *testing.T) {
 	start := time.Now()
 	// Loaded: every record through the normalizer and committed by the sink.
 	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		raw := testenv.TopicSize(t, c.Brokers(), c.TopicRaw)
-		evs := testenv.TopicSize(t, c.Brokers(), c.TopicEvents)
-		sunk := testenv.Committed(t, c.Brokers(), c.GroupPrefix+"-sink-events", c.TopicEvents)
+		raw := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicRaw)
+		evs := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicEvents)
+		sunk := testenv.Committed(t, testenv.Cluster(t, c), c.GroupPrefix+"-sink-events", c.TopicEvents)
 		if raw == events && evs == events && sunk == events {
 			break
 		}

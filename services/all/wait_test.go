@@ -87,7 +87,7 @@ func TestServicesWaitForDependencies(t *testing.T) {
 }
 
 func tablesExist(t *testing.T, c config.Config, _ string) bool {
-	conn, err := chstore.Open(context.Background(), testenv.Config(t).ClickHouseAddr, c.ClickHouseUser, c.ClickHousePassword)
+	conn, err := chstore.Open(context.Background(), chstore.Options{Addr: testenv.Config(t).ClickHouseAddr, User: c.ClickHouseUser, Password: c.ClickHousePassword})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
-	conn, err := chstore.Connect(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, slog.Default().With("service", "console"))
+	conn, err := chstore.Connect(ctx, chstore.OptionsOf(cfg), slog.Default().With("service", "console"))
 	if err != nil {
 		return backoff.Stopped(ctx, fmt.Errorf("console: %w", err))
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/rules"
@@ -63,8 +64,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", len(ids), "rule_ids", ids,
 		"rules_config", cfg.RulesConfig, "replay_limit", cfg.ReplayLimit)
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
 	return stage.Run(ctx, stage.Config{
-		Name: "detector", Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
+		Name: "detector", Kafka: kc, Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
 		From: cfg.TopicEvents, To: cfg.TopicDetections, DeadLetter: cfg.TopicDeadLetter,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold,
 	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) {

@@ -25,7 +25,7 @@ import (
 // the creation in a later batch, and expects one detection and one dead letter.
 func TestRun(t *testing.T) {
 	c := testenv.Config(t)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	ctx := context.Background()
 	if err := kafkautil.EnsureTopics(ctx, brokers, c.Partitions, c.TopicEvents, c.TopicDetections, c.TopicDeadLetter); err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestRestart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testenv.Config(t)
 			c.ReplayLimit = tc.replayLimit
-			brokers, group := c.Brokers(), c.GroupPrefix+"-detector"
+			brokers, group := testenv.Cluster(t, c), c.GroupPrefix+"-detector"
 			ctx := context.Background()
 			if err := kafkautil.EnsureTopics(ctx, brokers, c.Partitions, c.TopicEvents, c.TopicDetections, c.TopicDeadLetter); err != nil {
 				t.Fatal(err)
@@ -202,7 +202,7 @@ func event(t *testing.T, e *model.Event) kafka.Message {
 }
 
 // waitCommitted waits until group has committed offsets of topic summing to want.
-func waitCommitted(t *testing.T, brokers []string, group, topic string, want int64) {
+func waitCommitted(t *testing.T, brokers kafkautil.Cluster, group, topic string, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for testenv.Committed(t, brokers, group, topic) != want {

@@ -31,7 +31,7 @@ func seed(ctx context.Context, cfg config.Config, engine *rules.Engine, log *slo
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, seedWait)
 	defer cancel()
-	conn, err := chstore.Connect(wctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, log)
+	conn, err := chstore.Connect(wctx, chstore.OptionsOf(cfg), log)
 	if err != nil {
 		log.Warn("rules with a long memory start without their past: ClickHouse did not answer; they judge an account once they have watched it long enough",
 			"clickhouse", cfg.ClickHouseAddr, "err", err)

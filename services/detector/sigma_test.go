@@ -37,7 +37,7 @@ level: medium
 // seen before it, and its deletion after it make a short-lived-iam-object detection).
 func TestSigmaReload(t *testing.T) {
 	c := testenv.Config(t)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	ctx := context.Background()
 	if err := kafkautil.EnsureTopics(ctx, brokers, c.Partitions, c.TopicEvents, c.TopicDetections, c.TopicDeadLetter); err != nil {
 		t.Fatal(err)

@@ -86,9 +86,9 @@ func BenchmarkCollect(b *testing.B) {
 		began := time.Now()
 		go func() { done <- Run(rctx, rc) }()
 		deadline := began.Add(15 * time.Minute)
-		for testenv.TopicSize(b, rc.Brokers(), rc.TopicRaw) < int64(records) {
+		for testenv.TopicSize(b, testenv.Cluster(b, rc), rc.TopicRaw) < int64(records) {
 			if time.Now().After(deadline) {
-				b.Fatalf("%s: %d of %d records after 15 minutes", name, testenv.TopicSize(b, rc.Brokers(), rc.TopicRaw), records)
+				b.Fatalf("%s: %d of %d records after 15 minutes", name, testenv.TopicSize(b, testenv.Cluster(b, rc), rc.TopicRaw), records)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

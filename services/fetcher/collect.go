@@ -38,7 +38,7 @@ func (f *fetcher) collect(ctx context.Context) error {
 		return backoff.Stopped(ctx, err)
 	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: f.cfg.GroupPrefix + "-collect", Brokers: f.cfg.Brokers(), Topics: []string{f.cfg.TopicCollect},
+		ID: f.cfg.GroupPrefix + "-collect", Brokers: f.kafka.Brokers, Dialer: f.kafka.Dialer(0), Topics: []string{f.cfg.TopicCollect},
 		HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second, RebalanceTimeout: 30 * time.Second,
 		JoinGroupBackoff: time.Second, WatchPartitionChanges: true,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
@@ -77,9 +77,9 @@ func (f *fetcher) collect(ctx context.Context) error {
 func (f *fetcher) partitions(ctx context.Context) (int, error) {
 	var n int
 	err := backoff.Retry(ctx, f.log, "read the partitions of "+f.cfg.TopicCollect, backoff.Start, func(ctx context.Context) error {
-		conn, err := kafka.DialContext(ctx, "tcp", f.cfg.Brokers()[0])
+		conn, err := f.kafka.Dialer(0).DialContext(ctx, "tcp", f.kafka.Brokers[0])
 		if err != nil {
-			return err
+			return f.kafka.Explain(err)
 		}
 		defer conn.Close()
 		ps, err := conn.ReadPartitions(f.cfg.TopicCollect)

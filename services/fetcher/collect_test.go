@@ -164,11 +164,11 @@ func TestBackfillResumed(t *testing.T) {
 	if rows != uint64(len(objects)) || keys != uint64(len(objects)) {
 		t.Fatalf("ledger: %d rows of %d files, want %d files each read once", rows, keys, len(objects))
 	}
-	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != int64(records) {
+	if n := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicRaw); n != int64(records) {
 		t.Fatalf("raw topic holds %d records, want exactly %d", n, records)
 	}
 	ids := map[string]bool{}
-	for _, m := range testenv.ReadTopic(t, c.Brokers(), c.TopicRaw, records, 60*time.Second) {
+	for _, m := range testenv.ReadTopic(t, testenv.Cluster(t, c), c.TopicRaw, records, 60*time.Second) {
 		var r struct{ EventID string }
 		if err := json.Unmarshal(m.Value, &r); err != nil {
 			t.Fatal(err)
@@ -243,7 +243,7 @@ func TestScan(t *testing.T) {
 		func() string {
 			return fmt.Sprintf("scan interval %s after new data, want back to 1s", state("custom").ScanInterval)
 		})
-	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 3+4+2 {
+	if n := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicRaw); n != 3+4+2 {
 		t.Fatalf("raw topic holds %d records, want 9", n)
 	}
 
@@ -309,7 +309,7 @@ func TestGapHealed(t *testing.T) {
 	start(t, c)
 
 	byRule := map[string]*model.Detection{}
-	for _, m := range testenv.ReadTopic(t, c.Brokers(), c.TopicDetections, 2, 60*time.Second) {
+	for _, m := range testenv.ReadTopic(t, testenv.Cluster(t, c), c.TopicDetections, 2, 60*time.Second) {
 		d, err := model.DecodeDetection(m.Value)
 		if err != nil {
 			t.Fatal(err)
@@ -343,7 +343,7 @@ func TestGapHealed(t *testing.T) {
 		return p
 	}
 	eventually(t, 30*time.Second, func() bool { return path() == "heal" }, func() string { return fmt.Sprintf("lost file's ledger path %q, want heal", path()) })
-	if n := testenv.TopicSize(t, c.Brokers(), c.TopicRaw); n != 8 {
+	if n := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicRaw); n != 8 {
 		t.Fatalf("raw topic holds %d records, want the 2+3 delivered and the 3 healed", n)
 	}
 }

@@ -56,6 +56,7 @@ type fetcher struct {
 	reader     *collect.Reader
 	store      *sources.Store
 	ledger     *ledger.Ledger
+	kafka      kafkautil.Cluster
 	raw        *kafkautil.Writer
 	dead       *kafkautil.Writer
 	detections *kafkautil.Writer // collection-gap and collection-silent
@@ -82,32 +83,35 @@ func Run(ctx context.Context, cfg config.Config) error {
 			return err
 		}
 	}
-	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, log)
+	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer conn.Close()
-	brokers := cfg.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter, cfg.TopicDetections, cfg.TopicCollect); err != nil {
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter, cfg.TopicDetections, cfg.TopicCollect); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
-	raw, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicRaw, log)
+	raw, err := kafkautil.OpenWriter(ctx, kc, cfg.TopicRaw, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer raw.Close()
-	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
+	dead, err := kafkautil.OpenWriter(ctx, kc, cfg.TopicDeadLetter, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
-	detections, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDetections, log)
+	detections, err := kafkautil.OpenWriter(ctx, kc, cfg.TopicDetections, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer detections.Close()
 	f := &fetcher{
-		cfg: cfg, log: log, clients: newClients(cfg), store: sources.NewStore(conn, cfg.ClickHouseDatabase),
+		cfg: cfg, kafka: kc, log: log, clients: newClients(cfg), store: sources.NewStore(conn, cfg.ClickHouseDatabase),
 		ledger: ledger.New(conn, cfg.ClickHouseDatabase), raw: raw, dead: dead, detections: detections, changed: make(chan struct{}),
 	}
 	f.reader = &collect.Reader{

@@ -26,7 +26,7 @@ import (
 func TestFetcher(t *testing.T) {
 	c := testenv.Config(t)
 	cl, queueURL := testenv.AWS(t, c)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 
 	sample, err := os.ReadFile("testdata/console_login_failure.json")
 	if err != nil {
@@ -140,7 +140,7 @@ func TestFetcher(t *testing.T) {
 func TestFetcherFileDefects(t *testing.T) {
 	c := testenv.Config(t)
 	cl, queueURL := testenv.AWS(t, c)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	for _, topic := range []string{c.TopicRaw, c.TopicDeadLetter} {
 		testenv.CreateTopic(t, brokers, topic, 3, testenv.KafkaDefaultMaxMessageBytes)
 	}
@@ -267,7 +267,7 @@ func TestFetcherWaitsForQueue(t *testing.T) {
 	cl, queueURL := testenv.AWS(t, c)
 	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/late.json.gz"
 	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, testenv.Gzip([]byte(`{"Records":[{"eventID":"late","eventTime":"2026-11-21T10:00:00Z"}]}`))))
-	testenv.ReadTopic(t, c.Brokers(), c.TopicRaw, 1, 60*time.Second)
+	testenv.ReadTopic(t, testenv.Cluster(t, c), c.TopicRaw, 1, 60*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -394,7 +394,7 @@ func TestShutdownReleases(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, c) }()
-	testenv.ReadTopic(t, c.Brokers(), c.TopicRaw, 1, 30*time.Second)
+	testenv.ReadTopic(t, testenv.Cluster(t, c), c.TopicRaw, 1, 30*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for testenv.QueueDepth(t, cl, queueURL) != 0 { // the first notification is deleted
 		if time.Now().After(deadline) {

@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg config.Config, o Options, paths []string, stdo
 	if dups > 0 {
 		log.Warn("files found more than once by key (the same file given twice, or copies of a tree): each key is read once", "files", dups)
 	}
-	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, log)
+	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, log)
 	if err != nil {
 		return sum, backoff.Stopped(ctx, err)
 	}
@@ -297,18 +297,21 @@ type importer struct {
 
 // kafka points the reader at the raw and dead-letter topics; close closes the writers.
 func (im *importer) kafka(ctx context.Context, cfg config.Config, log *slog.Logger) (close func(), err error) {
-	brokers := cfg.Brokers()
-	if len(brokers) == 0 {
-		return nil, errors.New("no --kafka-brokers: give them, or import with --direct (no Kafka)")
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter); err != nil {
+	if len(kc.Brokers) == 0 {
+		return nil, errors.New("no --kafka-kc: give them, or import with --direct (no Kafka)")
+	}
+	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter); err != nil {
 		return nil, backoff.Stopped(ctx, err)
 	}
-	raw, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicRaw, log)
+	raw, err := kafkautil.OpenWriter(ctx, kc, cfg.TopicRaw, log)
 	if err != nil {
 		return nil, backoff.Stopped(ctx, err)
 	}
-	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
+	dead, err := kafkautil.OpenWriter(ctx, kc, cfg.TopicDeadLetter, log)
 	if err != nil {
 		raw.Close()
 		return nil, backoff.Stopped(ctx, err)

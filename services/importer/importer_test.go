@@ -494,7 +494,7 @@ func TestImportKafka(t *testing.T) {
 	c := testenv.Config(t)
 	conn := testenv.ClickHouse(t, c)
 	tr := buildTree(t, t.TempDir())
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 
 	sum, _ := importTree(t, c, Options{Concurrency: 4}, tr.root)
 	if sum.Records != len(tr.ids) || sum.Read != 7 || sum.DeadLetters != 0 {

@@ -11,7 +11,7 @@ import (
 
 // Run applies the migrations the configured database has not had yet.
 func Run(ctx context.Context, cfg config.Config) error {
-	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, slog.Default())
+	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, slog.Default())
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func newNormalizer(ctx context.Context, cfg config.Config, followTable bool, log
 // is no reason to stop normalizing: the list is then empty or the last one read.
 func followAdmins(ctx context.Context, cfg config.Config, list *admins.List, log *slog.Logger) {
 	for ctx.Err() == nil {
-		conn, err := chstore.Open(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword)
+		conn, err := chstore.Open(ctx, chstore.OptionsOf(cfg))
 		if err != nil {
 			log.Warn("admin users: ClickHouse not reachable, trying again", "err", err, "in", cfg.AdminUsersRefresh)
 			select {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/stage"
@@ -26,8 +27,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer closeN()
 	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
 	return stage.Run(ctx, stage.Config{
-		Name: "normalizer", Brokers: cfg.Brokers(), Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
+		Name: "normalizer", Kafka: kc, Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
 		From: cfg.TopicRaw, To: cfg.TopicEvents, DeadLetter: cfg.TopicDeadLetter,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
 	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) { return batch(n, msgs) })

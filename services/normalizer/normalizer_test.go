@@ -23,7 +23,7 @@ import (
 // come out as Avro events keyed by account, bad ones as dead letters with their reason.
 func TestRun(t *testing.T) {
 	c := testenv.Config(t)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	sample, err := os.ReadFile("testdata/console_login_failure.json")
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func withTags(t *testing.T, rec []byte, seed int) []byte {
 // partition, so their batch is several times the limit. Every event must arrive, once.
 func TestRunLargeRecords(t *testing.T) {
 	c := testenv.Config(t)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	for _, topic := range []string{c.TopicRaw, c.TopicEvents, c.TopicDeadLetter} {
 		testenv.CreateTopic(t, brokers, topic, 3, testenv.KafkaDefaultMaxMessageBytes)
 	}

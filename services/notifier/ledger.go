@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/backoff"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/parallel"
 )
 
@@ -131,12 +132,12 @@ func messageTime(m kafka.Message) time.Time {
 // entries first. It returns a function that then follows the topic until its ctx ends, adding
 // what is written to it (by this notifier and by the others of its group, to which
 // partitions of the detections may move).
-func (l *ledger) load(ctx context.Context, brokers []string, topic string, log *slog.Logger) (follow func(context.Context) error, err error) {
+func (l *ledger) load(ctx context.Context, kc kafkautil.Cluster, topic string, log *slog.Logger) (follow func(context.Context) error, err error) {
 	var ranges map[int]offsetRange
 	err = backoff.Retry(ctx, log, "read the offsets of "+topic, backoff.Start, func(ctx context.Context) error {
 		var err error
-		ranges, err = offsets(ctx, brokers, topic)
-		return err
+		ranges, err = offsets(ctx, kc, topic)
+		return kc.Explain(err)
 	})
 	if err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func (l *ledger) load(ctx context.Context, brokers []string, topic string, log *
 	}
 	var read []entry
 	for _, p := range slices.Sorted(maps.Keys(ranges)) {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p,
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.Brokers, Dialer: kc.Dialer(0), Topic: topic, Partition: p,
 			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond})
 		readers = append(readers, r)
 		rg := ranges[p]
@@ -198,8 +199,9 @@ func (l *ledger) load(ctx context.Context, brokers []string, topic string, log *
 type offsetRange struct{ first, end int64 }
 
 // offsets returns the partitions of topic and the offsets they hold.
-func offsets(ctx context.Context, brokers []string, topic string) (map[int]offsetRange, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+func offsets(ctx context.Context, kc kafkautil.Cluster, topic string) (map[int]offsetRange, error) {
+	cl := kc.Client(10 * time.Second)
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)

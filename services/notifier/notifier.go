@@ -63,22 +63,25 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	brokers := cfg.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
-	if err := kafkautil.EnsureCompactedTopics(ctx, brokers, cfg.Partitions, ledgerRetention, cfg.TopicNotifications); err != nil {
+	if err := kafkautil.EnsureCompactedTopics(ctx, kc, cfg.Partitions, ledgerRetention, cfg.TopicNotifications); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
-	if n.sent, err = kafkautil.OpenWriter(ctx, brokers, cfg.TopicNotifications, log); err != nil {
+	if n.sent, err = kafkautil.OpenWriter(ctx, kc, cfg.TopicNotifications, log); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer n.sent.Close()
-	if n.dead, err = kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log); err != nil {
+	if n.dead, err = kafkautil.OpenWriter(ctx, kc, cfg.TopicDeadLetter, log); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer n.dead.Close()
-	follow, err := n.ledger.load(ctx, brokers, cfg.TopicNotifications, log)
+	follow, err := n.ledger.load(ctx, kc, cfg.TopicNotifications, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
@@ -88,7 +91,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("notifying", "from", cfg.TopicDetections, "webhooks", hooks, "format", n.format.String(),
 		"min_severity", n.least.String(), "ledger", cfg.TopicNotifications, "ledger_entries", n.ledger.size())
-	r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-notifier", cfg.TopicDetections)
+	r := kafkautil.NewReader(kc, cfg.GroupPrefix+"-notifier", cfg.TopicDetections)
 	defer r.Close()
 	err = parallel.Run(ctx, follow, func(ctx context.Context) error {
 		return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, n.handle)

@@ -162,7 +162,7 @@ func TestStopFinishesDelivery(t *testing.T) {
 		t.Fatal("no request within 20s")
 	}
 	time.Sleep(300 * time.Millisecond) // a commit would have landed
-	if n := testenv.Committed(t, c.Brokers(), c.GroupPrefix+"-notifier", c.TopicDetections); n != 0 {
+	if n := testenv.Committed(t, testenv.Cluster(t, c), c.GroupPrefix+"-notifier", c.TopicDetections); n != 0 {
 		t.Fatalf("%d offsets committed while the webhook had yet to answer", n)
 	}
 	stopped := make(chan struct{})
@@ -185,7 +185,7 @@ func TestStopFinishesDelivery(t *testing.T) {
 	if n := len(hook.requests()); n != 1 {
 		t.Fatalf("%d requests, want the one under way at the stop", n)
 	}
-	if n := testenv.TopicSize(t, c.Brokers(), c.TopicNotifications); n != 1 {
+	if n := testenv.TopicSize(t, testenv.Cluster(t, c), c.TopicNotifications); n != 1 {
 		t.Fatalf("%d ledger records after the stop, want the one of the delivery under way", n)
 	}
 
@@ -294,7 +294,7 @@ func setup(t *testing.T, webhooks ...string) config.Config {
 	t.Helper()
 	c := testenv.Config(t)
 	c.AlertWebhooks = webhooks
-	if err := kafkautil.EnsureTopics(context.Background(), c.Brokers(), c.Partitions, c.TopicDetections, c.TopicDeadLetter); err != nil {
+	if err := kafkautil.EnsureTopics(context.Background(), testenv.Cluster(t, c), c.Partitions, c.TopicDetections, c.TopicDeadLetter); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -353,7 +353,7 @@ func publish(t *testing.T, c config.Config, dets ...*model.Detection) {
 
 func publishRaw(t *testing.T, c config.Config, msgs ...kafka.Message) {
 	t.Helper()
-	w := kafkautil.NewWriter(c.Brokers(), c.TopicDetections)
+	w := kafkautil.NewWriter(testenv.Cluster(t, c), c.TopicDetections)
 	defer w.Close()
 	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
@@ -367,7 +367,7 @@ func waitCommitted(t *testing.T, c config.Config, want int64) {
 	group := c.GroupPrefix + "-notifier"
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := testenv.Committed(t, c.Brokers(), group, c.TopicDetections)
+		got := testenv.Committed(t, testenv.Cluster(t, c), group, c.TopicDetections)
 		if got == want {
 			return
 		}
@@ -415,7 +415,7 @@ func checkOnceInOrder(t *testing.T, got []string, want []*model.Detection) {
 func ledgerRecords(t *testing.T, c config.Config, n int) map[string]ledgerValue {
 	t.Helper()
 	out := map[string]ledgerValue{}
-	for _, m := range testenv.ReadTopic(t, c.Brokers(), c.TopicNotifications, n, 20*time.Second) {
+	for _, m := range testenv.ReadTopic(t, testenv.Cluster(t, c), c.TopicNotifications, n, 20*time.Second) {
 		var v ledgerValue
 		if err := json.Unmarshal(m.Value, &v); err != nil {
 			t.Fatalf("ledger record %s: %v", m.Value, err)

@@ -27,16 +27,19 @@ import (
 // Run migrates the schema, then loads until ctx is cancelled.
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "sink")
-	conn, err := chstore.ConnectMigrated(ctx, cfg.ClickHouseAddr, cfg.ClickHouseUser, cfg.ClickHousePassword, cfg.ClickHouseDatabase, log)
+	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer conn.Close()
-	brokers := cfg.Brokers()
-	if err := kafkautil.EnsureTopics(ctx, brokers, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
-	dead, err := kafkautil.OpenWriter(ctx, brokers, cfg.TopicDeadLetter, log)
+	dead, err := kafkautil.OpenWriter(ctx, kc, cfg.TopicDeadLetter, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
@@ -56,7 +59,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	fns := make([]func(context.Context) error, len(loaders))
 	for i, l := range loaders {
 		fns[i] = func(ctx context.Context) error {
-			r := kafkautil.NewReader(brokers, cfg.GroupPrefix+"-sink-"+l.name, l.topic)
+			r := kafkautil.NewReader(kc, cfg.GroupPrefix+"-sink-"+l.name, l.topic)
 			defer r.Close()
 			log := log.With("topic", l.topic)
 			log.Info("loading", "database", cfg.ClickHouseDatabase)

@@ -22,7 +22,7 @@ import (
 func TestRun(t *testing.T) {
 	c := testenv.Config(t)
 	conn := testenv.ClickHouse(t, c)
-	brokers := c.Brokers()
+	brokers := testenv.Cluster(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := kafkautil.EnsureTopics(ctx, brokers, 3, c.TopicEvents, c.TopicDetections); err != nil {
