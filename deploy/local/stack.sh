@@ -4,6 +4,15 @@
 # the git-ignored folder .local/ at the repository root. Kafka needs nothing here: tests and
 # `trailstream all` run an embedded broker.
 #
+# ClickHouse also serves its secure native port (TLS) with a certificate of a local CA made
+# here, and has a user with a password, for the tests of encrypted and authenticated
+# connections:
+#   .local/clickhouse/tls/ca.crt        the CA (--clickhouse-tls-ca)
+#   .local/clickhouse/tls/server.{crt,key}  the server's, for localhost, 127.0.0.1 and ::1
+#   .local/clickhouse/test-password     the password of user trailstream_test (--clickhouse-password-file)
+#   .local/clickhouse/users.xml         Debian's users.xml plus that user
+# A ClickHouse started by an older stack.sh (without them) is restarted with them.
+#
 #   deploy/local/stack.sh up       install what is missing, start what is not answering,
 #                                  create the bucket and the queue (safe to run again)
 #   deploy/local/stack.sh down     stop what this script started
@@ -11,7 +20,7 @@
 #   deploy/local/stack.sh browser  install Debian's chromium (the console's tests need it)
 #
 # Settings (environment): CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000),
-# CLICKHOUSE_INTERSERVER_PORT (9009), FAUXQS_PORT (4566), TRAILSTREAM_S3_BUCKET and
+# CLICKHOUSE_INTERSERVER_PORT (9009), CLICKHOUSE_TLS_PORT (9440), FAUXQS_PORT (4566), TRAILSTREAM_S3_BUCKET and
 # TRAILSTREAM_SQS_QUEUE (trailstream-cloudtrail), TRAILSTREAM_LOCAL_DIR (.local).
 set -euo pipefail
 
@@ -28,6 +37,13 @@ ch_pid="$ch_dir/clickhouse.pid"
 ch_log="$ch_dir/log/server.log"
 ch_errlog="$ch_dir/log/error.log"
 ch_match="--path=$ch_dir/data/" # what only our ClickHouse has on its command line
+ch_tls_port=${CLICKHOUSE_TLS_PORT:-9440}
+ch_tls="$ch_dir/tls"
+ch_users="$ch_dir/users.xml"
+ch_test_user=trailstream_test
+ch_test_password="$ch_dir/test-password"
+# what the command line of a ClickHouse started by this version has, and an older one lacks
+ch_current="--tcp_port_secure=$ch_tls_port --users_config=$ch_users"
 
 fq_port=${FAUXQS_PORT:-4566}
 fq_url="http://127.0.0.1:$fq_port"
@@ -105,17 +121,97 @@ apt_install() {
 		die "apt-get install $* failed; install them by hand ('apt-get install -y $*'), then run this again"
 }
 
-clickhouse_up() {
-	if answers "$ch_url/ping"; then
-		say "clickhouse: answering at $ch_url (reused)"
+# tls_files: the CA and the server certificate of the secure native port, made when missing
+# or expiring within 30 days (the server then needs a restart to load the new one).
+tls_files() {
+	command -v openssl >/dev/null || apt_install openssl
+	command -v openssl >/dev/null || die "openssl is still missing after apt-get install openssl"
+	mkdir -p "$ch_tls"
+	chmod 700 "$ch_tls"
+	if [[ -f $ch_tls/ca.crt && -f $ch_tls/ca.key ]] && openssl x509 -checkend 2592000 -noout -in "$ch_tls/ca.crt" >/dev/null 2>&1; then
+		:
+	else
+		say "clickhouse: making a local CA in $ch_tls"
+		openssl genrsa -out "$ch_tls/ca.key" 2048 2>/dev/null || die "openssl genrsa failed"
+		openssl req -x509 -new -key "$ch_tls/ca.key" -sha256 -days 3650 -subj "/CN=trailstream local stack CA" \
+			-out "$ch_tls/ca.crt" 2>/dev/null || die "openssl could not make the CA certificate"
+		rm -f "$ch_tls/server.crt"
+	fi
+	if [[ -f $ch_tls/server.crt && -f $ch_tls/server.key ]] &&
+		openssl x509 -checkend 2592000 -noout -in "$ch_tls/server.crt" >/dev/null 2>&1 &&
+		openssl verify -CAfile "$ch_tls/ca.crt" "$ch_tls/server.crt" >/dev/null 2>&1; then
 		return 0
 	fi
+	say "clickhouse: making the server certificate of the secure port (localhost, 127.0.0.1, ::1)"
+	openssl genrsa -out "$ch_tls/server.key" 2048 2>/dev/null || die "openssl genrsa failed"
+	openssl req -new -key "$ch_tls/server.key" -subj /CN=localhost -out "$ch_tls/server.csr" 2>/dev/null ||
+		die "openssl could not make the certificate request"
+	openssl x509 -req -in "$ch_tls/server.csr" -CA "$ch_tls/ca.crt" -CAkey "$ch_tls/ca.key" -CAcreateserial \
+		-days 825 -sha256 -out "$ch_tls/server.crt" -extfile <(printf '%s\n' \
+		'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1' 'extendedKeyUsage=serverAuth' \
+		'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment') 2>/dev/null ||
+		die "openssl could not sign the server certificate"
+	rm -f "$ch_tls/server.csr"
+	chmod 600 "$ch_tls"/*.key
+}
+
+# users_file: Debian's users.xml with the password user of the tests added; the password is
+# made once and kept in $ch_test_password. Written only when it changes (ClickHouse reloads
+# the file when it does).
+users_file() {
+	if [[ ! -s $ch_test_password ]]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$ch_test_password")
+	fi
+	local hash user new
+	hash=$(tr -d '\n' <"$ch_test_password" | sha256sum | cut -d' ' -f1)
+	user="<$ch_test_user><password_sha256_hex>$hash</password_sha256_hex><networks><ip>::1</ip><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></$ch_test_user>"
+	[[ -r /etc/clickhouse-server/users.xml ]] || die "clickhouse: /etc/clickhouse-server/users.xml is missing; reinstall clickhouse-server"
+	new=$(sed "s#</users>#    $user\n    </users>#" /etc/clickhouse-server/users.xml)
+	if [[ ! -f $ch_users || $(<"$ch_users") != "$new" ]]; then
+		printf '%s\n' "$new" >"$ch_users"
+		chmod 600 "$ch_users"
+	fi
+}
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# test_user_ok: true when ClickHouse signs the test user in with its password.
+test_user_ok() {
+	printf 'user = "%s:%s"\n' "$ch_test_user" "$(<"$ch_test_password")" |
+		curl -fsS --max-time 5 -K - -o /dev/null "$ch_url/?query=SELECT%201" 2>/dev/null
+}
+
+clickhouse_up() {
 	[[ -x /usr/sbin/clickhouse-server ]] || apt_install clickhouse-server clickhouse-client
 	[[ -x /usr/sbin/clickhouse-server ]] || die "clickhouse: /usr/sbin/clickhouse-server is still missing after apt-get install clickhouse-server"
+	mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
+	local before
+	before=$(cat "$ch_tls/server.crt" 2>/dev/null || true)
+	tls_files
+	users_file
+	local pid
+	if answers "$ch_url/ping"; then
+		if pid=$(running "$ch_pid" "$ch_match"); then
+			if ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$ch_current" >/dev/null; then
+				say "clickhouse: started by an older stack.sh (no TLS port, no test user); restarting it"
+				stop clickhouse "$ch_pid" "$ch_match"
+			elif [[ $before != "$(<"$ch_tls/server.crt")" ]]; then
+				say "clickhouse: new server certificate; restarting to load it"
+				stop clickhouse "$ch_pid" "$ch_match"
+			else
+				say "clickhouse: answering at $ch_url, TLS on 127.0.0.1:$ch_tls_port (reused)"
+				return 0
+			fi
+		else
+			say "clickhouse: answering at $ch_url (reused; not started by stack.sh, so its TLS port and test user are as its owner set them)"
+			port_open "$ch_tls_port" || say "clickhouse: WARNING: nothing on 127.0.0.1:$ch_tls_port; the TLS tests will fail"
+			return 0
+		fi
+	fi
 	if running "$ch_pid" "$ch_match" >/dev/null; then
 		say "clickhouse: started earlier (pid $(<"$ch_pid")) but not answering yet; waiting"
 	else
-		mkdir -p "$ch_dir"/{data,tmp,user_files,format_schemas,log}
 		say "clickhouse: starting, data in $ch_dir"
 		setsid nohup /usr/sbin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
 			--path="$ch_dir/data/" --tmp_path="$ch_dir/tmp/" --user_files_path="$ch_dir/user_files/" \
@@ -123,14 +219,24 @@ clickhouse_up() {
 			--logger.log="$ch_log" --logger.errorlog="$ch_errlog" \
 			--listen_host=127.0.0.1 --http_port="$ch_http_port" --tcp_port="$ch_tcp_port" \
 			--interserver_http_port="$ch_interserver_port" \
+			--tcp_port_secure="$ch_tls_port" --users_config="$ch_users" \
+			--openSSL.server.certificateFile="$ch_tls/server.crt" --openSSL.server.privateKeyFile="$ch_tls/server.key" \
+			--openSSL.server.dhParamsFile= \
 			</dev/null >"$ch_dir/log/stdout.log" 2>&1 &
 		echo $! >"$ch_pid"
 	fi
 	if ! wait_for "$ch_url/ping" 60 "$(<"$ch_pid")"; then
 		tail -n 20 "$ch_errlog" "$ch_dir/log/stdout.log" >&2 2>/dev/null || true
-		die "clickhouse-server exited or did not answer $ch_url/ping within 60 s. Look at $ch_errlog and $ch_dir/log/stdout.log; a port in use ($ch_http_port, $ch_tcp_port, $ch_interserver_port: 'ss -ltnp') is the usual cause. Stop whatever holds it or set CLICKHOUSE_*_PORT, then run 'deploy/local/stack.sh up' again"
+		die "clickhouse-server exited or did not answer $ch_url/ping within 60 s. Look at $ch_errlog and $ch_dir/log/stdout.log; a port in use ($ch_http_port, $ch_tcp_port, $ch_interserver_port, $ch_tls_port: 'ss -ltnp') is the usual cause. Stop whatever holds it or set CLICKHOUSE_*_PORT, then run 'deploy/local/stack.sh up' again"
 	fi
-	say "clickhouse: answering at $ch_url, native protocol on 127.0.0.1:$ch_tcp_port"
+	port_open "$ch_tls_port" || die "clickhouse: answering at $ch_url but not on its TLS port 127.0.0.1:$ch_tls_port; look at $ch_errlog"
+	local i
+	for ((i = 0; i < 20; i++)); do
+		test_user_ok && break
+		sleep 0.5
+	done
+	test_user_ok || die "clickhouse: user $ch_test_user cannot sign in with the password in $ch_test_password; look at $ch_errlog"
+	say "clickhouse: answering at $ch_url, native protocol on 127.0.0.1:$ch_tcp_port, TLS on 127.0.0.1:$ch_tls_port (CA $ch_tls/ca.crt), user $ch_test_user"
 }
 
 fauxqs_install() {
@@ -230,6 +336,16 @@ owner() {
 status() {
 	if answers "$ch_url/ping"; then
 		show clickhouse ok "$ch_url, native 127.0.0.1:$ch_tcp_port ($(owner "$ch_pid" "$ch_match"))"
+		if port_open "$ch_tls_port"; then
+			show ch-tls ok "127.0.0.1:$ch_tls_port, CA $ch_tls/ca.crt"
+		else
+			show ch-tls down "nothing on 127.0.0.1:$ch_tls_port"
+		fi
+		if [[ -s $ch_test_password ]] && test_user_ok; then
+			show ch-user ok "$ch_test_user, password in $ch_test_password"
+		else
+			show ch-user down "user $ch_test_user cannot sign in"
+		fi
 	else
 		show clickhouse down "$ch_url/ping does not answer (log: $ch_errlog)"
 	fi
@@ -255,7 +371,7 @@ case ${1:-} in
 up)
 	clickhouse_up
 	fauxqs_up
-	say "up: ClickHouse $ch_url (native 127.0.0.1:$ch_tcp_port), S3/SQS $fq_url"
+	say "up: ClickHouse $ch_url (native 127.0.0.1:$ch_tcp_port, TLS 127.0.0.1:$ch_tls_port), S3/SQS $fq_url"
 	;;
 down)
 	stop fauxqs "$fq_pid" "$fq_match"
