@@ -4,7 +4,8 @@
 # 20,000 synthetic CloudTrail records of the last 24 hours, with their digests and Insights,
 # stored in the bucket unnotified and read by the fetcher's backfill through the whole pipeline
 # (one file the digests list is missing, as the sources page shows), the generated accounts'
-# admin list uploaded to the console, then the console until Ctrl-C.
+# admin list uploaded to the console, then the console until Ctrl-C. The console has one user,
+# the admin "demo", with a new random password each run: both are printed at the end.
 #
 # Settings (environment): DEMO_EVENTS (20000), DEMO_SPAN (24h: the records fall in the span
 # before now), TRAILSTREAM_CONSOLE_ADDR (127.0.0.1:8080), and every other TRAILSTREAM_*
@@ -50,6 +51,13 @@ admins="$state/admin_users.csv"
 "$bin" generate --events "$events" --span "$span" --insights --no-notify --undelivered 1 --admin-users-out "$admins" --log-level warn
 
 mkdir -p "$state"
+# The console's one user: the admin "demo", with a password made now.
+users="$state/console-users"
+password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 20)
+"$bin" users add demo --role admin --console-users "$users" --password-file <(printf '%s\n' "$password") --log-level warn 2>/dev/null ||
+	die "could not write the console's users file $users"
+export TRAILSTREAM_CONSOLE_USERS="$users"
+
 say "starting 'trailstream all', log in $log"
 "$bin" all </dev/null >"$log" 2>&1 &
 pid=$!
@@ -77,9 +85,15 @@ done
 curl -fsS --max-time 2 -o /dev/null "$console/healthz" 2>/dev/null ||
 	die "$console/healthz did not answer within 60 s; look at $log"
 
+# Signed in as demo: the session cookie for the API calls below.
+session=$(curl -fsS --max-time 10 -o /dev/null -D - --data-urlencode user=demo --data-urlencode "password=$password" "$console/login" |
+	sed -n 's/^[Ss]et-[Cc]ookie: trailstream_session=\([^;]*\).*/\1/p')
+[[ -n $session ]] || die "could not sign in to the console as demo; look at $log"
+cookie="Cookie: trailstream_session=$session"
+
 # The backfill reads the stored day: wait for it (two minutes at most) before saying so.
 for ((i = 0; i < 120; i++)); do
-	state_now=$(curl -fsS --max-time 5 "$console/api/sources/default" 2>/dev/null | sed -n 's/.*"backfill":{"state":"\([a-z]*\)".*/\1/p')
+	state_now=$(curl -fsS --max-time 5 -H "$cookie" "$console/api/sources/default" 2>/dev/null | sed -n 's/.*"backfill":{"state":"\([a-z]*\)".*/\1/p')
 	[[ $state_now == done ]] && break
 	sleep 1
 done
@@ -87,11 +101,12 @@ say "backfill: ${state_now:-not started} (the sources page shows its progress)"
 
 # The administrator panels read the latest uploaded list when they are drawn, so the
 # generated accounts' administrators count for the events already stored too.
-curl -fsS --max-time 10 -o /dev/null -T "$admins" "$console/api/admin-users" ||
+curl -fsS --max-time 10 -o /dev/null -H "$cookie" -T "$admins" "$console/api/admin-users" ||
 	die "the console did not take the admin list $admins ($console/api/admin-users); look at $log"
 say "uploaded the admin list $admins to $console/api/admin-users"
 
 echo "Console: $console/"
+echo "Sign in as: demo, password: $password (in $users, bcrypt-hashed; trailstream users add changes it)"
 echo "Sources (backfill, scans, completeness): $console/sources"
 say "pipeline log: $log; press Ctrl-C to stop"
 status=0

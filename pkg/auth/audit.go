@@ -48,14 +48,15 @@ func (a *Audit) Record(ctx context.Context, e Entry) error {
 	if e.Time.IsZero() {
 		e.Time = a.Now()
 	}
-	e.Time = e.Time.UTC().Truncate(time.Second)
+	nanos := uint64(e.Time.UnixNano())
+	e.Time = e.Time.UTC()
 	a.log.Info("audit", "user", e.User, "role", e.Role, "action", e.Action, "target", e.Target, "outcome", e.Outcome,
 		"remote", e.Remote, "detail", e.Detail)
-	b, err := a.conn.PrepareBatch(ctx, "INSERT INTO "+a.db+".audit_log (time, user, role, action, target, outcome, remote, detail)")
+	b, err := a.conn.PrepareBatch(ctx, "INSERT INTO "+a.db+".audit_log (time, nanos, user, role, action, target, outcome, remote, detail)")
 	if err != nil {
 		return fmt.Errorf("write audit log: %w", err)
 	}
-	if err := b.Append(e.Time, e.User, e.Role, e.Action, e.Target, e.Outcome, e.Remote, e.Detail); err != nil {
+	if err := b.Append(e.Time, nanos, e.User, e.Role, e.Action, e.Target, e.Outcome, e.Remote, e.Detail); err != nil {
 		return fmt.Errorf("write audit log: %w", err)
 	}
 	if err := b.Send(); err != nil {
@@ -66,8 +67,8 @@ func (a *Audit) Record(ctx context.Context, e Entry) error {
 
 // Recent returns the newest entries, at most limit, newest first.
 func (a *Audit) Recent(ctx context.Context, limit int) ([]Entry, error) {
-	rows, err := a.conn.Query(ctx, "SELECT time, user, role, action, target, outcome, remote, detail FROM "+a.db+
-		".audit_log ORDER BY time DESC LIMIT ?", uint64(limit))
+	rows, err := a.conn.Query(ctx, "SELECT time, nanos, user, role, action, target, outcome, remote, detail FROM "+a.db+
+		".audit_log ORDER BY time DESC, nanos DESC LIMIT ?", uint64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
@@ -75,10 +76,11 @@ func (a *Audit) Recent(ctx context.Context, limit int) ([]Entry, error) {
 	out := []Entry{}
 	for rows.Next() {
 		var e Entry
-		if err := rows.Scan(&e.Time, &e.User, &e.Role, &e.Action, &e.Target, &e.Outcome, &e.Remote, &e.Detail); err != nil {
+		var nanos uint64
+		if err := rows.Scan(&e.Time, &nanos, &e.User, &e.Role, &e.Action, &e.Target, &e.Outcome, &e.Remote, &e.Detail); err != nil {
 			return nil, fmt.Errorf("read audit log: %w", err)
 		}
-		e.Time = e.Time.UTC()
+		e.Time = time.Unix(0, int64(nanos)).UTC()
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -108,3 +108,10 @@ func (t *Throttle) evict(now time.Time) {
 		delete(t.keys, oldestKey)
 	}
 }
+
+// Len returns the number of keys remembered.
+func (t *Throttle) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.keys)
+}

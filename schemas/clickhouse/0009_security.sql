@@ -22,6 +22,7 @@ ORDER BY hash;
 -- Who signed in and who changed what.
 CREATE TABLE IF NOT EXISTS {database}.audit_log (
     time     DateTime,
+    nanos    UInt64,   -- the time in nanoseconds since the epoch: the order of entries within a second
     user     String,   -- '' for a failed sign-in's unknown user; 'anonymous' on an open console
     role     String,
     action   String,   -- login | login-failed | login-locked | logout | admin-users-upload | source-add | ...
@@ -31,4 +32,4 @@ CREATE TABLE IF NOT EXISTS {database}.audit_log (
     detail   String
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
-ORDER BY time;
+ORDER BY (time, nanos);

@@ -16,3 +16,6 @@ func WithClock(o Options, now func() time.Time) Options {
 	o.now = now
 	return o
 }
+
+// Routes returns every route of the console with the role it needs.
+func Routes() []Route { return (&server{}).routes() }

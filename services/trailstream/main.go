@@ -110,6 +110,14 @@ var targets = []target{
 			c.Register(fs, config.Common, config.Detect) // --rules-config gives the placeholders
 			return func(context.Context) error { return rulesCheck(*c, fs.Args(), os.Stdout) }
 		}},
+	{"users add", "add a console user, or set a user's password and role, in the users file: the password is asked for without echo (or read from stdin or --password-file)",
+		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
+			c.Register(fs, config.Common)
+			file := fs.String("console-users", "", "the console's users file to write (created, mode 0600, when missing)")
+			role := fs.String("role", "viewer", "the user's role: viewer (dashboards, events, detections) or admin (also uploads, sources, tokens, the audit log)")
+			passwordFile := fs.String("password-file", "", "read the password from this file's first line instead")
+			return func(context.Context) error { return usersAdd(fs, file, role, passwordFile, os.Stdin, os.Stderr) }
+		}},
 	{"migrate", "create or upgrade the ClickHouse schema",
 		service([]config.Group{config.ClickHouse}, migrate.Run)},
 }
@@ -126,8 +134,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	if args[0] == "rules" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
-		args = append([]string{"rules " + args[1]}, args[2:]...) // rules list, rules test
+	if (args[0] == "rules" || args[0] == "users") && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		args = append([]string{args[0] + " " + args[1]}, args[2:]...) // rules list, rules test, users add
 	}
 	var t *target
 	for i := range targets {
