@@ -658,6 +658,7 @@ async function loadPanel(card, quiet) {
   card.querySelector("a.csv").href = `/api/panels/${encodeURIComponent(id)}?${csv}`;
   try {
     const res = await fetch(`/api/panels/${encodeURIComponent(id)}?${q}`, { headers: { Accept: "application/json" }, signal: ctl.signal });
+    if (res.status === 401) return signIn();
     const data = await res.json();
     if (!res.ok) throw new Error(data.error || res.statusText);
     card.answer = data;
@@ -701,6 +702,7 @@ async function loadEvents(card, quiet) {
   card.querySelector("a.events-link")?.remove();
   try {
     const res = await fetch(`/api/events?${page}`, { headers: { Accept: "application/json" }, signal: ctl.signal });
+    if (res.status === 401) return signIn();
     const data = await res.json();
     if (!res.ok) throw new Error(data.error || res.statusText);
     card.querySelector("pre.sql").textContent = data.sql;
@@ -799,6 +801,7 @@ async function loadFigure(fig) {
   fig.dataset.state = "loading";
   try {
     const res = await fetch(`/api/detections/summary?${q}`, { headers: { Accept: "application/json" }, signal: ctl.signal });
+    if (res.status === 401) return signIn();
     const data = await res.json();
     if (!res.ok) throw new Error(data.error || res.statusText);
     fig.querySelector(".figure-value").textContent = number.format(data.total);
@@ -832,3 +835,10 @@ for (const t of document.querySelectorAll("time[data-local]")) t.textContent = l
 setUpControls();
 syncControls();
 reload();
+
+// signIn sends the browser to the login page when the session has ended, to come back here;
+// the promise it returns never settles, so the caller draws nothing more.
+function signIn() {
+  location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  return new Promise(() => {});
+}

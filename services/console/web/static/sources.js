@@ -86,6 +86,7 @@ function showProblem(text) {
 
 async function fetchJSON(url, init) {
   const res = await fetch(url, { headers: { Accept: "application/json" }, ...init });
+  if (res.status === 401) return signIn();
   let body = null;
   try { body = await res.json(); } catch { /* not JSON */ }
   if (!res.ok) throw new Error((body && body.error) || `${res.status} ${res.statusText}`);
@@ -374,3 +375,10 @@ document.addEventListener("visibilitychange", () => { if (!document.hidden) load
 syncDays();
 load();
 if (params().get("missing")) openMissing(params().get("missing"), false);
+
+// signIn sends the browser to the login page when the session has ended, to come back here;
+// the promise it returns never settles, so the caller draws nothing more.
+function signIn() {
+  location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  return new Promise(() => {});
+}
