@@ -166,6 +166,15 @@ func (u *Users) Len() int {
 	return len(u.byName)
 }
 
+// Has reports whether name is a user.
+func (u *Users) Has(name string) bool {
+	if u == nil {
+		return false
+	}
+	_, ok := u.byName[name]
+	return ok
+}
+
 // dummyHash is compared with when the user is unknown, so that a sign-in takes as long
 // whether or not the name exists.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), BcryptCost)

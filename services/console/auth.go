@@ -222,9 +222,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	name, password, next := r.PostForm.Get("user"), r.PostForm.Get("password"), safeNext(r.PostForm.Get("next"))
 	shown := name
 	if auth.CheckName(name) != nil {
-		shown = "" // not a user name: neither logged nor shown back
+		shown = "" // not a user name: not shown back
 	}
 	pg := loginPage{Next: next, User: shown}
+	// The audit log names only users that exist: what else is typed there may be a password.
+	audited := ""
+	if s.sec != nil && s.sec.Users.Has(name) {
+		audited = name
+	}
 	if s.sec.open() || s.sec.Users.Len() == 0 {
 		pg.Problem = "This console has no local users."
 		s.showLogin(w, http.StatusBadRequest, pg)
@@ -232,7 +237,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	keys := []string{"user:" + strings.ToLower(name), "ip:" + remoteIP(r)}
 	if wait := s.throttle.Locked(keys...); wait > 0 {
-		s.recordEntry(r, auth.Entry{User: shown, Action: "login-locked", Outcome: auth.Denied, Detail: "password"})
+		s.recordEntry(r, auth.Entry{User: audited, Action: "login-locked", Outcome: auth.Denied, Detail: "password"})
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		pg.Problem = fmt.Sprintf("Too many failed sign-ins: try again in %d minutes.", int(wait.Minutes())+1)
 		s.showLogin(w, http.StatusTooManyRequests, pg)
@@ -241,7 +246,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	user, ok := s.sec.Users.Check(name, password)
 	if !ok {
 		s.throttle.Fail(keys...)
-		s.recordEntry(r, auth.Entry{User: shown, Action: "login-failed", Outcome: auth.Denied, Detail: "password"})
+		s.recordEntry(r, auth.Entry{User: audited, Action: "login-failed", Outcome: auth.Denied, Detail: "password"})
 		pg.Problem = "Wrong user name or password."
 		s.showLogin(w, http.StatusUnauthorized, pg)
 		return
