@@ -180,6 +180,25 @@ func (c Cluster) Explain(err error) error {
 	return explain(err, c.Brokers, c.SASL)
 }
 
+// Diagnose is Explain for the errors of a Transport or Client, which hide why a broker
+// could not be reached (kafka-go answers "Broker Not Available" for a request to a broker it
+// could not sign in to): when err is not permanent, it connects to a bootstrap broker with
+// the Dialer, which says why, and returns that when it is a refused sign-in or handshake.
+func (c Cluster) Diagnose(ctx context.Context, err error) error {
+	if err = c.Explain(err); err == nil || backoff.IsPermanent(err) || ctx.Err() != nil || len(c.Brokers) == 0 {
+		return err
+	}
+	conn, derr := c.Dialer(0).DialContext(ctx, "tcp", c.Brokers[0])
+	if derr != nil {
+		if derr = c.Explain(derr); backoff.IsPermanent(derr) {
+			return derr
+		}
+		return err
+	}
+	conn.Close()
+	return err
+}
+
 func explain(err error, brokers []string, m sasl.Mechanism) error {
 	if err == nil || errors.As(err, new(*AuthError)) {
 		return err

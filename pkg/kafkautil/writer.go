@@ -63,7 +63,7 @@ func OpenWriter(ctx context.Context, c Cluster, topic string, log *slog.Logger) 
 	err := backoff.Retry(ctx, log, "read the message size limit of "+topic, backoff.Start, func(ctx context.Context) error {
 		var err error
 		limit, err = topicLimit(ctx, c, topic)
-		return c.Explain(err)
+		return c.Diagnose(ctx, err)
 	})
 	if err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if err := classify(w.cluster.Explain(err)); backoff.IsPermanent(err) {
+				if err := classify(w.cluster.Diagnose(ctx, err)); backoff.IsPermanent(err) {
 					return err
 				}
 				failed, last = append(failed, part...), err

@@ -137,7 +137,7 @@ func (l *ledger) load(ctx context.Context, kc kafkautil.Cluster, topic string, l
 	err = backoff.Retry(ctx, log, "read the offsets of "+topic, backoff.Start, func(ctx context.Context) error {
 		var err error
 		ranges, err = offsets(ctx, kc, topic)
-		return kc.Explain(err)
+		return kc.Diagnose(ctx, err)
 	})
 	if err != nil {
 		return nil, err
