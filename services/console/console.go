@@ -40,6 +40,20 @@
 // columns (severity, rule_id, ...; see detectionFilterDefs), and an events filter there
 // selects the detections with an event that matches it.
 //
+// Limits. A time range is at most 92 days long, lies between 1971 and 2100, and ends at most
+// a day after now; the events search pages up to 500 events at a time and no deeper than
+// offset 10,000; events.jsonl holds at most 100,000 records; a panel answers at most
+// 10,000 rows (more set "truncated"), the detections list 500; /api/sources covers at most
+// 31 days; a filter value is at most 1024 bytes; request bodies are capped (admin_users.csv
+// 1 MiB, a source 64 KiB, a token request 4 KiB, the login form 8 KiB) and a larger one is
+// 413 saying the cap. Every refusal is 400 with the limit. At most 8 ClickHouse queries
+// run at once for the pages and the API; a request that finds no free slot within 3
+// seconds is 503 with Retry-After, and every query has its timeout (30 s; 2 minutes for
+// events.jsonl), which ClickHouse is told too (max_execution_time). An error of the
+// console's own (a query that failed, ClickHouse unreachable) is logged with a reference,
+// and the answer says only that and the reference: 500, or 503 with Retry-After when
+// ClickHouse cannot be reached, 504 when a query ran out of time.
+//
 // Every asset is embedded in the binary; the page makes no request outside the console.
 // Browsers' cross-origin PUT, POST and DELETE requests are refused, so no other web site can
 // change the admin users or the sources through a visitor's browser.
@@ -209,7 +223,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	if !databaseName.MatchString(db) {
 		return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, fmt.Sprintf("console misconfigured: ClickHouse database name %q: use letters, digits and _", db), http.StatusServiceUnavailable)
+			http.Error(w, "console misconfigured: the ClickHouse database name is not valid (letters, digits and _ only)", http.StatusServiceUnavailable)
 		}))
 	}
 	grace := o.CompletenessGrace
@@ -300,6 +314,9 @@ func secure(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Frame-Options", "DENY")
+		if r.TLS != nil {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }
@@ -324,7 +341,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.conn.Ping(ctx); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "ClickHouse does not answer: %v\n", err)
+		fmt.Fprintf(w, "ClickHouse does not answer (reference %s in the console's log)\n", logFailure(r, "health check", err))
 		return
 	}
 	fmt.Fprintln(w, "ok")
@@ -396,7 +413,7 @@ func (s *server) listPanels(w http.ResponseWriter, r *http.Request) {
 func (s *server) panel(w http.ResponseWriter, r *http.Request) {
 	p, ok := findPanel(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no panel %q; GET /api/dashboards lists them", r.PathValue("id")))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no panel %s; GET /api/dashboards lists them", quote(r.PathValue("id"))))
 		return
 	}
 	q := r.URL.Query()
@@ -411,15 +428,14 @@ func (s *server) panel(w http.ResponseWriter, r *http.Request) {
 	}
 	format := q.Get("format")
 	if format != "" && format != "json" && format != "csv" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("format: want json or csv, not %q", format))
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("format: want json or csv, not %s", quote(format)))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	data, err := s.store.query(ctx, p, sel)
 	if err != nil {
-		slog.Error("panel query failed", "panel", p.ID, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the panel could not be read", err)
 		return
 	}
 	if format == "csv" {
@@ -680,15 +696,14 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 		case err != nil:
 			slog.Error("events page", "err", err)
 		case d == nil:
-			pg.Problem = strings.TrimSpace(pg.Problem + fmt.Sprintf(" There is no detection %q: its events cannot be shown.", did))
+			pg.Problem = strings.TrimSpace(pg.Problem + fmt.Sprintf(" There is no detection %s: its events cannot be shown.", quote(did)))
 		default:
 			pg.Detection = d
 		}
 	}
 	envs, err := s.store.environments(ctx)
 	if err != nil {
-		slog.Error("dashboard", "err", err)
-		pg.Problem = strings.TrimSpace(pg.Problem + " ClickHouse did not answer: " + err.Error())
+		pg.Problem = strings.TrimSpace(pg.Problem + " ClickHouse did not answer (reference " + logFailure(r, "dashboard", err) + " in the console's log).")
 	}
 	pg.Environments = envs
 	if pg.Environment != "" && !slices.Contains(envs, pg.Environment) {

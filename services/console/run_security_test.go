@@ -117,8 +117,8 @@ func TestRunHTTPS(t *testing.T) {
 		}
 		res.Body.Close()
 	}
-	if res, err := client.Get(base + "/api/me"); err != nil || res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("GET /api/me without a sign-in over HTTPS: %v %v", res, err)
+	if res, err := client.Get(base + "/api/me"); err != nil || res.StatusCode != http.StatusUnauthorized || res.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("GET /api/me without a sign-in over HTTPS: %v %v, want 401 and HSTS", res, err)
 	}
 	res, err := client.PostForm(base+"/login", url.Values{"user": {"alice"}, "password": {alicePassword}, "next": {"/"}})
 	if err != nil {
