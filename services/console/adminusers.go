@@ -41,8 +41,7 @@ func (s *server) listAdminUsers(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	names, err := admins.Current(ctx, s.conn, s.db)
 	if err != nil {
-		slog.Error("list admin users", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the admin users could not be read", err)
 		return
 	}
 	slices.Sort(names)
@@ -76,8 +75,7 @@ func (s *server) uploadAdminUsers(w http.ResponseWriter, r *http.Request) {
 	ctx, release := writeContext(r)
 	defer release()
 	if err := admins.Store(ctx, s.conn, s.db, names); err != nil {
-		slog.Error("upload admin users", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the admin users could not be stored", err)
 		return
 	}
 	slog.Info("admin users uploaded", "count", len(names), "from", r.RemoteAddr)

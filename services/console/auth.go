@@ -216,7 +216,7 @@ func (s *server) showLogin(w http.ResponseWriter, status int, pg loginPage) {
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
 	if err := r.ParseForm(); err != nil {
-		s.showLogin(w, http.StatusBadRequest, loginPage{Next: "/", Problem: "The sign-in form could not be read."})
+		s.showLogin(w, bodyStatus(err), loginPage{Next: "/", Problem: bodyProblem(err, "The sign-in form could not be read.")})
 		return
 	}
 	name, password, next := r.PostForm.Get("user"), r.PostForm.Get("password"), safeNext(r.PostForm.Get("next"))

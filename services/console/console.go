@@ -703,7 +703,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, id, title, descr
 	}
 	envs, err := s.store.environments(ctx)
 	if err != nil {
-		pg.Problem = strings.TrimSpace(pg.Problem + " ClickHouse did not answer (reference " + logFailure(r, "dashboard", err) + " in the console's log).")
+		pg.Problem = strings.TrimSpace(pg.Problem + " " + failureText(r, "The environments could not be read", err))
 	}
 	pg.Environments = envs
 	if pg.Environment != "" && !slices.Contains(envs, pg.Environment) {

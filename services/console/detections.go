@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -138,10 +137,9 @@ func (s *server) summary(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	sql := s.store.expand(detectionsSummarySQL, "", sel)
-	rows, err := s.store.rows(ctx, sql, s.store.args(sel))
+	rows, _, err := s.store.rows(ctx, sql, s.store.args(sel), maxPanelRows)
 	if err != nil {
-		slog.Error("detections summary failed", "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("count detections: %v", err))
+		internalError(w, r, "the detections could not be counted", err)
 		return
 	}
 	out := detectionsSummary{From: sel.From, To: sel.To, Filters: sel.filterMap(), BySeverity: map[string]uint64{}, SQL: sql}
@@ -197,12 +195,12 @@ FROM %s.detections FINAL WHERE detection_id = @detection_id LIMIT 1`
 func (s *store) detection(ctx context.Context, id string) (*detectionRecord, error) {
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(detectionSQL, s.db), clickhouse.Named("detection_id", id))
 	if err != nil {
-		return nil, fmt.Errorf("read detection %q: %w", id, err)
+		return nil, fmt.Errorf("read detection %s: %w", quote(id), err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read detection %q: %w", id, err)
+			return nil, fmt.Errorf("read detection %s: %w", quote(id), err)
 		}
 		return nil, nil
 	}
@@ -211,7 +209,7 @@ func (s *store) detection(ctx context.Context, id string) (*detectionRecord, err
 	if err := rows.Scan(&d.DetectionID, &d.RuleID, &d.Severity, &d.Title, &d.AccountID, &d.Environment, &d.ResourceType,
 		&d.ResourceName, &d.EventIDs, &d.Actors, &d.FirstTime, &d.LastTime, &d.DetectedAt, &d.Description, &d.Tags,
 		&d.Source, &ctxText); err != nil {
-		return nil, fmt.Errorf("read detection %q: %w", id, err)
+		return nil, fmt.Errorf("read detection %s: %w", quote(id), err)
 	}
 	d.FirstTime, d.LastTime, d.DetectedAt = d.FirstTime.UTC(), d.LastTime.UTC(), d.DetectedAt.UTC()
 	d.Context = contextObject(ctxText)
@@ -247,16 +245,19 @@ func contextObject(text string) json.RawMessage {
 // no detection with that ID.
 func (s *server) detectionAPI(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if len(id) > maxFilterValue {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("detection ID: longer than the %d bytes allowed", maxFilterValue))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	d, err := s.store.detection(ctx, id)
 	if err != nil {
-		slog.Error("detection", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the detection could not be read", err)
 		return
 	}
 	if d == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no detection %q", id))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no detection %s", quote(id)))
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -273,7 +274,7 @@ func (s *store) detectionEvents(ctx context.Context, id string) (condition, *det
 		return condition{}, nil, err
 	}
 	if d == nil {
-		return condition{}, nil, fmt.Errorf("detection_id: %w: no detection %q (GET /detections lists them)", errNoDetection, id)
+		return condition{}, nil, fmt.Errorf("detection_id: %w: no detection %s (GET /detections lists them)", errNoDetection, quote(id))
 	}
 	return condition{
 		Name:  "detection_id",

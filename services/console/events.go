@@ -19,8 +19,10 @@ const (
 	eventsWindow = 24 * time.Hour
 	// maxEventsPage bounds one page of the events search.
 	maxEventsPage = 500
-	// maxEventsOffset bounds how deep the events search pages; narrow the filters instead.
-	maxEventsOffset = 1_000_000
+	// maxEventsOffset bounds how deep the events search pages: ClickHouse sorts offset+limit
+	// whole events (raw records included) to answer a page, so a deep page is a heavy
+	// query; narrow the time range or the filters instead, or download events.jsonl.
+	maxEventsOffset = 10_000
 	// exportTimeout bounds the time a JSON-lines download takes.
 	exportTimeout = 2 * time.Minute
 )
@@ -75,7 +77,7 @@ func (s *server) eventsRequest(ctx context.Context, r *http.Request, paged bool)
 	if id := q.Get("panel"); id != "" {
 		var ok bool
 		if p, ok = findPanel(id); !ok {
-			err = fmt.Errorf("panel: no panel %q; GET /api/dashboards lists them", id)
+			err = fmt.Errorf("panel: no panel %s; GET /api/dashboards lists them", quote(id))
 			return
 		}
 		if p.Table != "" {
@@ -85,6 +87,10 @@ func (s *server) eventsRequest(ctx context.Context, r *http.Request, paged bool)
 		match = p.Match
 	}
 	if id := q.Get("detection_id"); id != "" {
+		if len(id) > maxFilterValue {
+			err = fmt.Errorf("detection_id: longer than the %d bytes allowed", maxFilterValue)
+			return
+		}
 		c, d, derr := s.store.detectionEvents(ctx, id)
 		if derr != nil {
 			err = derr
@@ -104,28 +110,31 @@ func (s *server) eventsRequest(ctx context.Context, r *http.Request, paged bool)
 	limit = 100
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxEventsPage {
-			err = fmt.Errorf("limit: want a number from 1 to %d, not %q", maxEventsPage, v)
+			err = fmt.Errorf("limit: want a number from 1 to %d, not %s", maxEventsPage, quote(v))
 			return
 		}
 	}
 	if v := q.Get("offset"); v != "" {
 		if offset, err = strconv.Atoi(v); err != nil || offset < 0 || offset > maxEventsOffset {
-			err = fmt.Errorf("offset: want a number from 0 to %d, not %q", maxEventsOffset, v)
+			err = fmt.Errorf("offset: want a number from 0 to %d, not %s: narrow the time range or the filters to see older events, "+
+				"or download them (/api/events.jsonl, up to %d)", maxEventsOffset, quote(v), maxEventsExport)
 			return
 		}
 	}
 	return
 }
 
-// requestStatus is the HTTP status of an error of eventsRequest.
-func requestStatus(err error) int {
-	if errors.Is(err, errNoDetection) {
-		return http.StatusNotFound
+// requestError answers an error of eventsRequest: 404 for an unknown detection, an
+// internal error for a query that failed, 400 with the reason otherwise.
+func requestError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errQuery):
+		internalError(w, r, "the detection could not be read", err)
+	case errors.Is(err, errNoDetection):
+		writeError(w, http.StatusNotFound, err.Error())
+	default:
+		writeError(w, http.StatusBadRequest, err.Error())
 	}
-	if errors.Is(err, errQuery) {
-		return http.StatusInternalServerError
-	}
-	return http.StatusBadRequest
 }
 
 // errQuery marks an error of eventsRequest that ClickHouse gave.
@@ -137,22 +146,20 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sel, match, p, limit, offset, err := s.eventsRequest(ctx, r, true)
 	if err != nil {
-		writeError(w, requestStatus(err), err.Error())
+		requestError(w, r, err)
 		return
 	}
 	sql := s.store.expand(eventsSQL, match, sel) + " LIMIT @limit OFFSET @offset"
 	args := s.store.args(sel)
 	out := eventsData{From: sel.From, To: sel.To, Filters: sel.filterMap(), Panel: p.ID, Limit: limit, Offset: offset, Columns: eventColumns, SQL: sql}
 	countSQL := s.store.expand("SELECT count() FROM {events} WHERE {filter} AND {match}", match, sel)
-	if err := s.conn.QueryRow(ctx, countSQL, args...).Scan(&out.Total); err != nil {
-		slog.Error("events search failed", "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("count events: %v", err))
+	if err := s.store.conn.QueryRow(ctx, countSQL, args...).Scan(&out.Total); err != nil {
+		internalError(w, r, "the events could not be counted", err)
 		return
 	}
-	rows, err := s.store.rows(ctx, sql, append(args, clickhouse.Named("limit", limit), clickhouse.Named("offset", offset)))
+	rows, _, err := s.store.rows(ctx, sql, append(args, clickhouse.Named("limit", limit), clickhouse.Named("offset", offset)), limit)
 	if err != nil {
-		slog.Error("events search failed", "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("events: %v", err))
+		internalError(w, r, "the events could not be read", err)
 		return
 	}
 	out.Rows = rows
@@ -168,7 +175,7 @@ func (s *server) eventsJSONL(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sel, match, _, _, _, err := s.eventsRequest(ctx, r, false)
 	if err != nil {
-		writeError(w, requestStatus(err), err.Error())
+		requestError(w, r, err)
 		return
 	}
 	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout + 15*time.Second)); err != nil {
@@ -177,16 +184,14 @@ func (s *server) eventsJSONL(w http.ResponseWriter, r *http.Request) {
 	args := s.store.args(sel)
 	var total uint64
 	countSQL := s.store.expand("SELECT count() FROM {events} WHERE {filter} AND {match}", match, sel)
-	if err := s.conn.QueryRow(ctx, countSQL, args...).Scan(&total); err != nil {
-		slog.Error("events export failed", "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("count events: %v", err))
+	if err := s.store.conn.QueryRow(ctx, countSQL, args...).Scan(&total); err != nil {
+		internalError(w, r, "the events could not be counted", err)
 		return
 	}
 	sql := s.store.expand("SELECT raw FROM {events} WHERE {filter} AND {match} ORDER BY event_time DESC, event_id DESC LIMIT @limit", match, sel)
-	rows, err := s.conn.Query(ctx, sql, append(args, clickhouse.Named("limit", maxEventsExport))...)
+	rows, err := s.store.conn.Query(ctx, sql, append(args, clickhouse.Named("limit", maxEventsExport))...)
 	if err != nil {
-		slog.Error("events export failed", "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("events: %v", err))
+		internalError(w, r, "the events could not be read", err)
 		return
 	}
 	defer rows.Close()

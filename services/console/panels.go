@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -98,19 +99,162 @@ type panelData struct {
 	Filters map[string]string `json:"filters"`
 	Columns []column          `json:"columns"`
 	Rows    [][]any           `json:"rows"`
-	SQL     string            `json:"sql"`
+	// Truncated: the query returned more than maxPanelRows rows; Rows are the first.
+	Truncated bool   `json:"truncated,omitempty"`
+	SQL       string `json:"sql"`
 }
+
+// maxPanelRows bounds the rows of a panel's answer. The tables and lists stop at 1000
+// rows or fewer by their own LIMIT; this bounds the hourly series too, whose rows grow
+// with the window and the number of series (92 days of hours is 2208 rows a series).
+const maxPanelRows = 10_000
 
 // store runs the panel queries against one ClickHouse database.
 type store struct {
-	conn driver.Conn
+	// conn runs at most maxQueries queries at once: the panels, the events search and
+	// download, the detections and the sources page all query through it.
+	conn *limitedConn
 	db   string
 	home []string // the home countries of logins-outside-country
 }
 
 func newStore(conn driver.Conn, db string, home []string) *store {
-	return &store{conn: conn, db: db, home: home}
+	return &store{conn: limitQueries(conn, maxQueries, queryWait), db: db, home: home}
 }
+
+const (
+	// maxQueries bounds the ClickHouse queries the console's pages and API run at once,
+	// whatever the number of requests: below clickhouse-go's pool of 10 connections, so
+	// sign-ins and uploads still find one, and few enough that ClickHouse's cores are not
+	// split between dozens of heavy scans.
+	maxQueries = 8
+	// queryWait is how long a query waits for one of the maxQueries slots; after it the
+	// request is answered 503 with Retry-After rather than queued without end.
+	queryWait = 3 * time.Second
+)
+
+// limitedConn is a ClickHouse connection that runs at most cap(slots) queries at once. A
+// query waits up to wait for a slot, then fails with errBusy; it holds its slot until its
+// rows are closed (Query), its row is read (QueryRow) or it returns (Select). Every query
+// also tells ClickHouse its context's deadline (max_execution_time), so the server stops
+// it on time even when the client's cancel does not reach it. Inserts and statements go
+// through unbounded.
+type limitedConn struct {
+	driver.Conn
+	slots chan struct{}
+	wait  time.Duration
+}
+
+// limitQueries returns conn bounded to n queries at once, each waiting up to wait for its
+// turn; conn itself when it is bounded already.
+func limitQueries(conn driver.Conn, n int, wait time.Duration) *limitedConn {
+	if c, ok := conn.(*limitedConn); ok {
+		return c
+	}
+	return &limitedConn{Conn: conn, slots: make(chan struct{}, n), wait: wait}
+}
+
+// acquire takes a slot, waiting up to c.wait, and returns the function that gives it back
+// (once, however often it is called).
+func (c *limitedConn) acquire(ctx context.Context) (func(), error) {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(c.wait)
+		defer t.Stop()
+		select {
+		case c.slots <- struct{}{}:
+		case <-t.C:
+			return nil, fmt.Errorf("%w (%d): none was free within %v", errBusy, cap(c.slots), c.wait)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-c.slots }) }, nil
+}
+
+// timed returns ctx with ClickHouse's max_execution_time set to the time left before its
+// deadline, whole seconds rounded up; ctx itself when it has none.
+func timed(ctx context.Context) context.Context {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx
+	}
+	secs := int(math.Ceil(time.Until(deadline).Seconds()))
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": max(secs, 1)}))
+}
+
+// Query implements driver.Conn.
+func (c *limitedConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Conn.Query(timed(ctx), query, args...)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &limitedRows{Rows: rows, release: release}, nil
+}
+
+// QueryRow implements driver.Conn; the slot is given back when the row is scanned or its
+// error read.
+func (c *limitedConn) QueryRow(ctx context.Context, query string, args ...any) driver.Row {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return failedRow{err}
+	}
+	return &limitedRow{Row: c.Conn.QueryRow(timed(ctx), query, args...), release: release}
+}
+
+// Select implements driver.Conn.
+func (c *limitedConn) Select(ctx context.Context, dest any, query string, args ...any) error {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return c.Conn.Select(timed(ctx), dest, query, args...)
+}
+
+type limitedRows struct {
+	driver.Rows
+	release func()
+}
+
+func (r *limitedRows) Close() error {
+	defer r.release()
+	return r.Rows.Close()
+}
+
+type limitedRow struct {
+	driver.Row
+	release func()
+}
+
+func (r *limitedRow) Err() error {
+	defer r.release()
+	return r.Row.Err()
+}
+
+func (r *limitedRow) Scan(dest ...any) error {
+	defer r.release()
+	return r.Row.Scan(dest...)
+}
+
+func (r *limitedRow) ScanStruct(dest any) error {
+	defer r.release()
+	return r.Row.ScanStruct(dest)
+}
+
+// failedRow is the row of a query that did not start.
+type failedRow struct{ err error }
+
+func (r failedRow) Err() error           { return r.err }
+func (r failedRow) Scan(...any) error    { return r.err }
+func (r failedRow) ScanStruct(any) error { return r.err }
 
 // expand returns sql with its placeholders replaced for sel: the tables, the filter
 // conditions (with their parameter names, never their values) and match.
@@ -188,10 +332,11 @@ func (s *store) query(ctx context.Context, p panel, sel selection) (panelData, e
 	sql := s.expand(p.SQL, p.Match, sel)
 	out := panelData{Panel: p.ID, Title: p.Title, Kind: p.Kind, From: sel.From.UTC(), To: sel.To.UTC(),
 		Filters: sel.filterMap(), Columns: p.Columns, SQL: sql}
-	rows, err := s.rows(ctx, sql, s.args(sel))
+	rows, truncated, err := s.rows(ctx, sql, s.args(sel), maxPanelRows)
 	if err != nil {
 		return panelData{}, fmt.Errorf("panel %s: %w", p.ID, err)
 	}
+	out.Truncated = truncated
 	if p.Kind == "outlier-line" {
 		rows, err = band(rows, sel.From, sel.To)
 		if err != nil {
@@ -207,22 +352,26 @@ func (s *store) query(ctx context.Context, p panel, sel selection) (panelData, e
 	return out, nil
 }
 
-// rows runs sql and returns its rows, times as RFC 3339 UTC strings.
-func (s *store) rows(ctx context.Context, sql string, args []any) ([][]any, error) {
+// rows runs sql and returns its first limit rows, times as RFC 3339 UTC strings, and
+// whether there were more.
+func (s *store) rows(ctx context.Context, sql string, args []any, limit int) ([][]any, bool, error) {
 	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
 	out := [][]any{}
 	for rows.Next() {
+		if len(out) == limit {
+			return out, true, nil
+		}
 		dest := make([]any, len(types))
 		for i, t := range types {
 			dest[i] = reflect.New(t.ScanType()).Interface()
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		row := make([]any, len(dest))
 		for i, d := range dest {
@@ -234,7 +383,7 @@ func (s *store) rows(ctx context.Context, sql string, args []any) ([][]any, erro
 		}
 		out = append(out, row)
 	}
-	return out, rows.Err()
+	return out, false, rows.Err()
 }
 
 // bandHours is how many hours before a point its outlier band is computed from.

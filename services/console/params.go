@@ -10,8 +10,12 @@ import (
 )
 
 const (
-	// maxSpan bounds a selected time range; the hourly charts would grow unreadable beyond it.
+	// maxSpan bounds a selected time range, 92 days (a quarter): the hourly charts would
+	// grow unreadable beyond it, and every panel reads the whole window.
 	maxSpan = 92 * 24 * time.Hour
+	// maxAhead bounds how far after now a time range may end: a day, for clocks and time
+	// zones that differ; nothing is stored later.
+	maxAhead = 24 * time.Hour
 	// maxFilterValue bounds a filter value: a user agent is the longest field people filter on.
 	maxFilterValue = 1024
 )
@@ -141,12 +145,12 @@ func parseSelectionIn(defs []filterDef, q url.Values, now time.Time, window time
 	case from != "":
 		f, err := time.Parse(time.RFC3339, from)
 		if err != nil {
-			return sel, fmt.Errorf("from: want an RFC 3339 time like 2024-05-01T00:00:00Z: %w", err)
+			return sel, fmt.Errorf("from: want an RFC 3339 time like 2024-05-01T00:00:00Z, not %s", quote(from))
 		}
 		t := now
 		if to != "" {
 			if t, err = time.Parse(time.RFC3339, to); err != nil {
-				return sel, fmt.Errorf("to: want an RFC 3339 time like 2024-05-02T00:00:00Z: %w", err)
+				return sel, fmt.Errorf("to: want an RFC 3339 time like 2024-05-02T00:00:00Z, not %s", quote(to))
 			}
 		}
 		sel.From, sel.To = f.UTC().Truncate(time.Second), t.UTC().Truncate(time.Second)
@@ -157,7 +161,8 @@ func parseSelectionIn(defs []filterDef, q url.Values, now time.Time, window time
 		if !ok {
 			var err error
 			if d, err = time.ParseDuration(rng); err != nil {
-				return sel, fmt.Errorf("range: want 15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or a duration like 90m: %w", err)
+				return sel, fmt.Errorf("range: want 15m, 1h, 3h, 6h, 12h, 24h, 7d, 30d or a duration like 90m (at most %s), not %s",
+					spanName(maxSpan), quote(rng))
 			}
 		}
 		sel.From, sel.To = now.Add(-d), now
@@ -167,11 +172,14 @@ func parseSelectionIn(defs []filterDef, q url.Values, now time.Time, window time
 	if !sel.From.Before(sel.To) {
 		return sel, errors.New("the time range is empty: from must be before to")
 	}
-	if sel.To.Sub(sel.From) > maxSpan {
-		return sel, fmt.Errorf("the time range is longer than the %v allowed", maxSpan)
-	}
 	if sel.From.Before(earliest) || sel.To.After(latest) {
 		return sel, fmt.Errorf("the time range must lie between %s and %s", earliest.Format(time.RFC3339), latest.Format(time.RFC3339))
+	}
+	if span := sel.To.Sub(sel.From); span > maxSpan {
+		return sel, fmt.Errorf("the time range is longer than the %s allowed (it is %s): narrow it", spanName(maxSpan), spanName(span))
+	}
+	if sel.To.After(now.Add(maxAhead)) {
+		return sel, fmt.Errorf("to: %s is more than a day after now (%s): nothing is stored there", sel.To.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	names := make([]string, 0, len(q))
 	for name := range q {
@@ -189,7 +197,7 @@ func parseSelectionIn(defs []filterDef, q url.Values, now time.Time, window time
 		}
 		def, ok := findFilter(defs, name)
 		if !ok {
-			return sel, fmt.Errorf("unknown parameter %q: the filters are %s", name, filterNames(defs))
+			return sel, fmt.Errorf("unknown parameter %s: the filters are %s", quote(name), filterNames(defs))
 		}
 		if len(vals) > 1 {
 			return sel, fmt.Errorf("%s: give it once; a filter matches one exact value", name)
@@ -214,13 +222,26 @@ func parseSelectionIn(defs []filterDef, q url.Values, now time.Time, window time
 			case "false", "0":
 				c.Value = uint8(0)
 			default:
-				return sel, fmt.Errorf("%s: want true or false, not %q", name, v)
+				return sel, fmt.Errorf("%s: want true or false, not %s", name, quote(v))
 			}
 			c.SQL = def.Expr + " = @" + name
 		}
 		sel.Filters = append(sel.Filters, c)
 	}
 	return sel, nil
+}
+
+// spanName writes a time range's length for an answer: in days from two days up
+// (92 days), else as a duration (36h0m0s).
+func spanName(d time.Duration) string {
+	if d >= 48*time.Hour {
+		days := float64(d) / float64(24*time.Hour)
+		if d%(24*time.Hour) == 0 {
+			return fmt.Sprintf("%d days", int(days))
+		}
+		return fmt.Sprintf("%.1f days", days)
+	}
+	return d.String()
 }
 
 // filterNames lists the filter parameters of defs for error messages, each name once.

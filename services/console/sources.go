@@ -207,7 +207,7 @@ func parseSourcesRequest(v url.Values, now time.Time, grace time.Duration) (sour
 	q := sourcesRequest{Now: now, To: today.AddDate(0, 0, 1), Grace: grace}
 	for name := range v {
 		if name != "days" && name != "from" && name != "to" {
-			return q, fmt.Errorf("unknown parameter %q: /api/sources takes days, or from and to", name)
+			return q, fmt.Errorf("unknown parameter %s: /api/sources takes days, or from and to", quote(name))
 		}
 		if len(v[name]) > 1 {
 			return q, fmt.Errorf("%s: give it once", name)
@@ -223,12 +223,12 @@ func parseSourcesRequest(v url.Values, now time.Time, grace time.Duration) (sour
 		}
 		f, err := time.Parse(dayLayout, from)
 		if err != nil {
-			return q, fmt.Errorf("from: want a day, YYYY-MM-DD: %q", from)
+			return q, fmt.Errorf("from: want a day, YYYY-MM-DD: %s", quote(from))
 		}
 		t := today
 		if to != "" {
 			if t, err = time.Parse(dayLayout, to); err != nil {
-				return q, fmt.Errorf("to: want a day, YYYY-MM-DD: %q", to)
+				return q, fmt.Errorf("to: want a day, YYYY-MM-DD: %s", quote(to))
 			}
 		}
 		if f.Before(earliest) || t.After(latest) {
@@ -247,7 +247,7 @@ func parseSourcesRequest(v url.Values, now time.Time, grace time.Duration) (sour
 	if v.Has("days") {
 		var err error
 		if n, err = strconv.Atoi(v.Get("days")); err != nil || n < 1 || n > maxCompletenessDays {
-			return q, fmt.Errorf("days: want 1 to %d, not %q", maxCompletenessDays, v.Get("days"))
+			return q, fmt.Errorf("days: want 1 to %d, not %s", maxCompletenessDays, quote(v.Get("days")))
 		}
 	}
 	q.From = today.AddDate(0, 0, 1-n)
@@ -440,7 +440,7 @@ func sourceFilter(q sourcesRequest, keyword string) (string, []any) {
 func (s *server) fileStats(ctx context.Context, q sourcesRequest) (map[string]fileStats, error) {
 	cond, args := sourceFilter(q, "WHERE")
 	today := q.Now.UTC().Truncate(24 * time.Hour)
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(sourceFilesSQL, s.db, cond), append(args, clickhouse.Named("today", today))...)
+	rows, err := s.store.conn.Query(ctx, fmt.Sprintf(sourceFilesSQL, s.db, cond), append(args, clickhouse.Named("today", today))...)
 	if err != nil {
 		return nil, fmt.Errorf("read the files ledger: %w", err)
 	}
@@ -464,7 +464,7 @@ func (s *server) fileStats(ctx context.Context, q sourcesRequest) (map[string]fi
 
 func (s *server) backfillDays(ctx context.Context, q sourcesRequest) (map[string][]backfillDay, error) {
 	cond, args := sourceFilter(q, "AND")
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(sourceBackfillSQL, s.db, cond), args...)
+	rows, err := s.store.conn.Query(ctx, fmt.Sprintf(sourceBackfillSQL, s.db, cond), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the backfill checkpoints: %w", err)
 	}
@@ -507,7 +507,7 @@ func (s *server) completeness(ctx context.Context, q sourcesRequest) (map[string
 		perDay = 0 // the missing files come from missingFiles, in order
 	}
 	sql := fmt.Sprintf(sourceCompletenessSQL, max(perDay, 1), s.db, cond)
-	rows, err := s.conn.Query(ctx, sql, append(args, completenessArgs(q)...)...)
+	rows, err := s.store.conn.Query(ctx, sql, append(args, completenessArgs(q)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("check the digests against the ledger: %w", err)
 	}
@@ -562,7 +562,7 @@ func parseMissing(s string) (missingFile, bool) {
 
 func (s *server) missingFiles(ctx context.Context, q sourcesRequest) ([]missingFile, error) {
 	args := append(completenessArgs(q), clickhouse.Named("source", q.ID))
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(sourceMissingSQL, s.db, sourceMissingFiles), args...)
+	rows, err := s.store.conn.Query(ctx, fmt.Sprintf(sourceMissingSQL, s.db, sourceMissingFiles), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list the missing files: %w", err)
 	}
@@ -627,8 +627,7 @@ func (s *server) sourcesAPI(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	views, err := s.sourceViews(ctx, q)
 	if err != nil {
-		slog.Error("sources", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the sources could not be read", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, sourcesAnswer{Now: q.Now.UTC().Truncate(time.Second), Sources: views})
@@ -652,12 +651,11 @@ func (s *server) answerSource(w http.ResponseWriter, r *http.Request, q sourcesR
 	defer cancel()
 	views, err := s.sourceViews(ctx, q)
 	if err != nil {
-		slog.Error("source", "source", q.ID, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the source could not be read", err)
 		return
 	}
 	if len(views) == 0 {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no source %q (GET /api/sources lists them)", q.ID))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no source %s (GET /api/sources lists them)", quote(q.ID)))
 		return
 	}
 	writeJSON(w, status, views[0])
@@ -679,6 +677,9 @@ type sourceForm struct {
 // readSourceForm reads a source from a JSON body or a form (URL-encoded or multipart).
 func readSourceForm(w http.ResponseWriter, r *http.Request) (sourceForm, error) {
 	var f sourceForm
+	if r.ContentLength > maxSourceBody {
+		return f, &http.MaxBytesError{Limit: maxSourceBody}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSourceBody)
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
@@ -721,11 +722,11 @@ func readSourceForm(w http.ResponseWriter, r *http.Request) (sourceForm, error) 
 				}
 				f.Enabled = &b
 			default:
-				return f, fmt.Errorf("unknown field %q: a source has name, bucket, prefix, region, role_arn, external_id, environment, queue and enabled", name)
+				return f, fmt.Errorf("unknown field %s: a source has name, bucket, prefix, region, role_arn, external_id, environment, queue and enabled", quote(name))
 			}
 		}
 	default:
-		return f, fmt.Errorf("Content-Type %q: send application/json or a form", r.Header.Get("Content-Type"))
+		return f, fmt.Errorf("Content-Type %s: send application/json or a form", quote(r.Header.Get("Content-Type")))
 	}
 	return f, nil
 }
@@ -737,7 +738,7 @@ func parseBool(v string) (bool, error) {
 	case "false", "off", "0", "no", "":
 		return false, nil
 	}
-	return false, fmt.Errorf("want true or false, not %q", v)
+	return false, fmt.Errorf("want true or false, not %s", quote(v))
 }
 
 // addSource serves POST /api/sources: a source of origin console, its ID its name,
@@ -746,7 +747,7 @@ func parseBool(v string) (bool, error) {
 func (s *server) addSource(w http.ResponseWriter, r *http.Request) {
 	f, err := readSourceForm(w, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		badBody(w, err)
 		return
 	}
 	name := strings.TrimSpace(f.Name)
@@ -764,8 +765,7 @@ func (s *server) addSource(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	old, exists, err := s.sources.Get(ctx, src.ID)
 	if err != nil {
-		slog.Error("add source", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the source could not be added", err)
 		return
 	}
 	if exists {
@@ -773,8 +773,7 @@ func (s *server) addSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.sources.Put(ctx, src); err != nil {
-		slog.Error("add source", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the source could not be added", err)
 		return
 	}
 	slog.Info("source added on the console", "source", src.ID, "bucket", src.Bucket, "prefix", src.Prefix, "enabled", src.Enabled)
@@ -794,16 +793,14 @@ func (s *server) setEnabled(enabled bool) http.HandlerFunc {
 		defer release()
 		if _, ok, err := s.sources.Get(ctx, id); err != nil || !ok {
 			if err != nil {
-				slog.Error("enable source", "source", id, "err", err)
-				writeError(w, http.StatusInternalServerError, err.Error())
+				internalError(w, r, "the source could not be switched", err)
 				return
 			}
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no source %q (GET /api/sources lists them)", id))
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no source %s (GET /api/sources lists them)", quote(id)))
 			return
 		}
 		if err := s.sources.SetEnabled(ctx, id, enabled); err != nil {
-			slog.Error("enable source", "source", id, "err", err)
-			writeError(w, http.StatusInternalServerError, err.Error())
+			internalError(w, r, "the source could not be switched", err)
 			return
 		}
 		slog.Info("source switched on the console", "source", id, "enabled", enabled)
@@ -824,19 +821,17 @@ func (s *server) removeSource(w http.ResponseWriter, r *http.Request) {
 	src, ok, err := s.sources.Get(ctx, id)
 	switch {
 	case err != nil:
-		slog.Error("remove source", "source", id, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the source could not be removed", err)
 		return
 	case !ok:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no source %q (GET /api/sources lists them)", id))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no source %s (GET /api/sources lists them)", quote(id)))
 		return
 	case src.Origin != sources.OriginConsole:
 		writeError(w, http.StatusConflict, notRemovable(src))
 		return
 	}
 	if err := s.sources.Remove(ctx, id); err != nil {
-		slog.Error("remove source", "source", id, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		internalError(w, r, "the source could not be removed", err)
 		return
 	}
 	slog.Info("source removed on the console", "source", id)
