@@ -155,6 +155,7 @@ type tab struct {
 	origin string
 
 	mu       sync.Mutex
+	others   []string // origins besides origin the tab may request (Allow)
 	problems []string
 }
 
@@ -190,7 +191,7 @@ func NewBrowser(t testing.TB, origin string) *Browser {
 				return
 			}
 			u := ev.Request.URL
-			if u == b.origin || strings.HasPrefix(u, b.origin+"/") {
+			if b.allowed(u) {
 				chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 				continue
 			}
@@ -209,6 +210,25 @@ func (b *Browser) Context() context.Context { return b.ctx }
 
 // Origin is the console's origin.
 func (b *Browser) Origin() string { return b.origin }
+
+// Allow lets the tab also load pages of origin, such as a single sign-on issuer's.
+func (b *Browser) Allow(origin string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.others = append(b.others, strings.TrimSuffix(origin, "/"))
+}
+
+// allowed reports whether the tab may request u: the console's origin or an allowed one.
+func (b *tab) allowed(u string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, o := range append([]string{b.origin}, b.others...) {
+		if u == o || strings.HasPrefix(u, o+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 func (b *tab) problem(s string) {
 	b.mu.Lock()
