@@ -693,7 +693,13 @@ func readSourceForm(w http.ResponseWriter, r *http.Request) (sourceForm, error) 
 			return f, errors.New("body: one JSON object only")
 		}
 	case "application/x-www-form-urlencoded", "multipart/form-data":
-		if err := r.ParseMultipartForm(maxSourceBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		// ParseMultipartForm drops ParseForm's error (a body over the cap) for a body that
+		// is not multipart: each is read by its own parser.
+		parse := r.ParseForm
+		if ct == "multipart/form-data" {
+			parse = func() error { return r.ParseMultipartForm(maxSourceBody) }
+		}
+		if err := parse(); err != nil {
 			return f, fmt.Errorf("form: %w", err)
 		}
 		for name, vs := range r.PostForm {
