@@ -229,3 +229,55 @@ func TestClusterSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestHalfSecured: SASL over plaintext and TLS without SASL each carry a round trip, and a
+// SASL sign-in against the plaintext listener of a broker that requires it is refused.
+func TestHalfSecured(t *testing.T) {
+	user := config.SASL{Mechanism: "scram-sha-256", User: "u", Password: testenv.Name("pw-")}
+	saslOnly, err := kafkautil.StartEmbedded(0, 1, kafkautil.RequireSASL(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer saslOnly.Close()
+	ca := testenv.NewCA(t, "half CA")
+	tlsOnly, err := kafkautil.StartEmbedded(0, 1, kafkautil.ServeTLS(&tls.Config{Certificates: []tls.Certificate{ca.Server("127.0.0.1")}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsOnly.Close()
+	tests := []struct {
+		name string
+		cfg  config.Config
+	}{
+		{"SASL without TLS", config.Config{KafkaBrokers: saslOnly.Brokers()[0], KafkaSASL: user}},
+		{"TLS without SASL", config.Config{KafkaBrokers: tlsOnly.Brokers()[0], KafkaTLS: config.TLS{CA: ca.File}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kc := testenv.Cluster(t, tt.cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := kafkautil.EnsureTopics(ctx, kc, 1, "half"); err != nil {
+				t.Fatal(err)
+			}
+			w, err := kafkautil.OpenWriter(ctx, kc, "half", slog.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if _, err := w.Write(ctx, kafka.Message{Value: []byte("x")}, kafka.Message{Value: []byte("y")}); err != nil {
+				t.Fatal(err)
+			}
+			if got := testenv.ReadTopic(t, kc, "half", 2, 20*time.Second); string(got[0].Value)+string(got[1].Value) != "xy" {
+				t.Fatalf("read %q %q", got[0].Value, got[1].Value)
+			}
+		})
+	}
+	wrong := config.Config{KafkaBrokers: saslOnly.Brokers()[0], KafkaSASL: user}
+	wrong.KafkaSASL.Password = "nope"
+	err = kafkautil.EnsureTopics(context.Background(), testenv.Cluster(t, wrong), 1, "half")
+	var ae *kafkautil.AuthError
+	if !errors.As(err, &ae) || !backoff.IsPermanent(err) || ae.Brokers[0] != saslOnly.ListenAddr() {
+		t.Fatalf("wrong password over plaintext: %v", err)
+	}
+}
