@@ -45,6 +45,9 @@ func (o Options) String() string {
 	return fmt.Sprintf("%s (%s, user %q)", o.Addr, mode, o.User)
 }
 
+// LogValue logs the options as String does, without the password.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
 // Open connects to the ClickHouse server o names and checks that it answers.
 func Open(ctx context.Context, o Options) (driver.Conn, error) {
 	tc, err := o.TLS.Config()

@@ -1,7 +1,9 @@
 package chstore_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -30,8 +32,10 @@ func TestSecureConnect(t *testing.T) {
 	if !o.TLS.On() || o.User != testenv.ClickHouseTestUser {
 		t.Fatalf("options %s", o)
 	}
-	if strings.Contains(o.String(), c.ClickHousePassword) {
-		t.Fatalf("Options.String shows the password: %s", o)
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("options", "clickhouse", o, "printed", fmt.Sprintf("%v %+v", o, o))
+	if strings.Contains(logged.String(), c.ClickHousePassword) || !strings.Contains(logged.String(), o.Addr) {
+		t.Fatalf("the options logged show the password, or not the address: %s", logged.String())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -99,6 +100,17 @@ func TLSRefused(err error) bool {
 type SASL struct {
 	Mechanism, User, Password string
 }
+
+// String describes the sign-in without its password.
+func (s SASL) String() string {
+	if s.Mechanism == "" {
+		return "no SASL"
+	}
+	return fmt.Sprintf("SASL %s as %q", s.Mechanism, s.User)
+}
+
+// LogValue logs the sign-in as String does, without the password.
+func (s SASL) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // SASLMechanisms are the values --kafka-sasl-mechanism takes.
 var SASLMechanisms = []string{"plain", "scram-sha-256", "scram-sha-512"}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -100,6 +101,10 @@ func (c Cluster) String() string {
 	return b.String()
 }
 
+// LogValue logs the cluster as String does, never with the password (slog's JSON handler
+// would otherwise marshal the SASL mechanism's fields).
+func (c Cluster) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // dialTimeout bounds a connection with its TLS handshake when no timeout is given.
 const dialTimeout = 10 * time.Second
 
@@ -109,7 +114,7 @@ func (c Cluster) Dialer(timeout time.Duration) *kafka.Dialer {
 	if timeout <= 0 {
 		timeout = dialTimeout
 	}
-	return &kafka.Dialer{Timeout: timeout, DualStack: true, DialFunc: c.dial, SASLMechanism: c.SASL}
+	return &kafka.Dialer{Timeout: timeout, DialFunc: c.dial, SASLMechanism: c.SASL}
 }
 
 // Transport returns a kafka-go Transport of the cluster (for writers and kafka.Client), with

@@ -1,6 +1,7 @@
 package kafkautil_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -214,6 +215,11 @@ func TestClusterSettings(t *testing.T) {
 				}
 				if s := kc.String(); strings.Contains(s, "pw-secret") || !strings.Contains(s, tt.cfg.KafkaBrokers) {
 					t.Fatalf("String() = %q", s)
+				}
+				var logged bytes.Buffer
+				slog.New(slog.NewJSONHandler(&logged, nil)).Info("cluster", "kafka", kc, "sasl", tt.cfg.KafkaSASL, "printed", fmt.Sprintf("%v %+v", kc, kc))
+				if strings.Contains(logged.String(), "pw-secret") || !strings.Contains(logged.String(), tt.cfg.KafkaBrokers) {
+					t.Fatalf("logged %s", logged.String())
 				}
 				if (kc.TLS != nil) != tt.cfg.KafkaTLS.On() || (kc.SASL != nil) != (tt.cfg.KafkaSASL.Mechanism != "") {
 					t.Fatalf("cluster %s from %+v", kc, tt.cfg.KafkaTLS)

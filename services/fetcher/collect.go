@@ -55,6 +55,9 @@ func (f *fetcher) collect(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
+			if err := f.kafka.Explain(err); backoff.IsPermanent(err) { // a refused sign-in or certificate
+				return err
+			}
 			f.log.Warn("collect group: joining again", "err", err)
 			backoff.Sleep(ctx, time.Second)
 			continue
