@@ -9,13 +9,21 @@ STACK := deploy/local/stack.sh
 FUZZTIME ?= 20s
 GO_FILES = find . -name '*.go' -not -path '*/node_modules/*' -not -path './.local/*'
 
+# The Go toolchain every target builds and tests with: go.mod's toolchain line, a Go release
+# with the standard library's security fixes, which the go command takes from the module proxy.
+# Exported because a Go installed with GOTOOLCHAIN=local (this project's machines and CI)
+# ignores that line; GOTOOLCHAIN set in the environment wins.
+ifeq ($(origin GOTOOLCHAIN),undefined)
+export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' go.mod)
+endif
+
 # The console's browser assets: npm ci installs the packages pinned in the lock file (again
 # only when it changed), build.mjs copies them into static/vendor, which the binary embeds.
 WEB := services/console/web
 WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
 WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-.PHONY: build assets test test-faults demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console bench-backfill fuzz clean
+.PHONY: build assets test test-faults vulncheck demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console bench-backfill fuzz clean
 
 ## build: the console's browser assets, then the trailstream binary in bin/
 build: assets
@@ -32,17 +40,22 @@ $(WEB_INSTALLED): $(WEB)/package.json $(WEB)/package-lock.json
 $(WEB_BUILT): $(WEB_INSTALLED) $(WEB)/build.mjs
 	node $(WEB)/build.mjs
 
-## test: local stack up, gofmt check, browser assets built, browser installed, go vet, every test against the real servers, then the fault suite
+## test: local stack up, gofmt check, browser assets built, browser installed, go vet, the dependency vulnerability check, every test against the real servers, then the fault suite
 test: stack-up fmt assets
 	$(STACK) browser
 	go vet ./...
 	go vet -tags faults ./test/faults
+	deploy/local/vulncheck.sh
 	go test -count=1 -timeout 12m ./...
 	$(MAKE) --no-print-directory test-faults
 
 ## test-faults: local stack up, then the fault suite (about 4 minutes): every service as its own process, real faults, no loss, no double count
 test-faults: stack-up
 	go test -tags faults -count=1 -v -timeout 20m ./test/faults
+
+## vulncheck: known vulnerabilities of the dependencies, offline: govulncheck (pinned) against a local database built from the pinned golang.org/x/vulndb (kept in .local/vulncheck), and npm audit of the console's packages; fails on a vulnerability the code reaches
+vulncheck:
+	deploy/local/vulncheck.sh
 
 ## demo: the whole pipeline on this machine with synthetic data; the console until Ctrl-C
 demo: build
