@@ -91,7 +91,7 @@ func TestMigrateTarget(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), "SELECT groupArray(name) FROM (SELECT name FROM system.tables WHERE database = ? ORDER BY name)", db).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	want := "admin_users checkpoints detections digest_files events files schema_migrations source_state sources"
+	want := "admin_users audit_log checkpoints credentials detections digest_files events files schema_migrations source_state sources"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables in %s: %s, want %s", db, got, want)
 	}
