@@ -68,7 +68,7 @@ func (s *server) uploadAdminUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	names, err := admins.Parse(bytes.NewReader(body))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, http.StatusBadRequest, clip(err.Error(), 300))
 		return
 	}
 	names = unique(names)

@@ -302,7 +302,7 @@ func (s *server) routes() []Route {
 		f("POST /api/tokens", auth.Admin, s.createToken),
 		f("DELETE /api/tokens/{id}", auth.Admin, s.revokeToken),
 		f("GET /api/audit", auth.Admin, s.auditAPI),
-		{"GET /static/", auth.Public, http.StripPrefix("/static/", http.FileServerFS(static))},
+		{"GET /static/", auth.Public, staticFiles("/static/", static)},
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"unicode/utf8"
 
@@ -152,4 +154,19 @@ func bodyProblem(err error, otherwise string) string {
 		return fmt.Sprintf("the request body is larger than the %d bytes allowed", tooLarge.Limit)
 	}
 	return otherwise
+}
+
+// staticFiles serves the files of fsys under prefix as http.FileServerFS does, but answers
+// 404, not the 500 the file server gives, for a name no file can have (invalid UTF-8, a
+// path element "." or "..").
+func staticFiles(prefix string, fsys fs.FS) http.Handler {
+	files := http.StripPrefix(prefix, http.FileServerFS(fsys))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, prefix), "/")
+		if name != "" && (!utf8.ValidString(name) || !fs.ValidPath(name)) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
