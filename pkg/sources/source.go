@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Origins: where a source was defined.
@@ -100,5 +102,29 @@ func (s Source) Check() error {
 	if strings.Contains(s.Prefix, "AWSLogs") {
 		errs = append(errs, fmt.Errorf("prefix %q: give the trail's prefix, the part before AWSLogs/", s.Prefix))
 	}
+	if len(s.Prefix) > maxPrefix {
+		errs = append(errs, fmt.Errorf("prefix is longer than the %d bytes of an S3 key", maxPrefix))
+	}
+	for _, f := range []struct{ name, value string }{{"prefix", s.Prefix}, {"external_id", s.ExternalID}, {"environment", s.Environment}, {"queue", s.Queue}} {
+		if err := printable(f.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.name, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// maxPrefix is the longest S3 key.
+const maxPrefix = 1024
+
+// printable refuses invalid UTF-8 and control or other invisible characters.
+func printable(v string) error {
+	if !utf8.ValidString(v) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range v {
+		if !unicode.IsGraphic(r) {
+			return fmt.Errorf("the character %U is not printable", r)
+		}
+	}
+	return nil
 }

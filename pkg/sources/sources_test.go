@@ -49,6 +49,8 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate", "sources:\n  - name: a\n    bucket: abc\n  - name: a\n    bucket: abd\n", `line 4: source "a" is defined again (first on line 2)`},
 		{"no name", "sources:\n  - bucket: abc\n", `name ""`},
 		{"prefix with AWSLogs", "sources:\n  - name: a\n    bucket: abc\n    prefix: x/AWSLogs\n", "the part before AWSLogs/"},
+		{"a control character", "sources:\n  - name: a\n    bucket: abc\n    environment: \"pr\\x1bod\"\n", "environment: the character U+001B"},
+		{"a prefix longer than a key", "sources:\n  - name: a\n    bucket: abc\n    prefix: " + strings.Repeat("p", 1025) + "\n", "longer than the 1024 bytes"},
 		{"bad region", "sources:\n  - name: a\n    bucket: abc\n    region: mars\n", `region "mars" is not an AWS region`},
 	}
 	for _, tt := range tests {
