@@ -661,7 +661,20 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := bytes.TrimSuffix(want.Bytes(), []byte("\n"))
-		if got := appendJSONString(nil, s); !bytes.Equal(got, w) {
+		got := appendJSONString(nil, s)
+		if !utf8.ValidString(s) {
+			// Invalid UTF-8 becomes U+FFFD, which encoding/json writes escaped up to Go 1.26
+			// and as the character itself from 1.27: the same string either way.
+			var a, b string
+			if err := json.Unmarshal(got, &a); err != nil {
+				t.Fatalf("appendJSONString of %q is not JSON: %v", s, err)
+			}
+			if err := json.Unmarshal(w, &b); err != nil || a != b {
+				t.Fatalf("appendJSONString of %q reads as %q, encoding/json's as %q (%v)", s, a, b, err)
+			}
+			continue
+		}
+		if !bytes.Equal(got, w) {
 			at := 0
 			for at < min(len(got), len(w)) && got[at] == w[at] {
 				at++
