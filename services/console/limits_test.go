@@ -231,12 +231,14 @@ func TestPanelRowLimit(t *testing.T) {
 func TestBodyLimits(t *testing.T) {
 	_, _, base := limitsConsole(t)
 	hide := func(s string) io.Reader { return struct{ io.Reader }{strings.NewReader(s)} } // no Content-Length: chunked
+	// A source padded to size: with spaces in JSON, with a long environment label in a form
+	// (a prefix is at most 1024 bytes, and a form has no room for spaces).
 	jsonSource := func(size int) string {
-		s := `{"name":"big","bucket":"big-bucket","prefix":"`
-		return s + strings.Repeat("p", size-len(s)-2) + `"}`
+		s := `{"name":"big","bucket":"big-bucket","prefix":"p"`
+		return s + strings.Repeat(" ", size-len(s)-1) + `}`
 	}
 	formSource := func(size int) string {
-		s := "name=big&bucket=big-bucket&prefix="
+		s := "name=big&bucket=big-bucket&prefix=p&environment="
 		return s + strings.Repeat("p", size-len(s))
 	}
 	multipartSource := func(size int) (string, string) {
