@@ -75,16 +75,29 @@ func (ca *CA) Server(names ...string) tls.Certificate {
 	return ca.sign(tmpl)
 }
 
+// ServerFiles writes a server certificate for names and its key to PEM files, for a server
+// started with certificate and key files (--console-tls-cert, --console-tls-key).
+func (ca *CA) ServerFiles(names ...string) (certFile, keyFile string) {
+	ca.t.Helper()
+	return ca.files(names[0]+".server", ca.Server(names...))
+}
+
+// files writes cert and its key to PEM files named after name.
+func (ca *CA) files(name string, cert tls.Certificate) (certFile, keyFile string) {
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		ca.t.Fatal(err)
+	}
+	return ca.write(name+".crt", "CERTIFICATE", cert.Certificate[0]), ca.write(name+".key", "PRIVATE KEY", key)
+}
+
 // Client returns a client certificate for name and writes it with its key to PEM files, for
 // --*-tls-cert and --*-tls-key.
 func (ca *CA) Client(name string) (cert tls.Certificate, certFile, keyFile string) {
 	ca.t.Helper()
 	cert = ca.sign(ca.template(name, x509.ExtKeyUsageClientAuth))
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	return cert, ca.write(name+".crt", "CERTIFICATE", cert.Certificate[0]), ca.write(name+".key", "PRIVATE KEY", key)
+	certFile, keyFile = ca.files(name, cert)
+	return cert, certFile, keyFile
 }
 
 func (ca *CA) template(cn string, usage x509.ExtKeyUsage) *x509.Certificate {

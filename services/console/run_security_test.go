@@ -2,18 +2,9 @@ package console_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,41 +14,6 @@ import (
 	"github.com/trailstream/trailstream/pkg/testenv"
 	"github.com/trailstream/trailstream/services/console"
 )
-
-// selfSigned writes a certificate for 127.0.0.1 and localhost and its key to dir, and
-// returns their paths and a pool that trusts it.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "trailstream console test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
 
 // TestRunOpenOnlyOnLoopback: a console without users refuses a network address.
 func TestRunOpenOnlyOnLoopback(t *testing.T) {
@@ -79,8 +35,9 @@ func TestRunHTTPS(t *testing.T) {
 	c := testenv.Config(t)
 	testenv.ClickHouse(t, c)
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
-	c.ConsoleAuth.TLSCert, c.ConsoleAuth.TLSKey = certFile, keyFile
+	ca := testenv.NewCA(t, "console test CA")
+	c.ConsoleAuth.TLSCert, c.ConsoleAuth.TLSKey = ca.ServerFiles("127.0.0.1", "localhost")
+	pool := ca.Pool()
 	c.ConsoleAuth.UsersFile = filepath.Join(dir, "users")
 	if err := auth.AddUser(c.ConsoleAuth.UsersFile, "alice", alicePassword, auth.Admin); err != nil {
 		t.Fatal(err)
