@@ -23,7 +23,7 @@ WEB := services/console/web
 WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
 WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-.PHONY: build assets test test-faults vulncheck demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console bench-backfill fuzz clean
+.PHONY: build assets kustomize test test-faults vulncheck demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console bench-backfill fuzz clean
 
 ## build: the console's browser assets, then the trailstream binary in bin/
 build: assets
@@ -40,8 +40,19 @@ $(WEB_INSTALLED): $(WEB)/package.json $(WEB)/package-lock.json
 $(WEB_BUILT): $(WEB_INSTALLED) $(WEB)/build.mjs
 	node $(WEB)/build.mjs
 
-## test: local stack up, gofmt check, browser assets built, browser installed, go vet, the dependency vulnerability check, every test against the real servers, then the fault suite
-test: stack-up fmt assets
+# kustomize, which the test of deploy/kubernetes (services/trailstream) runs: this version,
+# built with the Go in use into .local/tools (once per version).
+KUSTOMIZE_VERSION := v5.8.1
+KUSTOMIZE := .local/tools/kustomize-$(KUSTOMIZE_VERSION)/kustomize
+
+## kustomize: install the pinned kustomize into .local/tools, for the Kubernetes manifests' test
+kustomize: $(KUSTOMIZE)
+
+$(KUSTOMIZE):
+	GOBIN=$(abspath $(dir $@)) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+## test: local stack up, gofmt check, browser assets built, browser installed, kustomize installed, go vet, the dependency vulnerability check, every test against the real servers, then the fault suite
+test: stack-up fmt assets kustomize
 	$(STACK) browser
 	go vet ./...
 	go vet -tags faults ./test/faults
