@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/trailstream/trailstream/pkg/retention"
 )
 
 // Config is the union of every target's settings; each target registers the groups it uses.
@@ -109,6 +111,10 @@ type Config struct {
 	// RulesConfig is the rules config file (YAML, pkg/rules.Config): which rules run and
 	// with what settings. Empty: every built-in rule with its defaults.
 	RulesConfig string
+
+	// Retention is how long the sink keeps events and detections in ClickHouse (see
+	// pkg/retention); 0: for ever.
+	Retention retention.Period
 }
 
 // Group names a set of related settings.
@@ -126,6 +132,7 @@ const (
 	Detect
 	Alerts
 	Collect
+	Retention
 )
 
 // Default returns the settings that point at the local stack.
@@ -232,6 +239,8 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			c.registerHomeCountries(fs)
 			fs.StringVar(&c.RulesConfig, "rules-config", c.RulesConfig, "YAML file enabling and disabling rules, setting their severity, parameters and allow-lists (trailstream rules list shows the rules); empty: every rule with its defaults")
 			c.RegisterSigma(fs)
+		case Retention:
+			fs.Var(&c.Retention, "retention", "how long events and detections are kept in ClickHouse, such as 400d, 13w or 8760h (whole days); older months are dropped at start and hourly (a TTL where the server has one); 0 or empty: for ever")
 		}
 	}
 }

@@ -22,9 +22,11 @@ import (
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/parallel"
+	"github.com/trailstream/trailstream/pkg/retention"
 )
 
-// Run migrates the schema, then loads until ctx is cancelled.
+// Run migrates the schema, then loads until ctx is cancelled, and keeps the tables to
+// --retention at start and hourly (retention.Run).
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "sink")
 	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, log)
@@ -75,6 +77,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 			})
 		}
 	}
+	fns = append(fns, func(ctx context.Context) error {
+		return retention.Run(ctx, conn, cfg.ClickHouseDatabase, cfg.Retention.Duration(), retention.Interval, log)
+	})
 	return parallel.Run(ctx, fns...)
 }
 

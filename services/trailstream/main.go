@@ -50,7 +50,7 @@ var targets = []target{
 	{"detector", "run windowed detection rules over the events",
 		service([]config.Group{config.Kafka, config.Batch, config.Detect, config.ClickHouse}, detector.Run)},
 	{"sink", "load events and detections into ClickHouse",
-		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch}, sink.Run)},
+		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch, config.Retention}, sink.Run)},
 	{"notifier", "send the detections to webhooks (JSON or Slack), each detection once to each",
 		service([]config.Group{config.Kafka, config.Batch, config.Alerts}, notifier.Run)},
 	{"console", "serve the dashboards and the JSON API",
@@ -58,7 +58,7 @@ var targets = []target{
 	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.KafkaBrokers = "" // empty means: start the embedded broker
-			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts, config.Collect}, all.Run)(fs, c)
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts, config.Collect, config.Retention}, all.Run)(fs, c)
 		}},
 	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
