@@ -125,6 +125,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/rules/sigma
 	go test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZTIME) ./pkg/rules/sigma
 	go test -run '^$$' -fuzz '^FuzzParseUsers$$' -fuzztime $(FUZZTIME) ./pkg/auth
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/retention
 
 ## clean: the built binary and the console's built assets (the local stack's data in .local/ is kept; stack-down stops it)
 clean:
