@@ -208,6 +208,9 @@ func setTTL(ctx context.Context, conn driver.Conn, db string, t Table, keep time
 // returns nil. A round that fails is logged and the next one tries again: loading goes on.
 func Run(ctx context.Context, conn driver.Conn, db string, keep, interval time.Duration, log *slog.Logger) error {
 	log = log.With("retention", Format(keep))
+	if keep > 0 {
+		log.Info("retention: events and detections older than the retention are dropped, now and every interval", "database", db, "interval", interval)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
