@@ -112,6 +112,10 @@ type Config struct {
 	// with what settings. Empty: every built-in rule with its defaults.
 	RulesConfig string
 
+	// MetricsAddr is where a service serves /metrics, /healthz and /readyz (pkg/metrics);
+	// empty: nowhere.
+	MetricsAddr string
+
 	// Retention is how long the sink keeps events and detections in ClickHouse (see
 	// pkg/retention); 0: for ever.
 	Retention retention.Period
@@ -132,6 +136,7 @@ const (
 	Detect
 	Alerts
 	Collect
+	Metrics
 	Retention
 )
 
@@ -172,6 +177,7 @@ func Default() Config {
 		ScanInterval:       5 * time.Minute,
 		Fetchers:           8,
 		CompletenessGrace:  30 * time.Minute,
+		MetricsAddr:        "127.0.0.1:9100",
 	}
 }
 
@@ -239,6 +245,8 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			c.registerHomeCountries(fs)
 			fs.StringVar(&c.RulesConfig, "rules-config", c.RulesConfig, "YAML file enabling and disabling rules, setting their severity, parameters and allow-lists (trailstream rules list shows the rules); empty: every rule with its defaults")
 			c.RegisterSigma(fs)
+		case Metrics:
+			fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address the service serves /metrics (Prometheus), /healthz and /readyz on; trailstream all serves every part's there; empty: no endpoint")
 		case Retention:
 			fs.Var(&c.Retention, "retention", "how long events and detections are kept in ClickHouse, such as 400d, 13w or 8760h (whole days); older months are dropped at start and hourly (a TTL where the server has one); 0 or empty: for ever")
 		}

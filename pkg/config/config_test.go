@@ -77,3 +77,36 @@ func TestHomeCountryList(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsAddr(t *testing.T) {
+	tests := []struct {
+		name string
+		env  *string
+		args []string
+		want string
+	}{
+		{"default", nil, nil, "127.0.0.1:9100"},
+		{"environment", ptr("0.0.0.0:9200"), nil, "0.0.0.0:9200"},
+		{"environment empty: no endpoint", ptr(""), nil, ""},
+		{"flag", ptr("0.0.0.0:9200"), []string{"--metrics-addr", "127.0.0.1:9300"}, "127.0.0.1:9300"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != nil {
+				t.Setenv("TRAILSTREAM_METRICS_ADDR", *tt.env)
+			}
+			c := Default()
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			c.Register(fs, Metrics)
+			if err := Parse(fs, tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsAddr != tt.want {
+				t.Fatalf("MetricsAddr = %q, want %q", c.MetricsAddr, tt.want)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

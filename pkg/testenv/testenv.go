@@ -41,7 +41,8 @@ func Name(prefix string) string {
 }
 
 // Config returns the local-stack defaults with private resources for this test: database,
-// bucket, queue and consumer groups of its own, and an embedded Kafka broker.
+// bucket, queue and consumer groups of its own, and an embedded Kafka broker; no metrics
+// endpoint.
 func Config(t testing.TB) config.Config {
 	t.Helper()
 	c := config.Default()
@@ -59,6 +60,7 @@ func Config(t testing.TB) config.Config {
 	c.BatchWait = 100 * time.Millisecond
 	c.PollWait = time.Second // a stopping fetcher lets its receive end
 	c.KafkaBrokers = Kafka(t)[0]
+	c.MetricsAddr = "" // tests that look at the metrics endpoint give it a free address
 	return c
 }
 
