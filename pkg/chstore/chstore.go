@@ -50,22 +50,34 @@ func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
 
 // Open connects to the ClickHouse server o names and checks that it answers.
 func Open(ctx context.Context, o Options) (driver.Conn, error) {
+	conn, err := open(o, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, explain(o, err)
+	}
+	return conn, nil
+}
+
+// open returns a client of the server o names, which connects when first used, with at most
+// maxConns connections (0: clickhouse-go's default).
+func open(o Options, maxConns int) (driver.Conn, error) {
 	tc, err := o.TLS.Config()
 	if err != nil {
 		return nil, backoff.Permanent(fmt.Errorf("connect to ClickHouse %s: %w", o.Addr, err))
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{o.Addr},
-		Auth:        clickhouse.Auth{Database: "default", Username: o.User, Password: o.Password},
-		TLS:         tc,
-		DialTimeout: 5 * time.Second,
+		Addr:         []string{o.Addr},
+		Auth:         clickhouse.Auth{Database: "default", Username: o.User, Password: o.Password},
+		TLS:          tc,
+		DialTimeout:  5 * time.Second,
+		MaxOpenConns: maxConns,
+		MaxIdleConns: maxConns,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse %s: %w", o, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, explain(o, err)
 	}
 	return conn, nil
 }

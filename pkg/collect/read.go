@@ -37,6 +37,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/layout"
 	"github.com/trailstream/trailstream/pkg/ledger"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
 
@@ -138,12 +139,29 @@ func (r *Reader) Start(ctx context.Context, client *s3.Client, o Object) (Result
 			cancel(nil)
 			var re *awshttp.ResponseError
 			if errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500 {
+				metrics.S3Errors.WithLabelValues(clientErrorKind(re.HTTPStatusCode())).Inc()
 				return nil, nil, fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, err)
+			}
+			if context.Cause(sctx) == ErrStalled {
+				metrics.S3Errors.WithLabelValues("stalled").Inc()
+			} else if ctx.Err() == nil {
+				metrics.S3Errors.WithLabelValues("server").Inc()
 			}
 			return nil, nil, Transient{fmt.Errorf("get s3://%s/%s: %w", o.Bucket, o.Key, stallCause(sctx, err))}
 		}
 		return &guarded{body: out.Body, guard: guard, ctx: sctx, cancel: cancel}, out.ContentLength, nil
 	})
+}
+
+// clientErrorKind is the kind of S3 error (metrics.S3Errors) of a 4xx answer.
+func clientErrorKind(status int) string {
+	switch status {
+	case 404:
+		return "not_found"
+	case 403:
+		return "access_denied"
+	}
+	return "client"
 }
 
 // StallTimeout is how long a request for an S3 object may go without an answer or without
@@ -216,6 +234,7 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 	defer release()
 	if !r.Reread && o.Checked && r.wasRecent(o) {
 		res.Seen = true
+		metrics.Files.WithLabelValues(o.Path, "seen").Inc()
 		return res, done, nil
 	}
 	if !r.Reread && !o.Checked {
@@ -225,6 +244,7 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 		}
 		if seen[o.Key] {
 			res.Seen = true
+			metrics.Files.WithLabelValues(o.Path, "seen").Inc()
 			return res, done, nil
 		}
 	}
@@ -246,8 +266,10 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 	if k.Kind == layout.KindOther {
 		e.Outcome, e.Reason = ledger.OutcomeSkipped, k.Reason
 		res.Outcome = e.Outcome
+		metrics.Files.WithLabelValues(o.Path, e.Outcome).Inc()
 		return res, record(e), nil
 	}
+	start := time.Now()
 	body, size, err := open(ctx)
 	if err == nil {
 		defer body.Close()
@@ -256,6 +278,7 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 			fr, err = r.digest(ctx, o, body)
 		} else {
 			fr, err = r.records(ctx, o, body)
+			r.observe(o, fr, start, err)
 		}
 		res.Records, res.Dead, res.Excluded = fr.produced, fr.dead, fr.excluded
 		e.Records, e.DeadLetters, e.SHA256, e.FirstEvent, e.LastEvent = fr.produced, fr.dead, fr.sha256, fr.first, fr.last
@@ -264,6 +287,10 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 			e.Bytes = *size
 		}
 		res.Bytes = e.Bytes
+		if !errors.As(err, new(Transient)) {
+			metrics.S3Objects.WithLabelValues(string(k.Kind)).Inc()
+			metrics.S3Bytes.WithLabelValues(string(k.Kind)).Add(float64(e.Bytes))
+		}
 	}
 	var te Transient
 	switch {
@@ -271,7 +298,7 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 		return res, nil, err
 	case err != nil:
 		r.Log.Error("file cannot be read; reported on the dead-letter topic", "bucket", o.Bucket, "key", o.Key, "err", err)
-		if err := r.dead(ctx, []deadletter.Entry{r.deadLetter(o, err, nil)}); err != nil {
+		if err := r.dead(ctx, []deadletter.Entry{r.deadLetter(o, deadletter.Because(deadletter.KindFile, err), nil)}); err != nil {
 			return res, nil, err
 		}
 		e.Outcome, e.Reason = ledger.OutcomeFailed, err.Error()
@@ -281,7 +308,26 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 		e.Outcome = ledger.OutcomeRead
 	}
 	res.Outcome = e.Outcome
+	metrics.Files.WithLabelValues(o.Path, e.Outcome).Inc()
 	return res, record(e), nil
+}
+
+// observe records what became of a log or Insights file's records, once per file: the
+// stage's records in (produced, dead-lettered, excluded) and out, the file as its batch, and
+// the delivery lag of its newest event when it was read in full.
+func (r *Reader) observe(o Object, fr fileRead, start time.Time, err error) {
+	stage := r.Stage
+	if stage == "" {
+		stage = "fetcher"
+	}
+	now := time.Now()
+	metrics.ForStage(stage).Batch(fr.produced+fr.dead+fr.excluded, fr.produced, now.Sub(start))
+	if fr.excluded > 0 {
+		metrics.RecordsExcluded.WithLabelValues().Add(float64(fr.excluded))
+	}
+	if err == nil && !fr.last.IsZero() {
+		metrics.DeliveryLag.WithLabelValues(o.Source.ID, o.Path).Observe(max(0, now.Sub(fr.last).Seconds()))
+	}
 }
 
 // claim marks o as being read, unless it is already.
@@ -402,6 +448,16 @@ func (c *content) Read(p []byte) (int, error) {
 
 func (c *content) sum() string { return hex.EncodeToString(c.hash.Sum(nil)) }
 
+// failed counts the failure of the read itself (metrics.S3Errors): the guard gave it up, or
+// the connection broke.
+func (c *content) failed() {
+	kind := "connection"
+	if errors.Is(c.err, ErrStalled) {
+		kind = "stalled"
+	}
+	metrics.S3Errors.WithLabelValues(kind).Inc()
+}
+
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
@@ -436,7 +492,8 @@ func (r *Reader) records(ctx context.Context, o Object, body io.Reader) (fileRea
 			return Transient{fmt.Errorf("write records: %w", err)}
 		}
 		for _, rj := range rejected {
-			bad(fmt.Errorf("record %d of s3://%s/%s: %w", indexes[rj.Index], o.Bucket, o.Key, rj.Err), indexes[rj.Index], offsets[rj.Index], batch[rj.Index].Value)
+			bad(deadletter.Because(deadletter.KindRejected, fmt.Errorf("record %d of s3://%s/%s: %w", indexes[rj.Index], o.Bucket, o.Key, rj.Err)),
+				indexes[rj.Index], offsets[rj.Index], batch[rj.Index].Value)
 		}
 		if err := r.dead(ctx, dead); err != nil {
 			return err
@@ -448,7 +505,7 @@ func (r *Reader) records(ctx context.Context, o Object, body io.Reader) (fileRea
 	}
 	err := cloudtrail.Records(c.reader, func(rec cloudtrail.Record) error {
 		if rec.Err != nil {
-			bad(fmt.Errorf("record %d of s3://%s/%s: %w", rec.Index, o.Bucket, o.Key, rec.Err), rec.Index, rec.Offset, rec.Data)
+			bad(deadletter.Because(deadletter.KindRecord, fmt.Errorf("record %d of s3://%s/%s: %w", rec.Index, o.Bucket, o.Key, rec.Err)), rec.Index, rec.Offset, rec.Data)
 		} else {
 			if t, ok := EventTime(rec.Data); ok {
 				if res.first.IsZero() || t.Before(res.first) {
@@ -472,12 +529,14 @@ func (r *Reader) records(ctx context.Context, o Object, body io.Reader) (fileRea
 	})
 	res.bytes, res.sha256 = c.n, c.sum()
 	if c.err != nil { // the connection failed, not the file: read it again later
+		c.failed()
 		return res, Transient{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, c.err)}
 	}
 	var stop *cloudtrail.StopError
 	switch {
 	case errors.As(err, &stop):
-		bad(fmt.Errorf("reading s3://%s/%s stopped at byte %d, in record %d: %w", o.Bucket, o.Key, stop.Offset, stop.Index, stop.Err), stop.Index, stop.Offset, stop.Tail)
+		bad(deadletter.Because(deadletter.KindTruncated, fmt.Errorf("reading s3://%s/%s stopped at byte %d, in record %d: %w", o.Bucket, o.Key, stop.Offset, stop.Index, stop.Err)),
+			stop.Index, stop.Offset, stop.Tail)
 		err = nil
 	case err != nil && !errors.As(err, new(Transient)):
 		return res, fmt.Errorf("decode s3://%s/%s: %w", o.Bucket, o.Key, err)
@@ -496,6 +555,7 @@ func (r *Reader) digest(ctx context.Context, o Object, body io.Reader) (fileRead
 	_, _ = io.Copy(io.Discard, c.reader) // the hash covers it all
 	res.bytes, res.sha256 = c.n, c.sum()
 	if c.err != nil {
+		c.failed()
 		return res, Transient{fmt.Errorf("read s3://%s/%s: %w", o.Bucket, o.Key, c.err)}
 	}
 	if err != nil {

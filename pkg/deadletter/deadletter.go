@@ -5,6 +5,7 @@ package deadletter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 )
 
 // Entry is one dead-letter message. It is published as JSON; the payload is the input as
@@ -42,12 +44,62 @@ type Entry struct {
 	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
 
 	payload []byte // as given, for cutting to size
+	kind    string // of the reason (Because), for the metrics; not published
+}
+
+// The kinds of reasons, as the metric trailstream_stage_dead_letters_total counts dead
+// letters (the reason itself, a sentence naming the input, is no label).
+const (
+	KindRecord       = "record"       // a record of a file that cannot be read (not JSON, not an object)
+	KindTruncated    = "truncated"    // a file that stops being readable part-way: corrupt or cut short
+	KindFile         = "file"         // a file that cannot be read at all: not CloudTrail's, not gzip, refused by S3
+	KindNotification = "notification" // an SQS notification that cannot be parsed
+	KindRejected     = "rejected"     // refused by the output topic: too large, or invalid
+	KindNormalize    = "normalize"    // a raw record that cannot be normalized
+	KindDecode       = "decode"       // a message that is not the Avro its topic carries
+	KindTimeRange    = "time_range"   // a time a ClickHouse DateTime cannot hold
+	KindOther        = "other"        // none of the above
+)
+
+// reason is an error with the kind of reason it is.
+type reason struct {
+	kind string
+	err  error
+}
+
+func (r *reason) Error() string { return r.err.Error() }
+func (r *reason) Unwrap() error { return r.err }
+
+// Because returns err marked as a reason of kind (Kind*), for the entries made of it; its
+// text is err's.
+func Because(kind string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &reason{kind: kind, err: err}
+}
+
+// kindOf returns the kind err was marked with by Because, else KindOther.
+func kindOf(err error) string {
+	var r *reason
+	if errors.As(err, &r) {
+		return r.kind
+	}
+	return KindOther
+}
+
+// Kind returns the kind of e's reason (Kind*).
+func (e Entry) Kind() string {
+	if e.kind == "" {
+		return KindOther
+	}
+	return e.kind
 }
 
 // New returns an entry of stage for input that did not come from Kafka (a file, a
 // notification), with its reason and payload.
 func New(stage string, reason error, payload []byte) Entry {
-	e := Entry{Stage: stage, Reason: reason.Error(), Time: time.Now().UTC(), SourcePartition: -1, SourceOffset: -1}
+	e := Entry{Stage: stage, Reason: reason.Error(), Time: time.Now().UTC(), SourcePartition: -1, SourceOffset: -1, kind: kindOf(reason)}
 	e.SetPayload(payload)
 	return e
 }
@@ -55,7 +107,7 @@ func New(stage string, reason error, payload []byte) Entry {
 // FromMessage describes a Kafka message that stage could not process.
 func FromMessage(stage string, m kafka.Message, reason error) Entry {
 	e := Entry{Stage: stage, Reason: reason.Error(), Time: time.Now().UTC(),
-		SourceTopic: m.Topic, SourcePartition: m.Partition, SourceOffset: m.Offset}
+		SourceTopic: m.Topic, SourcePartition: m.Partition, SourceOffset: m.Offset, kind: kindOf(reason)}
 	for _, h := range m.Headers {
 		switch h.Key {
 		case "s3_bucket":
@@ -117,9 +169,10 @@ func (e Entry) message() kafka.Message {
 	}}
 }
 
-// Write publishes entries with w, each cut to fit w's topic, logging how many there were;
-// with none it does nothing. It returns once Kafka acknowledged them all, or with ctx's
-// error or a permanent one.
+// Write publishes entries with w, each cut to fit w's topic, logging how many there were
+// and counting them by stage and kind of reason once Kafka has them; with none it does
+// nothing. It returns once Kafka acknowledged them all, or with ctx's error or a permanent
+// one.
 func Write(ctx context.Context, w *kafkautil.Writer, entries []Entry, log *slog.Logger) error {
 	if len(entries) == 0 {
 		return nil
@@ -133,6 +186,7 @@ func Write(ctx context.Context, w *kafkautil.Writer, entries []Entry, log *slog.
 	if err != nil {
 		return fmt.Errorf("write %s: %w", w.Topic(), err)
 	}
+	count(entries)
 	for _, r := range rejected { // cut to fit, so only a broker refusing valid JSON
 		e := entries[r.Index]
 		log.Error("dead letter refused by Kafka; the input is only in this log", "err", r.Err,
@@ -140,4 +194,16 @@ func Write(ctx context.Context, w *kafkautil.Writer, entries []Entry, log *slog.
 			"source_topic", e.SourceTopic, "source_partition", e.SourcePartition, "source_offset", e.SourceOffset)
 	}
 	return nil
+}
+
+// count adds entries to the dead-letter metric, by stage and kind.
+func count(entries []Entry) {
+	type key struct{ stage, kind string }
+	n := map[key]int{}
+	for _, e := range entries {
+		n[key{e.Stage, e.Kind()}]++
+	}
+	for k, c := range n {
+		metrics.DeadLetters.WithLabelValues(k.stage, k.kind).Add(float64(c))
+	}
 }

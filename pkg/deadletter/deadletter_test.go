@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
@@ -41,5 +43,42 @@ func TestFromMessage(t *testing.T) {
 				t.Fatalf("payload %q (%s), want %q (%s)", payload, got.PayloadEncoding, tt.value, tt.encoding)
 			}
 		})
+	}
+}
+
+// TestKind: an entry's kind is the one its reason was marked with, through wrapping, and
+// other otherwise; the reason's text and errors.Is are unchanged by the mark; the kind is
+// not published.
+func TestKind(t *testing.T) {
+	base := errors.New("unexpected EOF")
+	tests := []struct {
+		name   string
+		reason error
+		want   string
+	}{
+		{"marked", Because(KindDecode, base), KindDecode},
+		{"marked, then wrapped", fmt.Errorf("record 3: %w", Because(KindRecord, base)), KindRecord},
+		{"not marked", base, KindOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, e := range []Entry{New("fetcher", tt.reason, []byte("x")), FromMessage("sink", kafka.Message{Value: []byte("x")}, tt.reason)} {
+				if e.Kind() != tt.want {
+					t.Errorf("%s entry: kind %q, want %q", e.Stage, e.Kind(), tt.want)
+				}
+				if e.Reason != tt.reason.Error() || !errors.Is(tt.reason, base) {
+					t.Errorf("%s entry: reason %q, want %q", e.Stage, e.Reason, tt.reason.Error())
+				}
+				if strings.Contains(string(e.Message(0).Value), tt.want+`"`) && tt.want != KindOther {
+					t.Errorf("the kind is published: %s", e.Message(0).Value)
+				}
+			}
+		})
+	}
+	if Because(KindDecode, nil) != nil {
+		t.Error("Because of no error is an error")
+	}
+	if (Entry{}).Kind() != KindOther {
+		t.Error("an entry made otherwise has a kind")
 	}
 }

@@ -1,6 +1,7 @@
 // Package kafkautil holds the Kafka plumbing every service shares: writers and readers with
 // trailstream's delivery settings (writers that fit the topic's size limit), topic creation, the batch-consume loop that commits only
-// after a batch was handled, and the embedded broker of the single-process mode.
+// after a batch was handled, and the embedded broker of the single-process mode. Writers and
+// the consume loop record their metrics (pkg/metrics: messages produced, consumer lag).
 package kafkautil
 
 import (
@@ -13,10 +14,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/trailstream/trailstream/pkg/backoff"
+	"github.com/trailstream/trailstream/pkg/metrics"
 )
 
 // TopicMaxMessageBytes is the max.message.bytes of the topics trailstream creates: 8 MiB,
@@ -111,6 +114,8 @@ type Hold func(partition int) (offset int64, ok bool)
 func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold) error {
 	topic := r.Config().Topic
 	batch := make([]kafka.Message, 0, size)
+	cm := newConsumerMetrics(r.Config().GroupID, topic)
+	defer cm.forget()
 	for {
 		batch = batch[:0]
 		var m kafka.Message
@@ -136,16 +141,61 @@ func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Du
 		}
 		cancel()
 		if err := backoff.Retry(ctx, log, "handle a batch of "+topic, backoff.Default, func(ctx context.Context) error {
-			return handle(ctx, batch)
+			err := handle(ctx, batch)
+			if err != nil && ctx.Err() == nil {
+				cm.failed.Inc()
+			}
+			return err
 		}); err != nil {
 			if ctx.Err() != nil {
 				return nil // the uncommitted batch is read again by whoever takes over
 			}
 			return err
 		}
-		if err := commit(ctx, r, commits(batch, hold), log); err != nil {
+		cm.handled(batch) // the position processed, whatever the commit holds back
+		if err := commit(ctx, r, commits(batch, hold), log, cm.givenUp); err != nil {
 			return err
 		}
+	}
+}
+
+// consumerMetrics are a consumer's metrics: the lag of every partition it handled a batch
+// of, its failed batches and its commits given up.
+type consumerMetrics struct {
+	group, topic    string
+	failed, givenUp prometheus.Counter
+	parts           map[int]prometheus.Gauge
+}
+
+func newConsumerMetrics(group, topic string) *consumerMetrics {
+	return &consumerMetrics{group: group, topic: topic, parts: map[int]prometheus.Gauge{},
+		failed:  metrics.ConsumerBatchErrors.WithLabelValues(group, topic),
+		givenUp: metrics.CommitsGivenUp.WithLabelValues(group, topic)}
+}
+
+// handled sets, for each partition of batch, the messages after the batch's last one: the
+// partition's high watermark, as its fetch answered, less the offset after that message.
+func (l *consumerMetrics) handled(batch []kafka.Message) {
+	last := map[int]kafka.Message{}
+	for _, m := range batch {
+		if n, ok := last[m.Partition]; !ok || m.Offset > n.Offset {
+			last[m.Partition] = m
+		}
+	}
+	for p, m := range last {
+		g, ok := l.parts[p]
+		if !ok {
+			g = metrics.ConsumerLag.WithLabelValues(l.group, l.topic, strconv.Itoa(p))
+			l.parts[p] = g
+		}
+		g.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
+	}
+}
+
+// forget removes the consumer's lag gauges: once it stopped, another consumer reports them.
+func (l *consumerMetrics) forget() {
+	for p := range l.parts {
+		metrics.ConsumerLag.DeleteLabelValues(l.group, l.topic, strconv.Itoa(p))
 	}
 }
 
@@ -178,7 +228,7 @@ func explainReader(r *kafka.Reader, err error) error {
 // another reader in a rebalance, the broker stayed away) are given up with a warning:
 // their messages are read again, which the stages downstream make harmless. Only a
 // permanent error ends the consumer.
-func commit(ctx context.Context, r *kafka.Reader, msgs []kafka.Message, log *slog.Logger) error {
+func commit(ctx context.Context, r *kafka.Reader, msgs []kafka.Message, log *slog.Logger, givenUp prometheus.Counter) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	err := backoff.Retry(cctx, log, "commit offsets of "+r.Config().Topic, backoff.Default, func(cctx context.Context) error {
@@ -190,6 +240,7 @@ func commit(ctx context.Context, r *kafka.Reader, msgs []kafka.Message, log *slo
 	case backoff.IsPermanent(err) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe):
 		return fmt.Errorf("commit %s offsets: %w", r.Config().Topic, err)
 	default:
+		givenUp.Inc()
 		log.Warn("offsets of a handled batch not committed; its messages will be read again", "topic", r.Config().Topic, "messages", len(msgs), "err", err)
 		return nil
 	}

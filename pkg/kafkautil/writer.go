@@ -8,9 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/backoff"
+	"github.com/trailstream/trailstream/pkg/metrics"
 )
 
 // NewWriter returns a bare kafka-go writer to topic with trailstream's delivery settings:
@@ -48,6 +50,8 @@ type Writer struct {
 	cluster Cluster
 	limit   int // the topic's max.message.bytes
 	log     *slog.Logger
+
+	produced, failed, refused prometheus.Counter // the topic's metrics
 }
 
 // Rejected is a message that no retry can deliver.
@@ -74,7 +78,9 @@ func OpenWriter(ctx context.Context, c Cluster, topic string, log *slog.Logger) 
 func newSizedWriter(c Cluster, topic string, limit int, log *slog.Logger) *Writer {
 	w := NewWriter(c, topic)
 	w.BatchBytes = int64(batchBytes(limit))
-	return &Writer{w: w, cluster: c, limit: limit, log: log.With("topic", topic)}
+	return &Writer{w: w, cluster: c, limit: limit, log: log.With("topic", topic),
+		produced: metrics.ProducedMessages.WithLabelValues(topic), failed: metrics.ProduceErrors.WithLabelValues(topic),
+		refused: metrics.RejectedMessages.WithLabelValues(topic)}
 }
 
 // batchBytes is the most message bytes, as kafka-go counts them, that one batch of a topic
@@ -156,7 +162,17 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 		todo = append(todo, i)
 	}
 	alone := false // after a batch was refused as too large, write one message at a time
-	err = backoff.Retry(ctx, w.log, "write to "+w.Topic(), backoff.Default, func(ctx context.Context) error {
+	acked := 0
+	defer func() {
+		w.produced.Add(float64(acked))
+		w.refused.Add(float64(len(rejected)))
+	}()
+	err = backoff.Retry(ctx, w.log, "write to "+w.Topic(), backoff.Default, func(ctx context.Context) (err error) {
+		defer func() {
+			if err != nil {
+				w.failed.Inc()
+			}
+		}()
 		var failed []int
 		var last error
 		single := alone // this attempt writes one message at a time
@@ -167,6 +183,7 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 			}
 			err := w.w.WriteMessages(ctx, batch...)
 			if err == nil {
+				acked += len(part)
 				continue
 			}
 			if errors.As(err, new(kafka.MessageTooLargeError)) { // kafka-go's own check, before sending
@@ -190,6 +207,7 @@ func (w *Writer) Write(ctx context.Context, msgs ...kafka.Message) (rejected []R
 			}
 			for j, e := range werrs {
 				if e == nil {
+					acked++
 					continue
 				}
 				i := part[j]

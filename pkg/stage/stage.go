@@ -1,6 +1,7 @@
 // Package stage runs one step of the pipeline between Kafka topics: it consumes a topic in a
 // consumer group, turns each batch into output messages and dead letters, and commits the
-// batch only once Kafka acknowledged both.
+// batch only once Kafka acknowledged both. Each batch handled is counted under the stage's
+// name (metrics.ForStage): records in and out, its size and how long it took.
 package stage
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 )
 
 // Config names a stage's topics and consumer group and sizes its batches.
@@ -29,6 +31,9 @@ type Config struct {
 	// Hold, when set, keeps commits back where the stage still holds state (see
 	// kafkautil.ConsumeHolding).
 	Hold kafkautil.Hold
+	// Written, when set, is called after the output and dead letters of a batch were
+	// acknowledged, before its offsets are committed.
+	Written func()
 }
 
 // Output is a message for the output topic and the input it was made from.
@@ -60,7 +65,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, transform Transform) e
 	defer dead.Close()
 	r := kafkautil.NewReader(c.Kafka, c.Group, c.From)
 	defer r.Close()
+	batches := metrics.ForStage(c.Name)
 	return kafkautil.ConsumeHolding(ctx, r, c.BatchSize, c.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
+		start := time.Now()
 		out, bad := transform(msgs)
 		outMsgs := make([]kafka.Message, len(out))
 		for i, o := range out {
@@ -71,8 +78,15 @@ func Run(ctx context.Context, c Config, log *slog.Logger, transform Transform) e
 			return fmt.Errorf("write %s: %w", c.To, err)
 		}
 		for _, r := range rejected {
-			bad = append(bad, deadletter.FromMessage(c.Name, msgs[out[r.Index].Input], r.Err))
+			bad = append(bad, deadletter.FromMessage(c.Name, msgs[out[r.Index].Input], deadletter.Because(deadletter.KindRejected, r.Err)))
 		}
-		return deadletter.Write(ctx, dead, bad, log)
+		if err := deadletter.Write(ctx, dead, bad, log); err != nil {
+			return err
+		}
+		batches.Batch(len(msgs), len(out)-len(rejected), time.Since(start))
+		if c.Written != nil {
+			c.Written()
+		}
+		return nil
 	}, c.Hold)
 }
