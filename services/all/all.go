@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/parallel"
 	"github.com/trailstream/trailstream/services/console"
 	"github.com/trailstream/trailstream/services/detector"
@@ -25,7 +26,15 @@ import (
 const EmbeddedPort = 9092
 
 // Run runs every service until ctx is cancelled or one of them fails, which stops the rest.
+// One endpoint on --metrics-addr serves the metrics and health of every part.
 func Run(ctx context.Context, cfg config.Config) error {
+	return metrics.Serve(ctx, cfg.MetricsAddr, "all", nil, func(ctx context.Context, p *metrics.Part) error {
+		p.Ready() // the parts say when they are
+		return run(ctx, cfg)
+	})
+}
+
+func run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "all")
 	if len(cfg.Brokers()) == 0 {
 		if cfg.KafkaTLS.On() {

@@ -86,6 +86,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/geo"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
 
@@ -141,8 +142,14 @@ type Options struct {
 }
 
 // Run serves the console on cfg.ConsoleAddr until ctx is cancelled, then shuts the server
-// down gracefully and returns nil.
+// down gracefully and returns nil. Its metrics (request durations by route) and health are
+// served on --metrics-addr too; it is ready when ClickHouse answers.
 func Run(ctx context.Context, cfg config.Config) error {
+	return metrics.Serve(ctx, cfg.MetricsAddr, "console", []*metrics.Group{metrics.Console},
+		func(ctx context.Context, p *metrics.Part) error { return run(ctx, cfg, p) })
+}
+
+func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 	if !databaseName.MatchString(cfg.ClickHouseDatabase) {
 		return fmt.Errorf("console: ClickHouse database name %q: use letters, digits and _", cfg.ClickHouseDatabase)
 	}
@@ -150,6 +157,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
+	chCheck := chstore.NewReadyCheck(chstore.OptionsOf(cfg))
+	defer chCheck.Close()
+	p.Check("clickhouse", chCheck.Check)
 	conn, err := chstore.Connect(ctx, chstore.OptionsOf(cfg), slog.Default().With("service", "console"))
 	if err != nil {
 		return backoff.Stopped(ctx, fmt.Errorf("console: %w", err))
@@ -202,6 +212,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	slog.Info("console listening", "url", scheme+"://"+ln.Addr().String()+"/", "database", cfg.ClickHouseDatabase, "home_countries", home,
 		"users", sec.Users.Len(), "single_sign_on", sec.OIDC != nil, "hosts", a.Hosts)
+	p.Ready()
 	select {
 	case err := <-served:
 		return fmt.Errorf("console: %w", err)
@@ -240,7 +251,7 @@ func Handler(conn driver.Conn, db string, o Options) http.Handler {
 	s.creds, s.audit = auth.NewCredentials(conn, db), auth.NewAudit(conn, db, slog.Default().With("service", "console"))
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.Pattern, s.require(rt.Role, rt.handler))
+		mux.Handle(rt.Pattern, metrics.Route(rt.Pattern, s.require(rt.Role, rt.handler)))
 	}
 	hosts := o.Hosts
 	if hosts == nil {

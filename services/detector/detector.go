@@ -22,11 +22,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/rules"
@@ -35,13 +37,24 @@ import (
 
 // Run detects until ctx is cancelled, then returns nil. Offsets of cloudtrail.events are
 // committed only after the detections (and dead letters) of a batch were acknowledged by
-// Kafka.
+// Kafka. Its metrics and health are served on --metrics-addr; it is ready once its rules are
+// seeded and while Kafka answers (ClickHouse is read only to seed them).
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "detector")
 	rc, builtin, sig, err := ruleSets(cfg, log)
 	if err != nil {
 		return err
 	}
+	return metrics.Serve(ctx, cfg.MetricsAddr, "detector", []*metrics.Group{metrics.Stage, metrics.Kafka, metrics.Detections, metrics.Detector},
+		func(ctx context.Context, p *metrics.Part) error { return run(ctx, cfg, p, log, rc, builtin, sig) })
+}
+
+func run(ctx context.Context, cfg config.Config, p *metrics.Part, log *slog.Logger, rc *rules.Config, builtin, sig []rules.Rule) error {
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	p.Check("kafka", kafkautil.ReadyCheck(kc))
 	engine := func(sig []rules.Rule) *rules.Engine { return rules.NewEngine(append(slices.Clone(builtin), sig...)) }
 	d := &detector{engine: engine(sig), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
 	// SIGHUP reads the Sigma rules again; the next batch runs with them, and with the
@@ -64,14 +77,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", len(ids), "rule_ids", ids,
 		"rules_config", cfg.RulesConfig, "replay_limit", cfg.ReplayLimit)
-	kc, err := kafkautil.NewCluster(cfg)
-	if err != nil {
-		return err
-	}
+	d.state.set(d.engine)
+	p.Ready()
 	return stage.Run(ctx, stage.Config{
 		Name: "detector", Kafka: kc, Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
 		From: cfg.TopicEvents, To: cfg.TopicDetections, DeadLetter: cfg.TopicDeadLetter,
-		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold, Written: d.written,
 	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) {
 		o := d.outcome(msgs)
 		return o.detections, o.dead
@@ -86,6 +97,28 @@ type detector struct {
 	reload func()
 	last   *outcome // of the last batch, handed in again when writing it failed
 	reads  reads
+	state  stateGauges
+}
+
+// stateGauges keep the metric of the state entries each rule holds.
+type stateGauges struct {
+	engine *rules.Engine // whose rules the gauges are of
+	gauges []prometheus.Gauge
+}
+
+// set sets every rule's gauge to the entries it holds; a new engine (SIGHUP) replaces the
+// gauges of the rules that went.
+func (s *stateGauges) set(e *rules.Engine) {
+	if s.engine != e {
+		metrics.StateEntries.Reset()
+		s.engine, s.gauges = e, make([]prometheus.Gauge, len(e.Rules()))
+		for i, r := range e.Rules() {
+			s.gauges[i] = metrics.StateEntries.WithLabelValues(r.Info().ID)
+		}
+	}
+	for i, r := range e.Rules() {
+		s.gauges[i].Set(float64(r.Held()))
+	}
 }
 
 // outcome is what one batch produced and has yet to be written.
@@ -93,6 +126,21 @@ type outcome struct {
 	first, end position // of the batch
 	detections []stage.Output
 	dead       []deadletter.Entry
+	found      []found // of each detection
+}
+
+// found is what the metrics say of a detection.
+type found struct{ rule, severity string }
+
+// written counts the detections of the batch just written, once.
+func (d *detector) written() {
+	if d.last == nil {
+		return
+	}
+	for _, f := range d.last.found {
+		metrics.DetectionsPublished.WithLabelValues(f.rule, f.severity).Inc()
+	}
+	d.last.found = nil
 }
 
 type position struct {
@@ -120,7 +168,7 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 	for i, m := range msgs {
 		e, err := model.DecodeEvent(m.Value)
 		if err != nil {
-			out.dead = append(out.dead, deadletter.FromMessage("detector", m, err))
+			out.dead = append(out.dead, deadletter.FromMessage("detector", m, deadletter.Because(deadletter.KindDecode, err)))
 			continue
 		}
 		if model.EarlierEvent(m.Value) {
@@ -133,12 +181,14 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 				continue
 			}
 			d.log.Info("detection", "rule", det.RuleID, "account", det.AccountID, "title", det.Title, "detection_id", det.DetectionID)
+			out.found = append(out.found, found{det.RuleID, det.Severity})
 			// The detection carries the headers of the event that completed it: the file
 			// it came from, for whoever cannot process the detection later.
 			out.detections = append(out.detections, stage.Output{Message: kafka.Message{Key: []byte(det.AccountID), Value: v, Headers: m.Headers}, Input: i})
 		}
 	}
 	d.last = out
+	d.state.set(d.engine)
 	return out
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/collect"
 	"github.com/trailstream/trailstream/pkg/ledger"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/rules"
 	"github.com/trailstream/trailstream/pkg/sources"
@@ -259,6 +260,7 @@ func (f *fetcher) report(ctx context.Context, dets []model.Detection) error {
 	}
 	f.mu.Unlock()
 	for _, d := range fresh {
+		metrics.DetectionsPublished.WithLabelValues(d.RuleID, d.Severity).Inc()
 		f.log.Warn("collection detection", "rule", d.RuleID, "account", d.AccountID, "title", d.Title)
 	}
 	return nil

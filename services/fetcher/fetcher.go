@@ -38,6 +38,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/ledger"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/parallel"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
@@ -65,11 +66,16 @@ type fetcher struct {
 	reported map[string]string // detection ID: title, of the collection's detections produced
 	sources  []sources.Source  // the latest list, enabled or not
 	changed  chan struct{}     // closed and replaced when the list changes
+
+	polls polls // the queues' last receives, for the readiness check
 }
 
-// Run fetches until ctx is cancelled.
+// metricGroups are the metrics the fetcher records.
+var metricGroups = []*metrics.Group{metrics.Stage, metrics.Kafka, metrics.Fetcher, metrics.Detections}
+
+// Run fetches until ctx is cancelled. Its metrics and health are served on
+// --metrics-addr; it is ready when Kafka, ClickHouse and the sources' queues answer.
 func Run(ctx context.Context, cfg config.Config) error {
-	log := slog.Default().With("service", "fetcher")
 	if err := checkFlags(cfg); err != nil {
 		return err
 	}
@@ -83,15 +89,26 @@ func Run(ctx context.Context, cfg config.Config) error {
 			return err
 		}
 	}
+	return metrics.Serve(ctx, cfg.MetricsAddr, "fetcher", metricGroups, func(ctx context.Context, p *metrics.Part) error {
+		return run(ctx, cfg, p, exclude, fileSources)
+	})
+}
+
+func run(ctx context.Context, cfg config.Config, p *metrics.Part, exclude *collect.Filter, fileSources []sources.Source) error {
+	log := slog.Default().With("service", "fetcher")
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	p.Check("kafka", kafkautil.ReadyCheck(kc))
+	chCheck := chstore.NewReadyCheck(chstore.OptionsOf(cfg))
+	defer chCheck.Close()
+	p.Check("clickhouse", chCheck.Check)
 	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer conn.Close()
-	kc, err := kafkautil.NewCluster(cfg)
-	if err != nil {
-		return err
-	}
 	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicRaw, cfg.TopicDeadLetter, cfg.TopicDetections, cfg.TopicCollect); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
@@ -129,6 +146,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return backoff.Stopped(ctx, err)
 	}
 	log.Info("fetching", "sources", len(f.enabled()), "to", cfg.TopicRaw, "backfill_since", cfg.BackfillSince, "scan_interval", cfg.ScanInterval)
+	p.Check("sqs", f.polls.check)
+	p.Ready()
 	err = parallel.Run(ctx, f.follow, f.queues, f.collect)
 	if exclude != nil {
 		log.Info("records excluded", "by_pattern", exclude.Counts())

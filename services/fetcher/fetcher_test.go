@@ -298,7 +298,7 @@ func TestKeepInvisible(t *testing.T) {
 	}
 	m := got[0]
 
-	stop := keepInvisible(context.Background(), slog.Default(), cl.SQS, queueURL, m, 2*time.Second)
+	stop := keepInvisible(context.Background(), slog.Default(), cl.SQS, queueURL, m, 2*time.Second, nil)
 	if again := receive(4); len(again) != 0 {
 		stop()
 		t.Fatalf("the notification was delivered again while it was kept invisible: %v", aws.ToString(again[0].MessageId))
@@ -314,7 +314,7 @@ func TestKeepInvisible(t *testing.T) {
 	// and tried again at the next tick.
 	var logs bytes.Buffer
 	bad := sqstypes.Message{MessageId: aws.String("gone-1"), ReceiptHandle: aws.String("no-such-receipt")}
-	stop = keepInvisible(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)), cl.SQS, queueURL, bad, time.Second)
+	stop = keepInvisible(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)), cl.SQS, queueURL, bad, time.Second, nil)
 	time.Sleep(1200 * time.Millisecond)
 	stop()
 	if n := strings.Count(logs.String(), `"message_id":"gone-1"`); n < 2 {

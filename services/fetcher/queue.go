@@ -2,6 +2,7 @@ package fetcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,12 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/collect"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/ledger"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/s3event"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
@@ -100,6 +103,60 @@ type queue struct {
 	cl  *awsutil.Clients
 	url string
 	log *slog.Logger
+	m   queueMetrics
+}
+
+// queueMetrics are the SQS metrics of a source's queue.
+type queueMetrics struct {
+	received, deleted, released          prometheus.Counter
+	inFlight                             prometheus.Gauge
+	receiveErrs, deleteErrs, releaseErrs prometheus.Counter
+	extendErrs, lookupErrs               prometheus.Counter
+}
+
+func newQueueMetrics(source string) queueMetrics {
+	errs := func(op string) prometheus.Counter { return metrics.SQSErrors.WithLabelValues(source, op) }
+	return queueMetrics{
+		received: metrics.SQSReceived.WithLabelValues(source), deleted: metrics.SQSDeleted.WithLabelValues(source),
+		released: metrics.SQSReleased.WithLabelValues(source), inFlight: metrics.SQSInFlight.WithLabelValues(source),
+		receiveErrs: errs("receive"), deleteErrs: errs("delete"), releaseErrs: errs("release"),
+		extendErrs: errs("extend"), lookupErrs: errs("lookup"),
+	}
+}
+
+// polls is the outcome of the last receive of every queue being polled: the fetcher's
+// readiness check of SQS, which asks SQS nothing itself.
+type polls struct {
+	mu   sync.Mutex
+	last map[*sources.Source]error
+}
+
+func (p *polls) set(id *sources.Source, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == nil {
+		p.last = map[*sources.Source]error{}
+	}
+	p.last[id] = err
+}
+
+func (p *polls) forget(id *sources.Source) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.last, id)
+}
+
+// check fails when the last receive (or queue lookup) of a queue failed.
+func (p *polls) check(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for src, err := range p.last {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SQS queue %s of source %s: %w", src.Queue, src.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // poll reads the queue of src until ctx ends.
@@ -107,6 +164,8 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 	log := f.log.With("source", src.ID)
 	visibility, _ := visibilitySeconds(f.cfg.VisibilityTimeout)
 	pollWait, _ := waitSeconds(f.cfg.PollWait)
+	m := newQueueMetrics(src.ID)
+	defer f.polls.forget(&src)
 	var q *queue
 	if err := backoff.Retry(ctx, log, "look up SQS queue "+src.Queue, backoff.Start, func(ctx context.Context) error {
 		cl, err := f.clients.of(ctx, src)
@@ -116,9 +175,13 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 		qcl := cl.InRegion(awsutil.QueueRegion(src.Queue)) // the queue may be in another region than the bucket
 		url, err := qcl.QueueURL(ctx, src.Queue)
 		if err != nil {
+			if ctx.Err() == nil {
+				m.lookupErrs.Inc()
+				f.polls.set(&src, err)
+			}
 			return err
 		}
-		q = &queue{f: f, src: src, sqs: qcl.SQS, cl: cl, url: url, log: log}
+		q = &queue{f: f, src: src, sqs: qcl.SQS, cl: cl, url: url, log: log, m: m}
 		return nil
 	}); err != nil {
 		return
@@ -142,24 +205,30 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 		cancel()
 		if ctx.Err() != nil {
 			if err == nil {
+				m.received.Add(float64(len(out.Messages)))
 				q.release(out.Messages...)
 			}
 			break
 		}
+		f.polls.set(&src, err)
 		if err != nil {
+			m.receiveErrs.Inc()
 			log.Warn("receive from SQS failed, retrying", "queue", q.url, "err", err, "backoff", wait)
 			backoff.Sleep(ctx, wait)
 			wait = min(wait*2, time.Minute)
 			continue
 		}
 		wait = time.Second
-		for _, m := range out.Messages {
+		m.received.Add(float64(len(out.Messages)))
+		for _, msg := range out.Messages {
 			slots <- struct{}{}
 			wg.Add(1)
+			m.inFlight.Inc()
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				q.handle(ctx, m)
+				defer m.inFlight.Dec()
+				q.handle(ctx, msg)
 			}()
 		}
 		// The next receive waits for room for a whole one, not for this one's files.
@@ -190,10 +259,12 @@ func (q *queue) release(msgs ...sqstypes.Message) {
 		})
 		cancel()
 		if err != nil {
+			q.m.releaseErrs.Inc()
 			q.log.Warn("notification not released on shutdown; it comes back after its visibility timeout",
 				"message_id", aws.ToString(m.MessageId), "err", err)
 			continue
 		}
+		q.m.released.Inc()
 		q.log.Info("notification released on shutdown", "message_id", aws.ToString(m.MessageId))
 	}
 }
@@ -222,10 +293,11 @@ func visibilitySeconds(d time.Duration) (int32, error) {
 
 // keepInvisible keeps the received message m invisible to other consumers of the queue: every
 // third of timeout it pushes m's visibility out to the full timeout again, until ctx ends or
-// stop is called. A failed renewal is logged and tried again at the next tick. stop returns
-// once no renewal is under way any more (so none races a delete) and may be called again.
-// timeout must be whole seconds of at least one, as visibilitySeconds checks.
-func keepInvisible(ctx context.Context, log *slog.Logger, client *sqs.Client, queueURL string, m sqstypes.Message, timeout time.Duration) (stop func()) {
+// stop is called. A failed renewal is logged, counted in failed (when not nil) and tried
+// again at the next tick. stop returns once no renewal is under way any more (so none races
+// a delete) and may be called again. timeout must be whole seconds of at least one, as
+// visibilitySeconds checks.
+func keepInvisible(ctx context.Context, log *slog.Logger, client *sqs.Client, queueURL string, m sqstypes.Message, timeout time.Duration, failed prometheus.Counter) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -242,6 +314,9 @@ func keepInvisible(ctx context.Context, log *slog.Logger, client *sqs.Client, qu
 				QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(timeout / time.Second),
 			})
 			if err != nil && ctx.Err() == nil {
+				if failed != nil {
+					failed.Inc()
+				}
 				log.Warn("visibility of a notification being handled not extended; another fetcher may receive it",
 					"message_id", aws.ToString(m.MessageId), "err", err)
 			}
@@ -256,7 +331,7 @@ func keepInvisible(ctx context.Context, log *slog.Logger, client *sqs.Client, qu
 // handle processes one notification, keeping it invisible meanwhile, and deletes it when
 // every file it announces was either produced in full or reported on the dead-letter topic.
 func (q *queue) handle(ctx context.Context, m sqstypes.Message) {
-	stop := keepInvisible(ctx, q.log, q.sqs, q.url, m, q.f.cfg.VisibilityTimeout)
+	stop := keepInvisible(ctx, q.log, q.sqs, q.url, m, q.f.cfg.VisibilityTimeout, q.m.extendErrs)
 	handled := q.process(ctx, m)
 	stop()
 	if !handled {
@@ -272,9 +347,12 @@ func (q *queue) handle(ctx context.Context, m sqstypes.Message) {
 	if _, err := q.sqs.DeleteMessage(dctx, &sqs.DeleteMessageInput{
 		QueueUrl: aws.String(q.url), ReceiptHandle: m.ReceiptHandle,
 	}); err != nil {
+		q.m.deleteErrs.Inc()
 		q.log.Warn("delete of a handled notification failed; it comes back, and the ledger keeps its files from being read again",
 			"message_id", aws.ToString(m.MessageId), "err", err)
+		return
 	}
+	q.m.deleted.Inc()
 }
 
 // process reads the files m announces and reports whether m is done with: every file was
@@ -336,7 +414,7 @@ func (q *queue) unreadable(ctx context.Context, m sqstypes.Message, err error) b
 			"message_id", id, "received", received, "dead_letter_after", q.f.cfg.MaxReceiveCount, "err", err)
 		return false
 	}
-	e := deadletter.New("fetcher", fmt.Errorf("notification cannot be parsed (received %d times): %w", received, err), []byte(aws.ToString(m.Body)))
+	e := deadletter.New("fetcher", deadletter.Because(deadletter.KindNotification, fmt.Errorf("notification cannot be parsed (received %d times): %w", received, err)), []byte(aws.ToString(m.Body)))
 	e.Environment, e.MessageID = q.src.Environment, id
 	if err := deadletter.Write(ctx, q.f.dead, []deadletter.Entry{e}, q.log); err != nil {
 		q.log.Warn("dead-letter write failed; the notification comes back", "message_id", id, "err", err)

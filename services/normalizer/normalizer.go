@@ -12,25 +12,36 @@ import (
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/stage"
 )
 
 // Run normalizes until ctx is cancelled. Offsets of cloudtrail.raw are committed only after
-// the events (and dead letters) of a batch were acknowledged by Kafka.
+// the events (and dead letters) of a batch were acknowledged by Kafka. Its metrics and health
+// are served on --metrics-addr; it is ready when Kafka answers (ClickHouse, where the
+// uploaded admin users are read from, is not needed to normalize).
 func Run(ctx context.Context, cfg config.Config) error {
+	return metrics.Serve(ctx, cfg.MetricsAddr, "normalizer", []*metrics.Group{metrics.Stage, metrics.Kafka}, func(ctx context.Context, p *metrics.Part) error {
+		return run(ctx, cfg, p)
+	})
+}
+
+func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 	log := slog.Default().With("service", "normalizer")
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	p.Check("kafka", kafkautil.ReadyCheck(kc))
 	n, closeN, err := newNormalizer(ctx, cfg, true, log)
 	if err != nil {
 		return err
 	}
 	defer closeN()
 	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
-	kc, err := kafkautil.NewCluster(cfg)
-	if err != nil {
-		return err
-	}
+	p.Ready()
 	return stage.Run(ctx, stage.Config{
 		Name: "normalizer", Kafka: kc, Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
 		From: cfg.TopicRaw, To: cfg.TopicEvents, DeadLetter: cfg.TopicDeadLetter,
@@ -57,7 +68,7 @@ func batch(n *normalize.Normalizer, msgs []kafka.Message) (events []stage.Output
 			v, err = model.EncodeEvent(nil, e)
 		}
 		if err != nil {
-			dead = append(dead, deadletter.FromMessage("normalizer", m, err))
+			dead = append(dead, deadletter.FromMessage("normalizer", m, deadletter.Because(deadletter.KindNormalize, err)))
 			continue
 		}
 		events = append(events, stage.Output{Message: kafka.Message{Key: []byte(e.AccountID), Value: v, Headers: m.Headers}, Input: i})

@@ -47,6 +47,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/parallel"
 )
@@ -56,7 +57,9 @@ import (
 const stopGrace = 30 * time.Second
 
 // Run sends detections to cfg.AlertWebhooks until ctx is cancelled, then returns nil. It
-// fails at once when no webhook is configured or a setting is invalid.
+// fails at once when no webhook is configured or a setting is invalid. Its metrics and
+// health are served on --metrics-addr; it is ready when Kafka answers (a webhook that does
+// not is waited for, and counted, not a reason to be unready).
 func Run(ctx context.Context, cfg config.Config) error {
 	log := slog.Default().With("service", "notifier")
 	n, err := newNotifier(cfg, log)
@@ -67,6 +70,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	return metrics.Serve(ctx, cfg.MetricsAddr, "notifier", []*metrics.Group{metrics.Stage, metrics.Kafka, metrics.Notifier},
+		func(ctx context.Context, p *metrics.Part) error { return n.run(ctx, cfg, kc, p) })
+}
+
+func (n *notifier) run(ctx context.Context, cfg config.Config, kc kafkautil.Cluster, p *metrics.Part) error {
+	log := n.log
+	p.Check("kafka", kafkautil.ReadyCheck(kc))
+	var err error
 	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
@@ -93,6 +104,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		"min_severity", n.least.String(), "ledger", cfg.TopicNotifications, "ledger_entries", n.ledger.size())
 	r := kafkautil.NewReader(kc, cfg.GroupPrefix+"-notifier", cfg.TopicDetections)
 	defer r.Close()
+	p.Ready()
 	err = parallel.Run(ctx, follow, func(ctx context.Context) error {
 		return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, n.handle)
 	})
@@ -113,6 +125,7 @@ type notifier struct {
 	ledger *ledger
 	sent   *kafkautil.Writer // to the ledger topic
 	dead   *kafkautil.Writer
+	batch  metrics.StageBatch
 }
 
 // newNotifier checks the alert settings of cfg and returns a notifier without its Kafka
@@ -134,7 +147,7 @@ func newNotifier(cfg config.Config, log *slog.Logger) (*notifier, error) {
 		return nil, fmt.Errorf("--alert-min-severity: %w", err)
 	}
 	return &notifier{log: log, hooks: hooks, format: format, least: least, client: newClient(), retry: backoff.Default,
-		ledger: newLedger(ledgerMaxAge, ledgerCapacity, time.Now)}, nil
+		ledger: newLedger(ledgerMaxAge, ledgerCapacity, time.Now), batch: metrics.ForStage("notifier")}, nil
 }
 
 // handle sends a batch of detections to every webhook and returns once each webhook has
@@ -146,11 +159,13 @@ func (n *notifier) handle(ctx context.Context, msgs []kafka.Message) error {
 		dets   []*model.Detection
 		bodies [][]byte
 		bad    []deadletter.Entry
+		start  = time.Now()
+		before = n.delivered()
 	)
 	for _, m := range msgs {
 		d, err := model.DecodeDetection(m.Value)
 		if err != nil {
-			bad = append(bad, deadletter.FromMessage("notifier", m, err))
+			bad = append(bad, deadletter.FromMessage("notifier", m, deadletter.Because(deadletter.KindDecode, err)))
 			continue
 		}
 		if !n.wanted(d) {
@@ -178,7 +193,20 @@ func (n *notifier) handle(ctx context.Context, msgs []kafka.Message) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	n.batch.Batch(len(msgs), int(n.delivered()-before), time.Since(start))
+	return nil
+}
+
+// delivered returns the deliveries made to every webhook so far.
+func (n *notifier) delivered() int64 {
+	var sum int64
+	for _, w := range n.hooks {
+		sum += w.delivered.Load()
+	}
+	return sum
 }
 
 // wanted reports whether d is severe enough to be sent. A severity the notifier does not
@@ -199,6 +227,7 @@ func (n *notifier) send(ctx context.Context, w *webhook, d *model.Detection, bod
 	key := ledgerKey(w.id, d.DetectionID)
 	if n.ledger.has(key) {
 		w.skipped.Add(1)
+		w.metrics.skipped.Inc()
 		n.log.Debug("already sent to the webhook, not sent again", "webhook", w.id, "detection_id", d.DetectionID)
 		return nil
 	}
@@ -210,9 +239,11 @@ func (n *notifier) send(ctx context.Context, w *webhook, d *model.Detection, bod
 	switch {
 	case err == nil:
 		w.delivered.Add(1)
+		w.metrics.delivered.Inc()
 		n.log.Info("delivered", "webhook", w.id, "detection_id", d.DetectionID, "rule", d.RuleID, "severity", d.Severity, "status", status)
 	case errors.As(err, &refused):
 		w.refused.Add(1)
+		w.metrics.refused.Inc()
 		n.log.Error("the webhook refused the detection; not sent to it again", "webhook", w.id, "host", w.host,
 			"detection_id", d.DetectionID, "rule", d.RuleID, "status", refused.status, "body", refused.excerpt, "refused", w.refused.Load())
 	default:

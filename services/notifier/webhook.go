@@ -17,7 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/trailstream/trailstream/pkg/backoff"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 )
 
@@ -47,6 +50,21 @@ type webhook struct {
 	id, url, host string
 
 	delivered, refused, skipped atomic.Int64
+	metrics                     webhookMetrics
+}
+
+// webhookMetrics are the metrics of one webhook, labelled by its WebhookID.
+type webhookMetrics struct {
+	delivered, refused, skipped, retries prometheus.Counter
+	took                                 prometheus.Observer
+}
+
+func newWebhookMetrics(id string) webhookMetrics {
+	return webhookMetrics{
+		delivered: metrics.Deliveries.WithLabelValues(id, "delivered"), refused: metrics.Deliveries.WithLabelValues(id, "refused"),
+		skipped: metrics.Deliveries.WithLabelValues(id, "already_sent"), retries: metrics.DeliveryRetries.WithLabelValues(id),
+		took: metrics.DeliverySeconds.WithLabelValues(id),
+	}
 }
 
 // parseWebhooks returns the webhooks of the configured URLs, which must be absolute http or
@@ -72,7 +90,7 @@ func parseWebhooks(urls []string) ([]*webhook, error) {
 			continue
 		}
 		seen[id] = true
-		out = append(out, &webhook{id: id, url: raw, host: u.Hostname()})
+		out = append(out, &webhook{id: id, url: raw, host: u.Hostname(), metrics: newWebhookMetrics(id)})
 	}
 	return out, nil
 }
@@ -183,13 +201,19 @@ func (r *refusal) Error() string {
 // between tries, never during one.
 func (n *notifier) deliver(ctx context.Context, w *webhook, d *model.Detection, body []byte) (int, error) {
 	wait := n.retry.Initial
+	start := time.Now()
 	for tries := 1; ; tries++ {
 		a := n.post(ctx, w, d, body)
 		switch {
 		case a.err == nil && a.status >= 200 && a.status <= 299:
+			w.metrics.took.Observe(time.Since(start).Seconds())
 			return a.status, nil
 		case a.err == nil && !retryable(a.status):
+			w.metrics.took.Observe(time.Since(start).Seconds())
 			return a.status, &refusal{a.status, a.excerpt}
+		}
+		if ctx.Err() == nil {
+			w.metrics.retries.Inc()
 		}
 		pause := max(jitter(wait), a.retryAfter)
 		attrs := []any{"webhook", w.id, "detection_id", d.DetectionID, "tries", tries, "backoff", pause}

@@ -1,7 +1,8 @@
 // Package sink is the service that loads events and detections into ClickHouse. It inserts
 // in batches (by size and by time) and commits Kafka offsets only after the insert
 // succeeded; a redelivered message becomes a duplicate row that the ReplacingMergeTree
-// tables fold away and the dashboard queries (FINAL) never count twice.
+// tables fold away and the dashboard queries (FINAL) never count twice. Every insert is
+// counted (chstore.Send), and each event's end-to-end lag (metrics.EventLag).
 package sink
 
 import (
@@ -20,24 +21,35 @@ import (
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/parallel"
 	"github.com/trailstream/trailstream/pkg/retention"
 )
 
 // Run migrates the schema, then loads until ctx is cancelled, and keeps the tables to
-// --retention at start and hourly (retention.Run).
+// --retention at start and hourly (retention.Run). Its metrics and health are
+// served on --metrics-addr; it is ready when Kafka and ClickHouse answer.
 func Run(ctx context.Context, cfg config.Config) error {
+	return metrics.Serve(ctx, cfg.MetricsAddr, "sink", []*metrics.Group{metrics.Stage, metrics.Kafka, metrics.ClickHouse, metrics.Sink},
+		func(ctx context.Context, p *metrics.Part) error { return run(ctx, cfg, p) })
+}
+
+func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 	log := slog.Default().With("service", "sink")
+	kc, err := kafkautil.NewCluster(cfg)
+	if err != nil {
+		return err
+	}
+	p.Check("kafka", kafkautil.ReadyCheck(kc))
+	chCheck := chstore.NewReadyCheck(chstore.OptionsOf(cfg))
+	defer chCheck.Close()
+	p.Check("clickhouse", chCheck.Check)
 	conn, err := chstore.ConnectMigrated(ctx, chstore.OptionsOf(cfg), cfg.ClickHouseDatabase, log)
 	if err != nil {
 		return backoff.Stopped(ctx, err)
 	}
 	defer conn.Close()
-	kc, err := kafkautil.NewCluster(cfg)
-	if err != nil {
-		return err
-	}
 	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
 	}
@@ -58,6 +70,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 			return InsertDetections(ctx, conn, cfg.ClickHouseDatabase, msgs)
 		}},
 	}
+	batches := metrics.ForStage("sink")
 	fns := make([]func(context.Context) error, len(loaders))
 	for i, l := range loaders {
 		fns[i] = func(ctx context.Context) error {
@@ -66,6 +79,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 			log := log.With("topic", l.topic)
 			log.Info("loading", "database", cfg.ClickHouseDatabase)
 			return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
+				start := time.Now()
 				bad, err := l.insert(ctx, msgs)
 				if err != nil {
 					return err
@@ -73,6 +87,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 				if err := deadletter.Write(ctx, dead, bad, log); err != nil {
 					return err
 				}
+				batches.Batch(len(msgs), len(msgs)-len(bad), time.Since(start))
 				return nil
 			})
 		}
@@ -80,23 +95,30 @@ func Run(ctx context.Context, cfg config.Config) error {
 	fns = append(fns, func(ctx context.Context) error {
 		return retention.Run(ctx, conn, cfg.ClickHouseDatabase, cfg.Retention.Duration(), retention.Interval, log)
 	})
+	p.Ready()
 	return parallel.Run(ctx, fns...)
 }
 
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
 // that do not decode, or whose time a DateTime column cannot hold, come back as dead-letter
-// messages.
+// messages. The lag of the events inserted is added to metrics.EventLag.
 func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
-	return insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
+	lag, now := metrics.EventLag.Tally(), time.Now()
+	dead, err = insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
 		e, err := model.DecodeEvent(b)
 		if err != nil {
-			return nil, err
+			return nil, deadletter.Because(deadletter.KindDecode, err)
 		}
 		if err := inDateTimeRange("event_time", e.EventTime); err != nil {
 			return nil, err
 		}
+		lag.Since(now, e.EventTime)
 		return e.Values(row), nil
 	})
+	if err == nil {
+		lag.Add()
+	}
+	return dead, err
 }
 
 // InsertDetections decodes Avro detections and inserts them into db.detections in one batch.
@@ -106,7 +128,7 @@ func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []k
 	return insert(ctx, conn, db+".detections", model.DetectionFields(), msgs, func(b []byte, row []any) ([]any, error) {
 		d, err := model.DecodeDetection(b)
 		if err != nil {
-			return nil, err
+			return nil, deadletter.Because(deadletter.KindDecode, err)
 		}
 		for _, c := range []struct {
 			name string
@@ -130,8 +152,8 @@ var (
 // inDateTimeRange returns an error naming column when t is out of the range of a DateTime.
 func inDateTimeRange(column string, t time.Time) error {
 	if t.Before(dateTimeMin) || t.After(dateTimeMax) {
-		return fmt.Errorf("%s %s is out of the range a ClickHouse DateTime holds (%s to %s)", column,
-			t.UTC().Format(time.RFC3339Nano), dateTimeMin.Format(time.RFC3339), dateTimeMax.Format(time.RFC3339))
+		return deadletter.Because(deadletter.KindTimeRange, fmt.Errorf("%s %s is out of the range a ClickHouse DateTime holds (%s to %s)", column,
+			t.UTC().Format(time.RFC3339Nano), dateTimeMin.Format(time.RFC3339), dateTimeMax.Format(time.RFC3339)))
 	}
 	return nil
 }
@@ -142,6 +164,7 @@ func insert(ctx context.Context, conn driver.Conn, table string, columns []strin
 	decode func(msg []byte, row []any) ([]any, error)) (dead []deadletter.Entry, err error) {
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(columns, ", ")+")")
 	if err != nil {
+		chstore.InsertFailed(table)
 		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
 	}
 	defer b.Abort()
@@ -153,10 +176,11 @@ func insert(ctx context.Context, conn driver.Conn, table string, columns []strin
 			continue
 		}
 		if err := b.Append(row...); err != nil {
+			chstore.InsertFailed(table)
 			return nil, fmt.Errorf("append a row to %s: %w", table, err)
 		}
 	}
-	if err := b.Send(); err != nil {
+	if err := chstore.Send(b, table); err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", table, err)
 	}
 	return dead, nil

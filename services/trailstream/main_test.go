@@ -74,6 +74,17 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestMetricsAddrOption: every service, and all, takes --metrics-addr; the tools do not.
+func TestMetricsAddrOption(t *testing.T) {
+	services := map[string]bool{"fetcher": true, "normalizer": true, "detector": true, "sink": true, "notifier": true, "console": true, "all": true}
+	for _, tg := range targets {
+		service := services[tg.name]
+		if has := flagsOf(t, tg.name).Lookup("metrics-addr") != nil; has != service {
+			t.Errorf("%s: --metrics-addr %v, want %v", tg.name, has, service)
+		}
+	}
+}
+
 // TestMigrateTarget runs `trailstream migrate` against the real ClickHouse, configured through
 // the environment.
 func TestMigrateTarget(t *testing.T) {

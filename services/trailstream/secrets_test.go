@@ -263,7 +263,7 @@ func TestNoSecretInOutput(t *testing.T) {
 			"kafka-sasl-mechanism": broker.SASL.Mechanism, "kafka-sasl-user": broker.SASL.User, "kafka-group-prefix": c.GroupPrefix,
 			"aws-endpoint": c.AWSEndpoint, "s3-bucket": c.Bucket, "sqs-queue": queueURL, "console-addr": "127.0.0.1:0",
 			"alert-webhook": hook.URL + "/hooks/" + hookToken, "oidc-client-id": "trailstream", "log-level": "debug",
-			"sqs-wait-time": "1s", "batch-wait": "100ms",
+			"sqs-wait-time": "1s", "batch-wait": "100ms", "metrics-addr": "127.0.0.1:0",
 		} {
 			if _, ok := m[k]; !ok {
 				m[k] = v
@@ -287,7 +287,7 @@ func TestNoSecretInOutput(t *testing.T) {
 				"oidc-issuer": "http://" + unreachable + "/", "oidc-client-id": "trailstream", "kafka-sasl-mechanism": "plain",
 				"kafka-sasl-user": "trailstream", "clickhouse-password": s.new("ch"), "kafka-sasl-password": s.new("sasl"),
 				"oidc-client-secret": s.new("oidc"), "alert-webhook": "http://" + unreachable + "/hooks/" + hookToken,
-				"console-addr": "127.0.0.1:0", "log-level": "debug",
+				"console-addr": "127.0.0.1:0", "metrics-addr": "127.0.0.1:0", "log-level": "debug",
 			}, nil
 		}, func(t *testing.T, tg target, code int, out string) {
 			if tg.servers && !strings.Contains(out, unreachable) {
@@ -398,7 +398,7 @@ func TestSecureSink(t *testing.T) {
 	args := []string{"sink", "--log-level=debug",
 		"--kafka-brokers=" + broker.Brokers()[0], "--kafka-tls-ca=" + broker.TLS.CA, "--kafka-tls-cert=" + broker.TLS.Cert, "--kafka-tls-key=" + broker.TLS.Key,
 		"--kafka-sasl-mechanism=scram-sha-512", "--kafka-sasl-user=" + broker.SASL.User, "--kafka-sasl-password-file=" + saslFile,
-		"--kafka-group-prefix=" + c.GroupPrefix, "--batch-wait=100ms",
+		"--kafka-group-prefix=" + c.GroupPrefix, "--batch-wait=100ms", "--metrics-addr=127.0.0.1:0",
 		"--clickhouse-addr=" + secureCH.ClickHouseAddr, "--clickhouse-tls-ca=" + secureCH.ClickHouseTLS.CA,
 		"--clickhouse-user=" + testenv.ClickHouseTestUser, "--clickhouse-password-file=" + chPasswordFile,
 		"--clickhouse-database=" + c.ClickHouseDatabase}

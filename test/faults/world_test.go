@@ -140,6 +140,7 @@ func newWorld(t *testing.T, env ...string) *world {
 		"TRAILSTREAM_CLICKHOUSE_ADDR="+w.ch.Addr(),
 		"TRAILSTREAM_CLICKHOUSE_DATABASE="+c.ClickHouseDatabase,
 		"TRAILSTREAM_BATCH_WAIT=200ms",
+		"TRAILSTREAM_METRICS_ADDR=127.0.0.1:0", // every process an endpoint of its own
 	)
 	w.env = append(w.env, env...)
 	t.Cleanup(w.stopAll) // runs first: the services stop before the servers go
