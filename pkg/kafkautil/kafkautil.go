@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -165,6 +166,7 @@ type consumerMetrics struct {
 	group, topic    string
 	failed, givenUp prometheus.Counter
 	parts           map[int]prometheus.Gauge
+	last            []position // of the batch being handled, reused
 }
 
 func newConsumerMetrics(group, topic string) *consumerMetrics {
@@ -176,20 +178,35 @@ func newConsumerMetrics(group, topic string) *consumerMetrics {
 // handled sets, for each partition of batch, the messages after the batch's last one: the
 // partition's high watermark, as its fetch answered, less the offset after that message.
 func (l *consumerMetrics) handled(batch []kafka.Message) {
-	last := map[int]kafka.Message{}
-	for _, m := range batch {
-		if n, ok := last[m.Partition]; !ok || m.Offset > n.Offset {
-			last[m.Partition] = m
+	l.last = l.last[:0]
+	at := -1 // the entry of the partition of the message before: a fetch brings runs of one partition
+	for i := range batch {
+		m := &batch[i]
+		if at < 0 || l.last[at].partition != m.Partition {
+			at = slices.IndexFunc(l.last, func(p position) bool { return p.partition == m.Partition })
+			if at < 0 {
+				l.last = append(l.last, position{partition: m.Partition, offset: -1})
+				at = len(l.last) - 1
+			}
+		}
+		if p := &l.last[at]; m.Offset > p.offset {
+			p.offset, p.watermark = m.Offset, m.HighWaterMark
 		}
 	}
-	for p, m := range last {
-		g, ok := l.parts[p]
+	for _, p := range l.last {
+		g, ok := l.parts[p.partition]
 		if !ok {
-			g = metrics.ConsumerLag.WithLabelValues(l.group, l.topic, strconv.Itoa(p))
-			l.parts[p] = g
+			g = metrics.ConsumerLag.WithLabelValues(l.group, l.topic, strconv.Itoa(p.partition))
+			l.parts[p.partition] = g
 		}
-		g.Set(float64(max(0, m.HighWaterMark-m.Offset-1)))
+		g.Set(float64(max(0, p.watermark-p.offset-1)))
 	}
+}
+
+// position is the last message of a partition in a batch.
+type position struct {
+	partition         int
+	offset, watermark int64
 }
 
 // forget removes the consumer's lag gauges: once it stopped, another consumer reports them.

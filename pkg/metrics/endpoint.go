@@ -45,8 +45,9 @@ type CheckFunc func(ctx context.Context) error
 type Endpoint struct {
 	log *slog.Logger
 
-	mu    sync.Mutex
-	parts []*Part
+	mu       sync.Mutex
+	parts    []*Part
+	expected []string // parts announced (Expect) that have not joined yet
 }
 
 // NewEndpoint returns an endpoint with no parts that logs to log (nil: slog.Default()).
@@ -74,8 +75,20 @@ func (e *Endpoint) Part(name string) *Part {
 	p := &Part{ep: e, name: name}
 	e.mu.Lock()
 	e.parts = append(e.parts, p)
+	if i := slices.Index(e.expected, name); i >= 0 {
+		e.expected = slices.Delete(e.expected, i, i+1)
+	}
 	e.mu.Unlock()
 	return p
+}
+
+// Expect announces parts that will join: until each has, the endpoint is not ready (the
+// part is starting), so a probe between the start of a process and the start of its parts
+// does not find it ready.
+func (e *Endpoint) Expect(names ...string) {
+	e.mu.Lock()
+	e.expected = append(e.expected, names...)
+	e.mu.Unlock()
 }
 
 // Name returns the part's name.
@@ -146,7 +159,8 @@ func (c *check) result(ctx context.Context) error {
 
 // Health returns the parts that stopped; none: the process is alive.
 func (e *Endpoint) Health() (stopped []string) {
-	for _, p := range e.snapshot() {
+	parts, _ := e.snapshot()
+	for _, p := range parts {
 		if _, s, _ := p.state(); s {
 			stopped = append(stopped, p.name)
 		}
@@ -159,7 +173,11 @@ func (e *Endpoint) Health() (stopped []string) {
 func (e *Endpoint) Readiness(ctx context.Context) (notRunning, failing []string) {
 	seen := map[string]bool{}
 	var checks []*check
-	for _, p := range e.snapshot() {
+	parts, expected := e.snapshot()
+	for _, name := range expected {
+		notRunning = append(notRunning, name+" starting")
+	}
+	for _, p := range parts {
 		ready, stopped, cs := p.state()
 		switch {
 		case stopped:
@@ -196,10 +214,10 @@ func (e *Endpoint) Readiness(ctx context.Context) (notRunning, failing []string)
 	return notRunning, failing
 }
 
-func (e *Endpoint) snapshot() []*Part {
+func (e *Endpoint) snapshot() (parts []*Part, expected []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.parts)
+	return slices.Clone(e.parts), slices.Clone(e.expected)
 }
 
 // Handler returns the endpoint's routes: /metrics, /healthz and /readyz.

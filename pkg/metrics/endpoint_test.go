@@ -217,3 +217,23 @@ func TestRoute(t *testing.T) {
 		t.Errorf("%s{code=404} = %v, want 1", name, got)
 	}
 }
+
+// TestExpect: parts announced are starting until they join, and the endpoint is not ready
+// meanwhile.
+func TestExpect(t *testing.T) {
+	ep := metrics.NewEndpoint(nil)
+	all := ep.Part("all")
+	all.Ready()
+	ep.Expect("sink", "console")
+	if notRunning, _ := ep.Readiness(context.Background()); strings.Join(notRunning, ",") != "sink starting,console starting" {
+		t.Fatalf("before the parts join: %q, want both starting", notRunning)
+	}
+	ep.Part("sink").Ready()
+	if notRunning, _ := ep.Readiness(context.Background()); strings.Join(notRunning, ",") != "console starting" {
+		t.Fatalf("after the sink joined: %q, want the console starting", notRunning)
+	}
+	ep.Part("console").Ready()
+	if notRunning, failing := ep.Readiness(context.Background()); len(notRunning)+len(failing) > 0 {
+		t.Fatalf("every part ready: %q %q", notRunning, failing)
+	}
+}

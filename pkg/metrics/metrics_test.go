@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -84,5 +85,26 @@ func TestBatchHistogram(t *testing.T) {
 		if bk.GetCumulativeCount() != want[bk.GetUpperBound()] {
 			t.Errorf("bucket le=%v: %d, want %d", bk.GetUpperBound(), bk.GetCumulativeCount(), want[bk.GetUpperBound()])
 		}
+	}
+}
+
+// BenchmarkTally measures what the sink's lag histogram costs a batch of 5,000 events:
+// an observation each, added at once.
+func BenchmarkTally(b *testing.B) {
+	h := newBatchHistogram(&Group{}, "bench_lag_seconds", "bench", LagBuckets)
+	for b.Loop() {
+		t := h.Tally()
+		for i := range 5000 {
+			t.Observe(float64(i % 4000))
+		}
+		t.Add()
+	}
+}
+
+// BenchmarkStageBatch measures what a stage's metrics cost a batch.
+func BenchmarkStageBatch(b *testing.B) {
+	s := ForStage("bench")
+	for b.Loop() {
+		s.Batch(5000, 4990, 20*time.Millisecond)
 	}
 }

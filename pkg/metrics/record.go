@@ -70,8 +70,8 @@ func (t *Tally) Observe(v float64) {
 	t.count++
 }
 
-// Since counts the seconds from at to now.
-func (t *Tally) Since(now, at time.Time) { t.Observe(now.Sub(at).Seconds()) }
+// Since counts the seconds from at to now; 0 when at is after now (a clock ahead).
+func (t *Tally) Since(now, at time.Time) { t.Observe(max(0, now.Sub(at).Seconds())) }
 
 // Count returns how many observations the tally holds.
 func (t *Tally) Count() uint64 { return t.count }

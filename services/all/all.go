@@ -30,12 +30,26 @@ const EmbeddedPort = 9092
 func Run(ctx context.Context, cfg config.Config) error {
 	return metrics.Serve(ctx, cfg.MetricsAddr, "all", nil, func(ctx context.Context, p *metrics.Part) error {
 		p.Ready() // the parts say when they are
-		return run(ctx, cfg)
+		return run(ctx, cfg, metrics.FromContext(ctx))
 	})
 }
 
-func run(ctx context.Context, cfg config.Config) error {
+func run(ctx context.Context, cfg config.Config, ep *metrics.Endpoint) error {
 	log := slog.Default().With("service", "all")
+	type service struct {
+		name string
+		run  func(context.Context, config.Config) error
+	}
+	services := []service{
+		{"sink", sink.Run}, {"detector", detector.Run}, {"normalizer", normalizer.Run},
+		{"fetcher", fetcher.Run}, {"console", console.Run},
+	}
+	if len(cfg.AlertWebhooks) > 0 {
+		services = append(services, service{"notifier", notifier.Run})
+	}
+	for _, s := range services {
+		ep.Expect(s.name) // not ready before every part is
+	}
 	if len(cfg.Brokers()) == 0 {
 		if cfg.KafkaTLS.On() {
 			return errors.New("the embedded Kafka broker serves no TLS: give --kafka-brokers, or drop the --kafka-tls options")
@@ -63,17 +77,6 @@ func run(ctx context.Context, cfg config.Config) error {
 	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions,
 		cfg.TopicRaw, cfg.TopicEvents, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return err
-	}
-	type service struct {
-		name string
-		run  func(context.Context, config.Config) error
-	}
-	services := []service{
-		{"sink", sink.Run}, {"detector", detector.Run}, {"normalizer", normalizer.Run},
-		{"fetcher", fetcher.Run}, {"console", console.Run},
-	}
-	if len(cfg.AlertWebhooks) > 0 {
-		services = append(services, service{"notifier", notifier.Run})
 	}
 	fns := make([]func(context.Context) error, len(services))
 	for i, s := range services {
