@@ -48,9 +48,18 @@ func TestMetricsEndpoint(t *testing.T) {
 			}
 		}
 	}
-	s := metricstest.Read(t, c.MetricsAddr)
+	// A request is timed once its handler returned, which may be just after its client
+	// had the answer.
 	const name = "trailstream_console_request_duration_seconds_count"
-	for _, tc := range []struct{ route, code string }{{"GET /api/dashboards", "200"}, {"GET /api/panels/{id}", "404"}} {
+	routes := []struct{ route, code string }{{"GET /api/dashboards", "200"}, {"GET /api/panels/{id}", "404"}}
+	s := metricstest.Wait(t, c.MetricsAddr, 10*time.Second, "the 4 requests timed", func(s metricstest.Scrape) bool {
+		n := 0.0
+		for _, r := range routes {
+			n += s.Sum(name, "route", r.route) - before.Sum(name, "route", r.route)
+		}
+		return n >= 4
+	})
+	for _, tc := range routes {
 		if got := s.Sum(name, "route", tc.route, "code", tc.code) - before.Sum(name, "route", tc.route, "code", tc.code); got != 2 {
 			t.Errorf("%s{route=%q,code=%s}: %v more, want 2", name, tc.route, tc.code, got)
 		}

@@ -64,9 +64,9 @@ func TestEndpoint(t *testing.T) {
 		testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, prefix+f.key, f.body))
 	}
 	testenv.SendMessage(t, cl, queueURL, "not a notification")
-	const deleted = "trailstream_sqs_messages_deleted_total"
-	s := metricstest.Wait(t, c.MetricsAddr, 60*time.Second, "5 notifications deleted", func(s metricstest.Scrape) bool {
-		return s.Sum(deleted, "source", DefaultSource)-before.Sum(deleted, "source", DefaultSource) == 5
+	const deleted, inFlight = "trailstream_sqs_messages_deleted_total", "trailstream_sqs_messages_in_flight"
+	s := metricstest.Wait(t, c.MetricsAddr, 60*time.Second, "5 notifications deleted, none in flight", func(s metricstest.Scrape) bool {
+		return s.Sum(deleted, "source", DefaultSource)-before.Sum(deleted, "source", DefaultSource) == 5 && s.Sum(inFlight, "source", DefaultSource) == 0
 	})
 	raw := testenv.TopicSize(t, brokers, c.TopicRaw)
 	if raw <= 2 || raw >= 202 {
