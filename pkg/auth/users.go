@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -176,8 +177,12 @@ func (u *Users) Has(name string) bool {
 }
 
 // dummyHash is compared with when the user is unknown, so that a sign-in takes as long
-// whether or not the name exists.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), BcryptCost)
+// whether or not the name exists. It is made at the first sign-in, not when the binary
+// starts: at cost 12 that takes a quarter of a second, which every target would pay.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), BcryptCost)
+	return h
+})
 
 // Check returns the user of name when password is theirs.
 func (u *Users) Check(name, password string) (User, bool) {
@@ -185,9 +190,9 @@ func (u *Users) Check(name, password string) (User, bool) {
 	if u != nil {
 		user, known = u.byName[name]
 	}
-	hash := dummyHash
-	if known {
-		hash = user.Hash
+	hash := user.Hash
+	if !known {
+		hash = dummyHash()
 	}
 	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	return user, ok && known

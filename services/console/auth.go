@@ -184,7 +184,7 @@ type loginPage struct {
 	Open    bool
 }
 
-var loginTemplate = template.Must(template.ParseFS(web, "web/login.html"))
+var loginTemplate = template.Must(template.ParseFS(web, "web/login.html", "web/header.html"))
 
 // maxLoginForm bounds the login form's body.
 const maxLoginForm = 8 << 10
@@ -362,14 +362,7 @@ func NewSecurity(ctx context.Context, a config.ConsoleAuth) (*Security, error) {
 // loopback reports whether addr (host:port) listens on loopback only.
 func loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && loopbackHost(host)
 }
 
 // openWarning is what an open console says when it starts, loudly.
