@@ -207,10 +207,16 @@ func uvarintSize(u uint64) int {
 // encode appends the Avro single-object encoding of v to buf, growing buf at most once.
 // It fails only for a time timestamp-millis cannot hold.
 func (t *table[T]) encode(buf []byte, v *T) ([]byte, error) {
+	return t.encodeAfter(buf, t.header[:], v)
+}
+
+// encodeAfter appends header, at most as long as the single-object header, then the Avro
+// binary datum of v, growing buf at most once.
+func (t *table[T]) encodeAfter(buf, header []byte, v *T) ([]byte, error) {
 	if n := t.size(v); cap(buf)-len(buf) < n {
 		buf = append(make([]byte, 0, len(buf)+n), buf...)
 	}
-	buf = append(buf, t.header[:]...)
+	buf = append(buf, header...)
 	for i := range t.fields {
 		f := &t.fields[i]
 		switch f.kind {
@@ -265,7 +271,13 @@ func (t *table[T]) decode(msg []byte, v *T) error {
 	if err != nil {
 		return err
 	}
-	d := decoder{b: msg[len(t.header):]}
+	return t.decodeDatum(msg[len(t.header):], len(t.header), n, v)
+}
+
+// decodeDatum decodes the Avro binary datum b, written with the schema version of the
+// table's first n fields, into v; at is the offset of b in its message, for errors.
+func (t *table[T]) decodeDatum(b []byte, at, n int, v *T) error {
+	d := decoder{b: b}
 	d.s = string(d.b)
 	for i := n; i < len(t.fields); i++ {
 		t.defaults[i](v)
@@ -288,7 +300,7 @@ func (t *table[T]) decode(msg []byte, v *T) error {
 			*f.strs(v), err = d.strings()
 		}
 		if err != nil {
-			return fmt.Errorf("field %s at byte %d: %w", f.name, len(t.header)+d.off, err)
+			return fmt.Errorf("field %s at byte %d: %w", f.name, at+d.off, err)
 		}
 	}
 	if rest := len(d.b) - d.off; rest > 0 {

@@ -128,7 +128,15 @@ func (t *table[T]) fieldCount(header []byte) (int, error) {
 	if string(header[2:]) == string(t.header[2:len(t.header)]) {
 		return len(t.fields), nil
 	}
-	fp := binary.LittleEndian.Uint64(header[2:])
+	return t.fieldsOf(binary.LittleEndian.Uint64(header[2:]))
+}
+
+// fieldsOf returns how many leading fields the schema of fingerprint fp has: all of them
+// for the current schema, fewer for an earlier version, an error for others.
+func (t *table[T]) fieldsOf(fp uint64) (int, error) {
+	if fp == t.fingerprint() {
+		return len(t.fields), nil
+	}
 	if n, ok := t.older[fp]; ok {
 		return n, nil
 	}
@@ -139,3 +147,6 @@ func (t *table[T]) fieldCount(header []byte) (int, error) {
 	return 0, fmt.Errorf("written with an unknown schema fingerprint %016x (this binary reads %016x and %s)",
 		fp, binary.LittleEndian.Uint64(t.header[2:]), strings.Join(known, ", "))
 }
+
+// fingerprint is the CRC-64-AVRO (Rabin) fingerprint of the table's current schema.
+func (t *table[T]) fingerprint() uint64 { return binary.LittleEndian.Uint64(t.header[2:]) }
