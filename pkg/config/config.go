@@ -55,6 +55,9 @@ type Config struct {
 	ClickHouseUser     string
 	ClickHousePassword string
 	ClickHouseTLS      TLS
+	// ClickHouseCluster is the cluster (remote_servers) the migrations create the tables on,
+	// as replicated local tables behind Distributed ones; empty: a single server.
+	ClickHouseCluster string
 
 	ConsoleAddr string
 	// ConsoleAuth is who may use the console and how it is served (see security.go).
@@ -119,6 +122,14 @@ type Config struct {
 	// Retention is how long the sink keeps events and detections in ClickHouse (see
 	// pkg/retention); 0: for ever.
 	Retention retention.Period
+
+	// SchemaRegistryURL is the Confluent-compatible schema registry events and detections
+	// are registered with and written for (pkg/registry); empty: none, messages carry the
+	// single-object header. SchemaRegistryUser and SchemaRegistryPassword are its basic
+	// authentication, when it asks for one.
+	SchemaRegistryURL      string
+	SchemaRegistryUser     string
+	SchemaRegistryPassword string
 }
 
 // Group names a set of related settings.
@@ -138,6 +149,7 @@ const (
 	Collect
 	Metrics
 	Retention
+	SchemaRegistry
 )
 
 // Default returns the settings that point at the local stack.
@@ -214,6 +226,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.ClickHouseUser, "clickhouse-user", c.ClickHouseUser, "ClickHouse user")
 			secretVar(fs, &c.ClickHousePassword, "clickhouse-password", "ClickHouse password")
 			c.ClickHouseTLS.register(fs, "clickhouse", "ClickHouse (its secure native port, 9440 by default)")
+			fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "ClickHouse cluster (remote_servers) to create the tables ON CLUSTER: Replicated* tables <table>_local behind Distributed tables of the public names; empty: one server")
 		case Console:
 			fs.StringVar(&c.ConsoleAddr, "console-addr", c.ConsoleAddr, "address the console's HTTP server listens on")
 			c.ConsoleAuth.register(fs)
@@ -247,6 +260,10 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			c.RegisterSigma(fs)
 		case Metrics:
 			fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address the service serves /metrics (Prometheus), /healthz and /readyz on; trailstream all serves every part's there; empty: no endpoint")
+		case SchemaRegistry:
+			fs.StringVar(&c.SchemaRegistryURL, "schema-registry-url", c.SchemaRegistryURL, "base URL of a Confluent-compatible schema registry: the schemas of events and detections are registered as <topic>-value (BACKWARD) and their messages written in its wire format (0x00, schema ID, Avro datum); trailstream reads both framings either way; empty: no registry, single-object encoding")
+			fs.StringVar(&c.SchemaRegistryUser, "schema-registry-user", c.SchemaRegistryUser, "user of the schema registry's basic authentication; empty: none")
+			secretVar(fs, &c.SchemaRegistryPassword, "schema-registry-password", "password of the schema registry's basic authentication")
 		case Retention:
 			fs.Var(&c.Retention, "retention", "how long events and detections are kept in ClickHouse, such as 400d, 13w or 8760h (whole days); older months are dropped at start and hourly (a TTL where the server has one); 0 or empty: for ever")
 		}
