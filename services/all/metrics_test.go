@@ -12,45 +12,68 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/metrics/metricstest"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
 
-// TestEndpoint runs every part in one process with a webhook, so the notifier runs too, on
-// a CloudTrail file: one endpoint serves the families of every part with what they did,
-// /readyz and /healthz are 200, and every family defined is registered by some part.
-func TestEndpoint(t *testing.T) {
+// pipeline is trailstream all run by a test on a CloudTrail file, with a webhook so the
+// notifier runs too, and a console request made: what its one endpoint showed before the
+// file and once every part had done its work.
+type pipeline struct {
+	cfg     config.Config
+	records int                // of the file
+	before  metricstest.Scrape // once ready, before the file: other tests of the process count too
+	after   metricstest.Scrape // once the file's events, detections and deliveries are counted
+	hooked  *atomic.Int32      // requests the webhook got
+	cancel  context.CancelFunc
+	ended   chan struct{} // closed once Run returned err
+	err     error
+}
+
+// runPipeline starts trailstream all, sends it the notification of testdata/trail.json and
+// waits until every part recorded its work: the rows in ClickHouse, the detections
+// delivered, the console's request timed and every consumer's lag set. TestEndpoint checks
+// the figures; TestDashboard the dashboard's queries against the same kind of scrape.
+func runPipeline(t *testing.T) *pipeline {
+	t.Helper()
 	c := testenv.Config(t)
 	c.ConsoleAddr = testenv.FreeAddr(t)
 	c.MetricsAddr = testenv.FreeAddr(t)
-	var hooked atomic.Int32
+	p := &pipeline{hooked: new(atomic.Int32), ended: make(chan struct{})}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hooked.Add(1)
+		p.hooked.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 	c.AlertWebhooks = []string{hook.URL + "/alerts"}
 	testenv.ClickHouse(t, c)
 	cl, queueURL := testenv.AWS(t, c)
 	file, records := trail(t)
 	notice := testenv.PutObject(t, cl, c, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/111122223333_CloudTrail_us-east-1_20261121T1000Z_m.json.gz", file)
+	p.cfg, p.records = c, len(records)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, c) }()
+	p.cancel = cancel
+	// Stopped before the servers' cleanups, registered earlier, remove what it uses.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-p.ended:
+		case <-time.After(time.Minute):
+			t.Error("trailstream all did not stop within a minute")
+		}
+	})
+	go func() { p.err = Run(ctx, c); close(p.ended) }()
 	metricstest.WaitStatus(t, c.MetricsAddr, "/readyz", http.StatusOK, 60*time.Second)
-	before := metricstest.Read(t, c.MetricsAddr) // the metrics of the process: other tests' count too
+	p.before = metricstest.Read(t, c.MetricsAddr)
 	testenv.SendMessage(t, cl, queueURL, notice)
 	n := float64(len(records))
-	delta := func(s metricstest.Scrape, name string, pairs ...string) float64 {
-		return s.Sum(name, pairs...) - before.Sum(name, pairs...)
-	}
-	s := metricstest.Wait(t, c.MetricsAddr, 90*time.Second, "the file's events and detections in ClickHouse, the detections delivered", func(s metricstest.Scrape) bool {
-		return delta(s, "trailstream_clickhouse_rows_inserted_total", "table", "events") == n &&
-			delta(s, "trailstream_clickhouse_rows_inserted_total", "table", "detections") == 3 &&
-			delta(s, "trailstream_notifier_deliveries_total", "outcome", "delivered") == 3
+	metricstest.Wait(t, c.MetricsAddr, 90*time.Second, "the file's events and detections in ClickHouse, the detections delivered", func(s metricstest.Scrape) bool {
+		return p.delta(s, "trailstream_clickhouse_rows_inserted_total", "table", "events") == n &&
+			p.delta(s, "trailstream_clickhouse_rows_inserted_total", "table", "detections") == 3 &&
+			p.delta(s, "trailstream_notifier_deliveries_total", "outcome", "delivered") == 3
 	})
 	if res, err := http.Get("http://" + c.ConsoleAddr + "/api/dashboards"); err != nil {
 		t.Fatal(err)
@@ -60,14 +83,39 @@ func TestEndpoint(t *testing.T) {
 	// A request is timed once its handler returned, a consumer's lag set once its batch was
 	// handled: either may be just after the client or the counts saw it.
 	groups := []string{c.GroupPrefix + "-normalizer", c.GroupPrefix + "-detector", c.GroupPrefix + "-sink-events", c.GroupPrefix + "-notifier"}
-	s = metricstest.Wait(t, c.MetricsAddr, 10*time.Second, "the console request timed, every consumer's lag reported", func(s metricstest.Scrape) bool {
+	p.after = metricstest.Wait(t, c.MetricsAddr, 10*time.Second, "the console request timed, every consumer's lag reported", func(s metricstest.Scrape) bool {
 		for _, g := range groups {
 			if !s.Has("trailstream_kafka_consumer_lag_messages", "group", g) {
 				return false
 			}
 		}
-		return delta(s, "trailstream_console_request_duration_seconds_count", "route", "GET /api/dashboards") >= 1
+		return p.delta(s, "trailstream_console_request_duration_seconds_count", "route", "GET /api/dashboards") >= 1
 	})
+	return p
+}
+
+// delta returns how much the samples of name with the labels of pairs grew in s since the
+// file was sent.
+func (p *pipeline) delta(s metricstest.Scrape, name string, pairs ...string) float64 {
+	return s.Sum(name, pairs...) - p.before.Sum(name, pairs...)
+}
+
+// stop stops trailstream all and fails the test when it did not end cleanly.
+func (p *pipeline) stop(t *testing.T) {
+	t.Helper()
+	p.cancel()
+	<-p.ended
+	if p.err != nil {
+		t.Fatalf("Run: %v", p.err)
+	}
+}
+
+// TestEndpoint runs every part in one process with a webhook, so the notifier runs too, on
+// a CloudTrail file: one endpoint serves the families of every part with what they did,
+// /readyz and /healthz are 200, and every family defined is registered by some part.
+func TestEndpoint(t *testing.T) {
+	p := runPipeline(t)
+	c, s, n, delta := p.cfg, p.after, float64(p.records), p.delta
 	for _, tc := range []struct {
 		part, name string
 		pairs      []string
@@ -92,8 +140,8 @@ func TestEndpoint(t *testing.T) {
 	if !s.Has("trailstream_detector_state_entries", "rule", "short-lived-iam-object") {
 		t.Error("no detector state on the endpoint")
 	}
-	if hooked.Load() != 3 {
-		t.Errorf("the webhook got %d requests, want the 3 counted", hooked.Load())
+	if p.hooked.Load() != 3 {
+		t.Errorf("the webhook got %d requests, want the 3 counted", p.hooked.Load())
 	}
 	for _, family := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "process_cpu_seconds_total"} {
 		if !s.Family(family) {
@@ -115,10 +163,7 @@ func TestEndpoint(t *testing.T) {
 			t.Errorf("%s is defined, and no part of trailstream all registers it", f.Name)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	p.stop(t)
 }
 
 // TestMetricsDocumented keeps the README's table of metrics and the families defined in

@@ -71,6 +71,19 @@ func TestComposeMatchesBinary(t *testing.T) {
 		}
 	}
 
+	// Published ports are for this host only: the console, Grafana and Prometheus have their
+	// own sign-in or none, the servers the test passwords.
+	for _, m := range regexp.MustCompile(`(?m)^\s+- "([^"]+)"\s*$`).FindAllStringSubmatch(servicesPart, -1) {
+		if p := m[1]; regexp.MustCompile(`^[0-9:]+$`).MatchString(p) || strings.Count(p, ":") == 2 && !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("docker-compose.yml publishes %q on every interface; bind it to 127.0.0.1", p)
+		}
+	}
+	for _, svc := range []string{"prometheus", "grafana"} {
+		if !services[svc] {
+			t.Errorf("docker-compose.yml has no %s service", svc)
+		}
+	}
+
 	dockerfile, err := os.ReadFile("../../deploy/docker/Dockerfile")
 	if err != nil {
 		t.Fatal(err)
