@@ -27,12 +27,17 @@ import (
 type Options struct {
 	Addr, User, Password string
 	TLS                  config.TLS
+	// Cluster is the ClickHouse cluster the tables are on (--clickhouse-cluster), empty for
+	// a single server. Inserts then wait until every shard has its rows
+	// (insert_distributed_sync), so that what the sink acknowledges is stored.
+	Cluster string
 }
 
 // OptionsOf returns the ClickHouse options of the configuration: --clickhouse-addr,
-// --clickhouse-user, --clickhouse-password (or -file) and --clickhouse-tls*.
+// --clickhouse-user, --clickhouse-password (or -file), --clickhouse-tls* and
+// --clickhouse-cluster.
 func OptionsOf(cfg config.Config) Options {
-	return Options{Addr: cfg.ClickHouseAddr, User: cfg.ClickHouseUser, Password: cfg.ClickHousePassword, TLS: cfg.ClickHouseTLS}
+	return Options{Addr: cfg.ClickHouseAddr, User: cfg.ClickHouseUser, Password: cfg.ClickHousePassword, TLS: cfg.ClickHouseTLS, Cluster: cfg.ClickHouseCluster}
 }
 
 // String describes where o connects for logs and errors: the address, TLS or not, and the
@@ -68,7 +73,14 @@ func open(o Options, maxConns int) (driver.Conn, error) {
 	if err != nil {
 		return nil, backoff.Permanent(fmt.Errorf("connect to ClickHouse %s: %w", o.Addr, err))
 	}
+	var settings clickhouse.Settings
+	if o.Cluster != "" {
+		// An insert into a Distributed table returns once every shard stored its rows,
+		// not once they are queued on this server to be sent later.
+		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
+		Settings:     settings,
 		Addr:         []string{o.Addr},
 		Auth:         clickhouse.Auth{Database: "default", Username: o.User, Password: o.Password},
 		TLS:          tc,
@@ -116,15 +128,16 @@ func Connect(ctx context.Context, o Options, log *slog.Logger) (driver.Conn, err
 	return conn, err
 }
 
-// ConnectMigrated is Connect followed by Migrate of db, which is tried again as long as it
-// fails for a passing reason (the connection dropped).
+// ConnectMigrated is Connect followed by MigrateCluster of db on o.Cluster (none: the one
+// server), which is tried again as long as it fails for a passing reason (the connection
+// dropped).
 func ConnectMigrated(ctx context.Context, o Options, db string, log *slog.Logger) (driver.Conn, error) {
 	conn, err := Connect(ctx, o, log)
 	if err != nil {
 		return nil, err
 	}
 	err = backoff.Retry(ctx, log, "migrate ClickHouse database "+db, backoff.Start, func(ctx context.Context) error {
-		return classify(Migrate(ctx, conn, db, log))
+		return classify(MigrateCluster(ctx, conn, db, o.Cluster, log))
 	})
 	if err != nil {
 		conn.Close()
@@ -211,13 +224,38 @@ const codeDuplicateColumn = 44
 // Migrate creates database db if needed and applies the migrations it has not had yet. Every
 // statement is idempotent, so two processes migrating at once do no harm.
 func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger) error {
-	if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(db) {
+	return MigrateCluster(ctx, conn, db, "", log)
+}
+
+// MigrateCluster is Migrate on the ClickHouse cluster named cluster (see ClusterMigrations),
+// or on the server conn talks to when cluster is empty. On a cluster it then checks that
+// the public tables are Distributed: a database made without cluster mode is not turned
+// into one.
+func MigrateCluster(ctx context.Context, conn driver.Conn, db, cluster string, log *slog.Logger) error {
+	if !identifier.MatchString(db) {
 		return backoff.Permanent(fmt.Errorf("ClickHouse database name %q: use letters, digits and _", db))
 	}
-	for _, stmt := range []string{
+	prelude := []string{
 		"CREATE DATABASE IF NOT EXISTS " + db,
 		"CREATE TABLE IF NOT EXISTS " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version",
-	} {
+	}
+	var migs []Migration
+	var err error
+	if cluster == "" {
+		migs, err = Migrations(db)
+	} else {
+		var c *clusterDDL
+		if c, err = newClusterDDL(db, cluster); err == nil {
+			prelude, err = c.migration(prelude)
+		}
+		if err == nil {
+			migs, err = ClusterMigrations(db, cluster)
+		}
+	}
+	if err != nil {
+		return backoff.Permanent(err)
+	}
+	for _, stmt := range prelude {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate %s: %w", db, err)
 		}
@@ -239,10 +277,6 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read applied migrations: %w", err)
 	}
-	migs, err := Migrations(db)
-	if err != nil {
-		return err
-	}
 	for _, m := range migs {
 		if applied[m.Version] {
 			continue
@@ -262,7 +296,39 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 		if err := b.Send(); err != nil {
 			return fmt.Errorf("record migration %04d: %w", m.Version, err)
 		}
-		log.Info("applied ClickHouse migration", "database", db, "version", m.Version, "name", m.Name)
+		log.Info("applied ClickHouse migration", "database", db, "version", m.Version, "name", m.Name, "cluster", cluster)
+	}
+	if cluster != "" {
+		return checkDistributed(ctx, conn, db, cluster)
+	}
+	return nil
+}
+
+// checkDistributed fails when a table of ShardingKeys in db is not Distributed on the
+// server conn talks to: the database was made by a migration without cluster mode, whose
+// CREATE TABLE IF NOT EXISTS left the single-server table in place.
+func checkDistributed(ctx context.Context, conn driver.Conn, db, cluster string) error {
+	rows, err := conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ?", db)
+	if err != nil {
+		return fmt.Errorf("read the tables of %s: %w", db, err)
+	}
+	defer rows.Close()
+	var wrong []string
+	for rows.Next() {
+		var name, eng string
+		if err := rows.Scan(&name, &eng); err != nil {
+			return fmt.Errorf("read the tables of %s: %w", db, err)
+		}
+		if _, ours := ShardingKeys[name]; ours && eng != "Distributed" {
+			wrong = append(wrong, name+" ("+eng+")")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the tables of %s: %w", db, err)
+	}
+	if len(wrong) > 0 {
+		sort.Strings(wrong)
+		return backoff.Permanent(fmt.Errorf("ClickHouse database %s was created without --clickhouse-cluster: tables %s are not Distributed over cluster %s; copy it into a database made in cluster mode (INSERT INTO new.t SELECT * FROM old.t) or run without --clickhouse-cluster", db, strings.Join(wrong, ", "), cluster))
 	}
 	return nil
 }
