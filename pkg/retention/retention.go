@@ -44,7 +44,24 @@ type Server struct {
 	Version string
 	// TTL: the server has table TTLs (19.6 and later).
 	TTL bool
+	// Cluster is the ClickHouse cluster the tables are on (--clickhouse-cluster), empty for
+	// this server alone. On a cluster the rows are in the replicated local tables
+	// (<table>_local, chstore.LocalTable), whose partitions are dropped and TTL set ON CLUSTER.
+	Cluster string
 }
+
+// local returns the table holding t's rows on srv, and the ON CLUSTER clause of the
+// statements changing it ("" on a single server).
+func (srv Server) local(t Table) (table, onCluster string) {
+	if srv.Cluster == "" {
+		return t.Name, ""
+	}
+	return t.Name + localSuffix, " ON CLUSTER " + srv.Cluster
+}
+
+// localSuffix is chstore.LocalSuffix, which this package cannot import (chstore imports it
+// through config).
+const localSuffix = "_local"
 
 // Probe asks the server its version and whether it has TTL.
 func Probe(ctx context.Context, conn driver.Conn) (Server, error) {
@@ -87,9 +104,9 @@ func Enforce(ctx context.Context, conn driver.Conn, srv Server, db string, keep 
 		var ch []Change
 		var err error
 		if srv.TTL {
-			ch, err = setTTL(ctx, conn, db, t, keep, log)
+			ch, err = setTTL(ctx, conn, srv, db, t, keep, log)
 		} else {
-			ch, err = dropPartitions(ctx, conn, db, t, keep, now, log)
+			ch, err = dropPartitions(ctx, conn, srv, db, t, keep, now, log)
 		}
 		out = append(out, ch...)
 		if err != nil {
@@ -103,7 +120,7 @@ func Enforce(ctx context.Context, conn driver.Conn, srv Server, db string, keep 
 var monthID = regexp.MustCompile(`^[0-9]{6}$`)
 
 // dropPartitions drops t's monthly partitions wholly older than now minus keep.
-func dropPartitions(ctx context.Context, conn driver.Conn, db string, t Table, keep time.Duration, now time.Time, log *slog.Logger) ([]Change, error) {
+func dropPartitions(ctx context.Context, conn driver.Conn, srv Server, db string, t Table, keep time.Duration, now time.Time, log *slog.Logger) ([]Change, error) {
 	if keep <= 0 {
 		return nil, nil
 	}
@@ -116,7 +133,12 @@ func dropPartitions(ctx context.Context, conn driver.Conn, db string, t Table, k
 	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT toYYYYMM(toDateTime(%d))", cutoff)).Scan(&first); err != nil {
 		return nil, fmt.Errorf("month of the retention cutoff: %w", err)
 	}
-	rows, err := conn.Query(ctx, "SELECT DISTINCT partition_id FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition_id", db, t.Name)
+	table, onCluster := srv.local(t)
+	parts := "system.parts"
+	if srv.Cluster != "" {
+		parts = "cluster('" + srv.Cluster + "', system, parts)" // the parts of every shard
+	}
+	rows, err := conn.Query(ctx, "SELECT DISTINCT partition_id FROM "+parts+" WHERE database = ? AND table = ? AND active ORDER BY partition_id", db, table)
 	if err != nil {
 		return nil, fmt.Errorf("list the partitions of %s.%s: %w", db, t.Name, err)
 	}
@@ -144,7 +166,7 @@ func dropPartitions(ctx context.Context, conn driver.Conn, db string, t Table, k
 		}
 		// The partition's value is the UInt32 toYYYYMM returned; a partition already
 		// dropped (by another sink) is dropped again without an error.
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", db, t.Name, id)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %s", db, table, onCluster, id)); err != nil {
 			return out, fmt.Errorf("drop partition %s of %s.%s: %w", id, db, t.Name, err)
 		}
 		log.Info("retention: dropped a month", "table", db+"."+t.Name, "partition", id, "retention", Format(keep),
@@ -177,9 +199,10 @@ func CurrentTTL(createQuery string) string {
 }
 
 // setTTL gives t the TTL of keep when it has another (or none), or removes it for keep 0.
-func setTTL(ctx context.Context, conn driver.Conn, db string, t Table, keep time.Duration, log *slog.Logger) ([]Change, error) {
+func setTTL(ctx context.Context, conn driver.Conn, srv Server, db string, t Table, keep time.Duration, log *slog.Logger) ([]Change, error) {
+	table, onCluster := srv.local(t)
 	var create string
-	if err := conn.QueryRow(ctx, "SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?", db, t.Name).Scan(&create); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&create); err != nil {
 		return nil, fmt.Errorf("read the definition of %s.%s: %w", db, t.Name, err)
 	}
 	current := CurrentTTL(create)
@@ -187,7 +210,7 @@ func setTTL(ctx context.Context, conn driver.Conn, db string, t Table, keep time
 		if current == "" {
 			return nil, nil
 		}
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s REMOVE TTL", db, t.Name)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s REMOVE TTL", db, table, onCluster)); err != nil {
 			return nil, fmt.Errorf("remove the TTL of %s.%s: %w", db, t.Name, err)
 		}
 		log.Info("retention: TTL removed, rows kept for ever", "table", db+"."+t.Name, "was", current)
@@ -197,16 +220,17 @@ func setTTL(ctx context.Context, conn driver.Conn, db string, t Table, keep time
 	if current == want {
 		return nil, nil
 	}
-	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s MODIFY TTL %s + INTERVAL %d DAY", db, t.Name, t.Column, Days(keep))); err != nil {
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s MODIFY TTL %s + INTERVAL %d DAY", db, table, onCluster, t.Column, Days(keep))); err != nil {
 		return nil, fmt.Errorf("set the TTL of %s.%s: %w", db, t.Name, err)
 	}
 	log.Info("retention: TTL set", "table", db+"."+t.Name, "ttl", want, "was", current)
 	return []Change{{Table: t.Name, TTL: want}}, nil
 }
 
-// Run enforces keep on db at once and then every interval until ctx is cancelled, when it
-// returns nil. A round that fails is logged and the next one tries again: loading goes on.
-func Run(ctx context.Context, conn driver.Conn, db string, keep, interval time.Duration, log *slog.Logger) error {
+// Run enforces keep on db (on cluster, when not empty) at once and then every interval
+// until ctx is cancelled, when it returns nil. A round that fails is logged and the next
+// one tries again: loading goes on.
+func Run(ctx context.Context, conn driver.Conn, db, cluster string, keep, interval time.Duration, log *slog.Logger) error {
 	log = log.With("retention", Format(keep))
 	if keep > 0 {
 		log.Info("retention: events and detections older than the retention are dropped, now and every interval", "database", db, "interval", interval)
@@ -214,7 +238,7 @@ func Run(ctx context.Context, conn driver.Conn, db string, keep, interval time.D
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := round(ctx, conn, db, keep, log); err != nil && ctx.Err() == nil {
+		if err := round(ctx, conn, db, cluster, keep, log); err != nil && ctx.Err() == nil {
 			log.Warn("retention: not applied, tried again later", "in", interval, "error", err)
 		}
 		select {
@@ -225,11 +249,12 @@ func Run(ctx context.Context, conn driver.Conn, db string, keep, interval time.D
 	}
 }
 
-func round(ctx context.Context, conn driver.Conn, db string, keep time.Duration, log *slog.Logger) error {
+func round(ctx context.Context, conn driver.Conn, db, cluster string, keep time.Duration, log *slog.Logger) error {
 	srv, err := Probe(ctx, conn)
 	if err != nil {
 		return err
 	}
+	srv.Cluster = cluster
 	_, err = Enforce(ctx, conn, srv, db, keep, time.Now(), log)
 	return err
 }

@@ -265,7 +265,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- retention.Run(ctx, conn, db, 400*retention.Day, time.Hour, slog.Default()) }()
+	go func() { done <- retention.Run(ctx, conn, db, "", 400*retention.Day, time.Hour, slog.Default()) }()
 	oldMonth := old.Format("200601")
 	deadline := time.Now().Add(20 * time.Second)
 	for slices.Contains(partitions(t, ctx, conn, db, "events"), oldMonth) {
