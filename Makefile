@@ -51,9 +51,10 @@ kustomize: $(KUSTOMIZE)
 $(KUSTOMIZE):
 	GOBIN=$(abspath $(dir $@)) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
-## test: local stack up, gofmt check, browser assets built, browser installed, kustomize installed, go vet, the dependency vulnerability check, every test against the real servers, then the fault suite
+## test: local stack up, gofmt check, the ClickHouse test cluster up (deploy/local/stack.sh cluster), browser assets built, browser installed, kustomize installed, go vet, the dependency vulnerability check, every test against the real servers, then the fault suite
 test: stack-up fmt assets kustomize
 	$(STACK) browser
+	$(STACK) cluster
 	go vet ./...
 	go vet -tags faults ./test/faults
 	deploy/local/vulncheck.sh

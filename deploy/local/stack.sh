@@ -15,11 +15,23 @@
 #
 #   deploy/local/stack.sh up       install what is missing, start what is not answering,
 #                                  create the bucket and the queue (safe to run again)
-#   deploy/local/stack.sh down     stop what this script started
+#   deploy/local/stack.sh down     stop what this script started (the test cluster too)
 #   deploy/local/stack.sh status   show each part; exits non-zero when one is down
 #   deploy/local/stack.sh browser  install Debian's chromium (the console's tests need it)
+#   deploy/local/stack.sh cluster  install ZooKeeper if missing and start the test cluster
+#                                  (safe to run again; the main ClickHouse is left as it is)
+#   deploy/local/stack.sh cluster-down  stop the test cluster
 #
-# Settings (environment): CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000),
+# The test cluster of --clickhouse-cluster (pkg/chstore's cluster tests): one ZooKeeper
+# (Debian's package) on 127.0.0.1:12181 and two more ClickHouse servers, cluster
+# trailstream_test of 2 shards of 1 replica, data and configuration in
+# .local/clickhouse-cluster/{zookeeper,1,2}:
+#   node 1: HTTP 18123, native 19000, interserver 19009, macros shard 01, replica node1
+#   node 2: HTTP 18124, native 19001, interserver 19010, macros shard 02, replica node2
+#
+# Settings (environment): CLUSTER_ZOOKEEPER_PORT (12181), CLUSTER_HTTP_PORTS (18123 18124),
+# CLUSTER_TCP_PORTS (19000 19001; the cluster tests read it too), CLUSTER_INTERSERVER_PORTS
+# (19009 19010), CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000),
 # CLICKHOUSE_INTERSERVER_PORT (9009), CLICKHOUSE_TLS_PORT (9440), FAUXQS_PORT (4566), TRAILSTREAM_S3_BUCKET and
 # TRAILSTREAM_SQS_QUEUE (trailstream-cloudtrail), TRAILSTREAM_LOCAL_DIR (.local).
 set -euo pipefail
@@ -356,6 +368,20 @@ status() {
 	else
 		show fauxqs down "$fq_url/health does not answer (log: $fq_log)"
 	fi
+	# The test cluster is started by 'cluster' only: reported, not counted as down.
+	local n
+	for n in 1 2; do
+		if answers "http://127.0.0.1:${cl_http[$((n - 1))]}/ping"; then
+			printf '%-11s up    %s\n' "cluster-$n" "http://127.0.0.1:${cl_http[$((n - 1))]}, native 127.0.0.1:${cl_tcp[$((n - 1))]} ($(owner "$cl_dir/$n/clickhouse.pid" "$cl_dir/$n/config.xml"))"
+		else
+			printf '%-11s -     not running (deploy/local/stack.sh cluster starts it)\n' "cluster-$n"
+		fi
+	done
+	if zk_answers; then
+		printf '%-11s up    %s\n' zookeeper "127.0.0.1:$zk_port ($(owner "$zk_pid" "$zk_match"))"
+	else
+		printf '%-11s -     not running (deploy/local/stack.sh cluster starts it)\n' zookeeper
+	fi
 	if [[ -x /usr/bin/chromium ]]; then
 		printf '%-11s ok    %s\n' chromium /usr/bin/chromium
 	else
@@ -367,6 +393,157 @@ status() {
 	fi
 }
 
+# The test cluster (see the top of this file).
+cl_dir="$state/clickhouse-cluster"
+cl_name=trailstream_test
+zk_port=${CLUSTER_ZOOKEEPER_PORT:-12181}
+zk_dir="$cl_dir/zookeeper"
+zk_pid="$zk_dir/zookeeper.pid"
+zk_match="$zk_dir/zoo.cfg"
+read -r -a cl_http <<<"${CLUSTER_HTTP_PORTS:-18123 18124}"
+read -r -a cl_tcp <<<"${CLUSTER_TCP_PORTS:-19000 19001}"
+read -r -a cl_inter <<<"${CLUSTER_INTERSERVER_PORTS:-19009 19010}"
+
+# zk_answers: true when the ZooKeeper answers its srvr command.
+zk_answers() {
+	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port; printf srvr >&3; cat <&3" 2>/dev/null | grep -q '^Mode:'
+}
+
+zookeeper_up() {
+	[[ -f /usr/share/java/zookeeper.jar ]] || apt_install zookeeper
+	[[ -f /usr/share/java/zookeeper.jar ]] || die "zookeeper: /usr/share/java/zookeeper.jar is still missing after apt-get install zookeeper"
+	command -v java >/dev/null || die "zookeeper needs Java: 'apt-get install -y default-jre-headless', then run this again"
+	if zk_answers; then
+		say "zookeeper: answering on 127.0.0.1:$zk_port (reused)"
+		return 0
+	fi
+	mkdir -p "$zk_dir/data"
+	printf '%s\n' "tickTime=2000" "dataDir=$zk_dir/data" "clientPort=$zk_port" "clientPortAddress=127.0.0.1" \
+		"admin.enableServer=false" "4lw.commands.whitelist=srvr,ruok" "maxClientCnxns=100" \
+		"autopurge.snapRetainCount=3" "autopurge.purgeInterval=1" >"$zk_dir/zoo.cfg"
+	if running "$zk_pid" "$zk_match" >/dev/null; then
+		say "zookeeper: started earlier (pid $(<"$zk_pid")) but not answering yet; waiting"
+	else
+		say "zookeeper: starting on 127.0.0.1:$zk_port, data in $zk_dir"
+		setsid nohup java -Xms32m -Xmx128m -XX:+UseSerialGC -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
+			org.apache.zookeeper.server.ZooKeeperServerMain "$zk_dir/zoo.cfg" \
+			</dev/null >"$zk_dir/zookeeper.log" 2>&1 &
+		echo $! >"$zk_pid"
+	fi
+	local i
+	for ((i = 0; i < 60; i++)); do
+		zk_answers && break
+		kill -0 "$(<"$zk_pid")" 2>/dev/null || break
+		sleep 0.5
+	done
+	if ! zk_answers; then
+		tail -n 20 "$zk_dir/zookeeper.log" >&2 || true
+		die "zookeeper did not answer on 127.0.0.1:$zk_port within 30 s. Look at $zk_dir/zookeeper.log; a port in use ('ss -ltnp') is the usual cause: set CLUSTER_ZOOKEEPER_PORT, then run 'deploy/local/stack.sh cluster' again"
+	fi
+	say "zookeeper: answering on 127.0.0.1:$zk_port"
+}
+
+# node_config N: the configuration of cluster node N (1 or 2), lean on memory: small caches,
+# few background threads, query log off.
+node_config() {
+	local n=$1 dir="$cl_dir/$1" i shards=""
+	for i in 0 1; do
+		shards+="<shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host><port>${cl_tcp[$i]}</port></replica></shard>"
+	done
+	cat <<XML
+<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>$dir/log/server.log</log><errorlog>$dir/log/error.log</errorlog><size>10M</size><count>2</count></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>${cl_http[$((n - 1))]}</http_port>
+    <tcp_port>${cl_tcp[$((n - 1))]}</tcp_port>
+    <interserver_http_port>${cl_inter[$((n - 1))]}</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <users_config>/etc/clickhouse-server/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <max_connections>256</max_connections>
+    <max_concurrent_queries>50</max_concurrent_queries>
+    <mark_cache_size>67108864</mark_cache_size>
+    <uncompressed_cache_size>67108864</uncompressed_cache_size>
+    <builtin_dictionaries_reload_interval>0</builtin_dictionaries_reload_interval>
+    <merge_tree><max_suspicious_broken_parts>5</max_suspicious_broken_parts></merge_tree>
+    <remote_servers><$cl_name>$shards</$cl_name></remote_servers>
+    <zookeeper><node><host>127.0.0.1</host><port>$zk_port</port></node><session_timeout_ms>30000</session_timeout_ms></zookeeper>
+    <macros><shard>0$n</shard><replica>node$n</replica></macros>
+    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+</yandex>
+XML
+}
+
+# node_up N: starts cluster node N unless it answers already with the same configuration.
+node_up() {
+	local n=$1 dir="$cl_dir/$1" url="http://127.0.0.1:${cl_http[$(($1 - 1))]}" new pid
+	mkdir -p "$dir"/{data,tmp,user_files,format_schemas,log}
+	new=$(node_config "$n")
+	local changed=
+	if [[ ! -f $dir/config.xml || $(<"$dir/config.xml") != "$new" ]]; then
+		printf '%s\n' "$new" >"$dir/config.xml"
+		changed=1
+	fi
+	if answers "$url/ping"; then
+		if pid=$(running "$dir/clickhouse.pid" "$dir/config.xml"); then
+			if [[ -z $changed ]]; then
+				say "cluster node $n: answering at $url (reused)"
+				return 0
+			fi
+			say "cluster node $n: configuration changed; restarting"
+			stop "cluster node $n" "$dir/clickhouse.pid" "$dir/config.xml"
+		else
+			die "cluster node $n: something not started by stack.sh answers at $url; stop it or set CLUSTER_HTTP_PORTS"
+		fi
+	fi
+	if ! running "$dir/clickhouse.pid" "$dir/config.xml" >/dev/null; then
+		say "cluster node $n: starting, data in $dir"
+		setsid nohup /usr/sbin/clickhouse-server --config-file="$dir/config.xml" \
+			</dev/null >"$dir/log/stdout.log" 2>&1 &
+		echo $! >"$dir/clickhouse.pid"
+	fi
+}
+
+# node_wait N: waits until cluster node N answers and sees ZooKeeper.
+node_wait() {
+	local n=$1 dir="$cl_dir/$1" url="http://127.0.0.1:${cl_http[$(($1 - 1))]}" i
+	if ! wait_for "$url/ping" 60 "$(<"$dir/clickhouse.pid")"; then
+		tail -n 20 "$dir/log/error.log" "$dir/log/stdout.log" >&2 2>/dev/null || true
+		die "cluster node $n exited or did not answer $url/ping within 60 s. Look at $dir/log/error.log; a port in use (${cl_http[$((n - 1))]}, ${cl_tcp[$((n - 1))]}, ${cl_inter[$((n - 1))]}: 'ss -ltnp') is the usual cause. Stop whatever holds it or set CLUSTER_*_PORTS, then run 'deploy/local/stack.sh cluster' again"
+	fi
+	for ((i = 0; i < 40; i++)); do
+		curl -fsS --max-time 5 "$url/?query=SELECT%20count()%20FROM%20system.zookeeper%20WHERE%20path%3D'/'" >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	curl -fsS --max-time 5 "$url/?query=SELECT%20count()%20FROM%20system.zookeeper%20WHERE%20path%3D'/'" >/dev/null ||
+		die "cluster node $n answers but cannot reach ZooKeeper on 127.0.0.1:$zk_port; look at $dir/log/error.log"
+	say "cluster node $n: answering at $url, native 127.0.0.1:${cl_tcp[$((n - 1))]}, shard 0$n"
+}
+
+cluster_up() {
+	local start=$SECONDS
+	[[ -x /usr/sbin/clickhouse-server ]] || apt_install clickhouse-server clickhouse-client
+	[[ -x /usr/sbin/clickhouse-server ]] || die "clickhouse: /usr/sbin/clickhouse-server is still missing after apt-get install clickhouse-server"
+	zookeeper_up
+	node_up 1
+	node_up 2
+	node_wait 1
+	node_wait 2
+	say "cluster: $cl_name (2 shards x 1 replica) on native 127.0.0.1:${cl_tcp[0]} and 127.0.0.1:${cl_tcp[1]}, ZooKeeper 127.0.0.1:$zk_port, ready in $((SECONDS - start)) s"
+}
+
+cluster_down() {
+	stop "cluster node 2" "$cl_dir/2/clickhouse.pid" "$cl_dir/2/config.xml"
+	stop "cluster node 1" "$cl_dir/1/clickhouse.pid" "$cl_dir/1/config.xml"
+	stop zookeeper "$zk_pid" "$zk_match"
+}
+
 case ${1:-} in
 up)
 	clickhouse_up
@@ -374,13 +551,16 @@ up)
 	say "up: ClickHouse $ch_url (native 127.0.0.1:$ch_tcp_port, TLS 127.0.0.1:$ch_tls_port), S3/SQS $fq_url"
 	;;
 down)
+	cluster_down
 	stop fauxqs "$fq_pid" "$fq_match"
 	stop clickhouse "$ch_pid" "$ch_match"
 	;;
 status) status ;;
 browser) browser ;;
+cluster) cluster_up ;;
+cluster-down) cluster_down ;;
 *)
-	echo "usage: $0 up|down|status|browser" >&2
+	echo "usage: $0 up|down|status|browser|cluster|cluster-down" >&2
 	exit 2
 	;;
 esac
