@@ -76,7 +76,8 @@ func (s *Serde) Client() *Client {
 // RegisterEvents registers the event schema under topic's subject with BACKWARD
 // compatibility, trying again with backoff while the registry does not answer; from then
 // on EncodeEvent writes the wire format with its ID. It fails when ctx ends first or the
-// registry refuses the schema. Nothing for the Serde without a registry.
+// registry refuses the schema. Once registered, calling it again does nothing. Nothing for
+// the Serde without a registry.
 func (s *Serde) RegisterEvents(ctx context.Context, topic string) error {
 	if s == nil {
 		return nil
@@ -93,6 +94,9 @@ func (s *Serde) RegisterDetections(ctx context.Context, topic string) error {
 }
 
 func (s *Serde) register(ctx context.Context, topic, schema string, header *atomic.Pointer[[HeaderLen]byte]) error {
+	if header.Load() != nil {
+		return nil
+	}
 	subject := Subject(topic)
 	var id int
 	err := backoff.Retry(ctx, s.log, "register schema "+subject, backoff.Start, func(ctx context.Context) error {

@@ -34,6 +34,10 @@ type Config struct {
 	// Written, when set, is called after the output and dead letters of a batch were
 	// acknowledged, before its offsets are committed.
 	Written func()
+	// Prepare, when set, is called with each batch before Transform, to fetch what
+	// decoding it needs (registry.Serde.Resolve); an error fails the batch, which is handed
+	// in again.
+	Prepare func(context.Context, []kafka.Message) error
 }
 
 // Output is a message for the output topic and the input it was made from.
@@ -68,6 +72,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, transform Transform) e
 	batches := metrics.ForStage(c.Name)
 	return kafkautil.ConsumeHolding(ctx, r, c.BatchSize, c.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
 		start := time.Now()
+		if c.Prepare != nil {
+			if err := c.Prepare(ctx, msgs); err != nil {
+				return err
+			}
+		}
 		out, bad := transform(msgs)
 		outMsgs := make([]kafka.Message, len(out))
 		for i, o := range out {

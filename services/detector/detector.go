@@ -25,12 +25,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
+	"github.com/trailstream/trailstream/pkg/registry"
 	"github.com/trailstream/trailstream/pkg/rules"
 	"github.com/trailstream/trailstream/pkg/stage"
 )
@@ -56,7 +58,14 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part, log *slog.Logg
 	}
 	p.Check("kafka", kafkautil.ReadyCheck(kc))
 	engine := func(sig []rules.Rule) *rules.Engine { return rules.NewEngine(append(slices.Clone(builtin), sig...)) }
-	d := &detector{engine: engine(sig), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}}
+	serde, err := registry.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	if serde != nil {
+		p.Check("schema-registry", serde.Check)
+	}
+	d := &detector{engine: engine(sig), log: log, reads: reads{limit: cfg.ReplayLimit, now: time.Now}, serde: serde}
 	// SIGHUP reads the Sigma rules again; the next batch runs with them, and with the
 	// built-in rules as they are, state and all.
 	d.reload = func() {
@@ -78,11 +87,14 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part, log *slog.Logg
 	log.Info("detecting", "from", cfg.TopicEvents, "to", cfg.TopicDetections, "rules", len(ids), "rule_ids", ids,
 		"rules_config", cfg.RulesConfig, "replay_limit", cfg.ReplayLimit)
 	d.state.set(d.engine)
+	if err := serde.RegisterDetections(ctx, cfg.TopicDetections); err != nil {
+		return backoff.Stopped(ctx, err)
+	}
 	p.Ready()
 	return stage.Run(ctx, stage.Config{
 		Name: "detector", Kafka: kc, Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-detector",
 		From: cfg.TopicEvents, To: cfg.TopicDetections, DeadLetter: cfg.TopicDeadLetter,
-		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold, Written: d.written,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Hold: d.hold, Written: d.written, Prepare: serde.Resolve,
 	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) {
 		o := d.outcome(msgs)
 		return o.detections, o.dead
@@ -95,7 +107,8 @@ type detector struct {
 	log    *slog.Logger
 	hup    chan os.Signal // SIGHUP: reload
 	reload func()
-	last   *outcome // of the last batch, handed in again when writing it failed
+	serde  *registry.Serde // frames the detections, reads the events in either framing
+	last   *outcome        // of the last batch, handed in again when writing it failed
 	reads  reads
 	state  stateGauges
 }
@@ -166,16 +179,16 @@ func (d *detector) outcome(msgs []kafka.Message) *outcome {
 	out := &outcome{first: first, end: end}
 	d.reads.add(msgs)
 	for i, m := range msgs {
-		e, err := model.DecodeEvent(m.Value)
+		e, earlier, err := d.serde.DecodeEvent(m.Value)
 		if err != nil {
 			out.dead = append(out.dead, deadletter.FromMessage("detector", m, deadletter.Because(deadletter.KindDecode, err)))
 			continue
 		}
-		if model.EarlierEvent(m.Value) {
+		if earlier {
 			e = current(e)
 		}
 		for _, det := range d.engine.Observe(e, rules.Position{Partition: m.Partition, Offset: m.Offset}) {
-			v, err := model.EncodeDetection(nil, &det)
+			v, err := d.serde.EncodeDetection(nil, &det)
 			if err != nil { // a programming error: the detection does not fit its schema
 				d.log.Error("detection dropped", "rule", det.RuleID, "detection_id", det.DetectionID, "err", err)
 				continue

@@ -227,6 +227,14 @@ func (f *fetcher) silent(ctx context.Context, src sources.Source) ([]model.Detec
 // report produces dets on the detections topic, each once per fetcher process unless it
 // changed (a gap of the same hour with more files).
 func (f *fetcher) report(ctx context.Context, dets []model.Detection) error {
+	// The schema is registered at the first detection, not at start: collecting does not
+	// wait for the registry.
+	if len(dets) == 0 {
+		return nil
+	}
+	if err := f.serde.RegisterDetections(ctx, f.cfg.TopicDetections); err != nil {
+		return err
+	}
 	var (
 		msgs  []kafka.Message
 		fresh []model.Detection
@@ -240,7 +248,7 @@ func (f *fetcher) report(ctx context.Context, dets []model.Detection) error {
 		if f.reported[d.DetectionID] == d.Title {
 			continue
 		}
-		v, err := model.EncodeDetection(nil, d)
+		v, err := f.serde.EncodeDetection(nil, d)
 		if err != nil {
 			f.mu.Unlock()
 			return fmt.Errorf("encode %s detection: %w", d.RuleID, err)

@@ -40,6 +40,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/ledger"
 	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/parallel"
+	"github.com/trailstream/trailstream/pkg/registry"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
 
@@ -61,6 +62,7 @@ type fetcher struct {
 	raw        *kafkautil.Writer
 	dead       *kafkautil.Writer
 	detections *kafkautil.Writer // collection-gap and collection-silent
+	serde      *registry.Serde   // frames the detections, their schema registered at the first
 
 	mu       sync.Mutex
 	reported map[string]string // detection ID: title, of the collection's detections produced
@@ -127,9 +129,17 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part, exclude *colle
 		return backoff.Stopped(ctx, err)
 	}
 	defer detections.Close()
+	serde, err := registry.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	if serde != nil {
+		p.Check("schema-registry", serde.Check)
+	}
 	f := &fetcher{
 		cfg: cfg, kafka: kc, log: log, clients: newClients(cfg), store: sources.NewStore(conn, cfg.ClickHouseDatabase),
 		ledger: ledger.New(conn, cfg.ClickHouseDatabase), raw: raw, dead: dead, detections: detections, changed: make(chan struct{}),
+		serde: serde,
 	}
 	f.reader = &collect.Reader{
 		Raw: raw, Ledger: f.ledger, Exclude: exclude, Reread: cfg.Reread, Log: log,

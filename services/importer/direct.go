@@ -22,6 +22,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
+	"github.com/trailstream/trailstream/pkg/registry"
 	"github.com/trailstream/trailstream/pkg/rules"
 	"github.com/trailstream/trailstream/services/detector"
 	"github.com/trailstream/trailstream/services/normalizer"
@@ -57,6 +58,10 @@ type direct struct {
 	idle   time.Duration
 	engine *rules.Engine // nil: no detection; used by the storing goroutine only
 	log    *slog.Logger
+	// serde encodes the events and detections handed to the sink's inserts. It is the one
+	// without a registry: these messages never leave the process, so they keep the
+	// single-object encoding and ask no registry.
+	serde *registry.Serde
 
 	deadMu sync.Mutex
 	deadW  io.Writer
@@ -151,7 +156,7 @@ func (d *direct) Write(ctx context.Context, msgs ...kafka.Message) ([]kafkautil.
 		e, err := d.norm.Normalize(m.Value)
 		var v []byte
 		if err == nil {
-			v, err = model.EncodeEvent(nil, e)
+			v, err = d.serde.EncodeEvent(nil, e)
 		}
 		if err != nil {
 			rejected = append(rejected, kafkautil.Rejected{Index: i, Err: fmt.Errorf("normalize: %w", err)})
@@ -254,7 +259,7 @@ func (d *direct) store(ctx context.Context, p *pending) error {
 	if d.engine != nil {
 		for i, e := range p.events {
 			for _, det := range d.engine.Observe(e, rules.Position{Offset: d.offset}) {
-				v, err := model.EncodeDetection(nil, &det)
+				v, err := d.serde.EncodeDetection(nil, &det)
 				if err != nil { // a programming error: the detection does not fit its schema
 					d.log.Error("detection dropped", "rule", det.RuleID, "detection_id", det.DetectionID, "err", err)
 					continue

@@ -9,12 +9,13 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/trailstream/trailstream/pkg/backoff"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/metrics"
-	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/normalize"
+	"github.com/trailstream/trailstream/pkg/registry"
 	"github.com/trailstream/trailstream/pkg/stage"
 )
 
@@ -40,20 +41,30 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 		return err
 	}
 	defer closeN()
-	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents)
+	serde, err := registry.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	if serde != nil {
+		p.Check("schema-registry", serde.Check)
+	}
+	if err := serde.RegisterEvents(ctx, cfg.TopicEvents); err != nil {
+		return backoff.Stopped(ctx, err)
+	}
+	log.Info("normalizing", "from", cfg.TopicRaw, "to", cfg.TopicEvents, "schema_registry", cfg.SchemaRegistryURL)
 	p.Ready()
 	return stage.Run(ctx, stage.Config{
 		Name: "normalizer", Kafka: kc, Partitions: cfg.Partitions, Group: cfg.GroupPrefix + "-normalizer",
 		From: cfg.TopicRaw, To: cfg.TopicEvents, DeadLetter: cfg.TopicDeadLetter,
 		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait,
-	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) { return batch(n, msgs) })
+	}, log, func(msgs []kafka.Message) ([]stage.Output, []deadletter.Entry) { return batch(n, serde, msgs) })
 }
 
-// batch normalizes raw messages into event messages; those it cannot normalize come back
-// as dead letters. The environment header of a message, set by the fetcher that read it,
+// batch normalizes raw messages into event messages, framed by serde; those it cannot
+// normalize come back as dead letters. The environment header of a message, set by the fetcher that read it,
 // wins over the normalizer's own. An event carries the headers of its raw message, so that
 // whoever cannot process it later can say which file it came from.
-func batch(n *normalize.Normalizer, msgs []kafka.Message) (events []stage.Output, dead []deadletter.Entry) {
+func batch(n *normalize.Normalizer, serde *registry.Serde, msgs []kafka.Message) (events []stage.Output, dead []deadletter.Entry) {
 	events = make([]stage.Output, 0, len(msgs))
 	for i, m := range msgs {
 		nm := *n
@@ -65,7 +76,7 @@ func batch(n *normalize.Normalizer, msgs []kafka.Message) (events []stage.Output
 		e, err := nm.Normalize(m.Value)
 		var v []byte
 		if err == nil {
-			v, err = model.EncodeEvent(nil, e)
+			v, err = serde.EncodeEvent(nil, e)
 		}
 		if err != nil {
 			dead = append(dead, deadletter.FromMessage("normalizer", m, deadletter.Because(deadletter.KindNormalize, err)))

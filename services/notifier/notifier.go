@@ -50,6 +50,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/parallel"
+	"github.com/trailstream/trailstream/pkg/registry"
 )
 
 // stopGrace is how long a stopping notifier keeps trying to write the ledger record of a
@@ -77,6 +78,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 func (n *notifier) run(ctx context.Context, cfg config.Config, kc kafkautil.Cluster, p *metrics.Part) error {
 	log := n.log
 	p.Check("kafka", kafkautil.ReadyCheck(kc))
+	if n.serde != nil {
+		p.Check("schema-registry", n.serde.Check)
+	}
 	var err error
 	if err := kafkautil.EnsureTopics(ctx, kc, cfg.Partitions, cfg.TopicDetections, cfg.TopicDeadLetter); err != nil {
 		return backoff.Stopped(ctx, err)
@@ -126,6 +130,7 @@ type notifier struct {
 	sent   *kafkautil.Writer // to the ledger topic
 	dead   *kafkautil.Writer
 	batch  metrics.StageBatch
+	serde  *registry.Serde // reads the detections in either framing
 }
 
 // newNotifier checks the alert settings of cfg and returns a notifier without its Kafka
@@ -146,8 +151,12 @@ func newNotifier(cfg config.Config, log *slog.Logger) (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--alert-min-severity: %w", err)
 	}
+	serde, err := registry.Open(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	return &notifier{log: log, hooks: hooks, format: format, least: least, client: newClient(), retry: backoff.Default,
-		ledger: newLedger(ledgerMaxAge, ledgerCapacity, time.Now), batch: metrics.ForStage("notifier")}, nil
+		ledger: newLedger(ledgerMaxAge, ledgerCapacity, time.Now), batch: metrics.ForStage("notifier"), serde: serde}, nil
 }
 
 // handle sends a batch of detections to every webhook and returns once each webhook has
@@ -162,8 +171,11 @@ func (n *notifier) handle(ctx context.Context, msgs []kafka.Message) error {
 		start  = time.Now()
 		before = n.delivered()
 	)
+	if err := n.serde.Resolve(ctx, msgs); err != nil {
+		return err
+	}
 	for _, m := range msgs {
-		d, err := model.DecodeDetection(m.Value)
+		d, err := n.serde.DecodeDetection(m.Value)
 		if err != nil {
 			bad = append(bad, deadletter.FromMessage("notifier", m, deadletter.Because(deadletter.KindDecode, err)))
 			continue

@@ -24,6 +24,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/metrics"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/parallel"
+	"github.com/trailstream/trailstream/pkg/registry"
 	"github.com/trailstream/trailstream/pkg/retention"
 )
 
@@ -58,16 +59,23 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 		return backoff.Stopped(ctx, err)
 	}
 	defer dead.Close()
+	serde, err := registry.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	if serde != nil {
+		p.Check("schema-registry", serde.Check)
+	}
 	loaders := []struct {
 		name   string
 		topic  string
 		insert func(context.Context, []kafka.Message) ([]deadletter.Entry, error)
 	}{
 		{"events", cfg.TopicEvents, func(ctx context.Context, msgs []kafka.Message) ([]deadletter.Entry, error) {
-			return InsertEvents(ctx, conn, cfg.ClickHouseDatabase, msgs)
+			return InsertEventsWith(ctx, conn, cfg.ClickHouseDatabase, serde, msgs)
 		}},
 		{"detections", cfg.TopicDetections, func(ctx context.Context, msgs []kafka.Message) ([]deadletter.Entry, error) {
-			return InsertDetections(ctx, conn, cfg.ClickHouseDatabase, msgs)
+			return InsertDetectionsWith(ctx, conn, cfg.ClickHouseDatabase, serde, msgs)
 		}},
 	}
 	batches := metrics.ForStage("sink")
@@ -101,11 +109,23 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
 // that do not decode, or whose time a DateTime column cannot hold, come back as dead-letter
-// messages. The lag of the events inserted is added to metrics.EventLag.
+// messages. The lag of the events inserted is added to metrics.EventLag. It reads the
+// single-object encoding only; InsertEventsWith reads the Confluent wire format too.
 func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
+	return InsertEventsWith(ctx, conn, db, nil, msgs)
+}
+
+// InsertEventsWith is InsertEvents for messages in either framing: serde first resolves
+// the schema IDs of those in the Confluent wire format, waiting while the registry does not
+// answer (an error then is ctx's, and nothing was inserted); an ID whose schema is not the
+// event schema's sends its message to the dead letters.
+func InsertEventsWith(ctx context.Context, conn driver.Conn, db string, serde *registry.Serde, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
+	if err := serde.Resolve(ctx, msgs); err != nil {
+		return nil, err
+	}
 	lag, now := metrics.EventLag.Tally(), time.Now()
 	dead, err = insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
-		e, err := model.DecodeEvent(b)
+		e, _, err := serde.DecodeEvent(b)
 		if err != nil {
 			return nil, deadletter.Because(deadletter.KindDecode, err)
 		}
@@ -123,10 +143,20 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka
 
 // InsertDetections decodes Avro detections and inserts them into db.detections in one batch.
 // Messages that do not decode, or whose times a DateTime column cannot hold, come back as
-// dead-letter messages.
+// dead-letter messages. It reads the single-object encoding only; InsertDetectionsWith reads
+// the Confluent wire format too.
 func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
+	return InsertDetectionsWith(ctx, conn, db, nil, msgs)
+}
+
+// InsertDetectionsWith is InsertDetections for messages in either framing, as
+// InsertEventsWith is for events.
+func InsertDetectionsWith(ctx context.Context, conn driver.Conn, db string, serde *registry.Serde, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
+	if err := serde.Resolve(ctx, msgs); err != nil {
+		return nil, err
+	}
 	return insert(ctx, conn, db+".detections", model.DetectionFields(), msgs, func(b []byte, row []any) ([]any, error) {
-		d, err := model.DecodeDetection(b)
+		d, err := serde.DecodeDetection(b)
 		if err != nil {
 			return nil, deadletter.Because(deadletter.KindDecode, err)
 		}

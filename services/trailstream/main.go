@@ -44,21 +44,21 @@ func service(groups []config.Group, run func(context.Context, config.Config) err
 
 var targets = []target{
 	{"fetcher", "collect CloudTrail files from S3 (notifications, backfill, scans), one Kafka message per record",
-		service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Collect, config.Metrics}, fetcher.Run)},
+		service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Collect, config.Metrics, config.SchemaRegistry}, fetcher.Run)},
 	{"normalizer", "turn raw records into normalized Avro events",
-		service([]config.Group{config.Kafka, config.Batch, config.Enrich, config.ClickHouse, config.Metrics}, normalizer.Run)},
+		service([]config.Group{config.Kafka, config.Batch, config.Enrich, config.ClickHouse, config.Metrics, config.SchemaRegistry}, normalizer.Run)},
 	{"detector", "run windowed detection rules over the events",
-		service([]config.Group{config.Kafka, config.Batch, config.Detect, config.ClickHouse, config.Metrics}, detector.Run)},
+		service([]config.Group{config.Kafka, config.Batch, config.Detect, config.ClickHouse, config.Metrics, config.SchemaRegistry}, detector.Run)},
 	{"sink", "load events and detections into ClickHouse",
-		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch, config.Metrics, config.Retention}, sink.Run)},
+		service([]config.Group{config.Kafka, config.ClickHouse, config.Batch, config.Metrics, config.Retention, config.SchemaRegistry}, sink.Run)},
 	{"notifier", "send the detections to webhooks (JSON or Slack), each detection once to each",
-		service([]config.Group{config.Kafka, config.Batch, config.Alerts, config.Metrics}, notifier.Run)},
+		service([]config.Group{config.Kafka, config.Batch, config.Alerts, config.Metrics, config.SchemaRegistry}, notifier.Run)},
 	{"console", "serve the dashboards and the JSON API",
 		service([]config.Group{config.ClickHouse, config.Console, config.Metrics}, console.Run)},
 	{"all", "run every service in one process (embedded in-memory Kafka when no brokers are given)",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
 			c.KafkaBrokers = "" // empty means: start the embedded broker
-			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts, config.Collect, config.Metrics, config.Retention}, all.Run)(fs, c)
+			return service([]config.Group{config.AWS, config.Kafka, config.ClickHouse, config.Console, config.Batch, config.Enrich, config.Detect, config.Alerts, config.Collect, config.Metrics, config.Retention, config.SchemaRegistry}, all.Run)(fs, c)
 		}},
 	{"generate", "write realistic synthetic CloudTrail files to the bucket (and notify) or to a file",
 		func(fs *flag.FlagSet, c *config.Config) func(context.Context) error {
