@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -362,16 +361,9 @@ func TestUnreachable(t *testing.T) {
 	if again, err := p.EncodeEvent(nil, fixtureEvent()); err != nil || string(again) != string(msg) {
 		t.Fatalf("encode with the registry down: %v", err)
 	}
-	var srv2 *registrytest.Server
-	for i := 0; ; i++ { // the port is free again once the old listener is closed
-		if srv2, err = registrytest.Start(reg, addr); err == nil {
-			break
-		}
-		var op *net.OpError
-		if i > 50 || !errors.As(err, &op) {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	srv2, err := registrytest.Restart(reg, addr)
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer srv2.Close()
 	for _, ch := range []chan error{resolved, registered} {

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/linkedin/goavro/v2"
 )
@@ -356,4 +357,17 @@ func NewServer(t TB) *Server {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// Restart serves reg again on addr, where a closed Server served it, trying for up to 5 s
+// while the port is not yet free.
+func Restart(reg *Registry, addr string) (*Server, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := Start(reg, addr)
+		if err == nil || time.Now().After(deadline) {
+			return s, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
