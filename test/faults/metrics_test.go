@@ -27,7 +27,7 @@ const metricsUnderLoad = "metrics endpoint under load"
 const (
 	scrapeBound        = time.Second // the longest a scrape may take
 	scrapersPerService = 4           // concurrent scrapers of each service's endpoint
-	scrapePause        = 20 * time.Millisecond
+	scrapePause        = 50 * time.Millisecond
 	minScrapesInLoad   = 20 // of /metrics per service while rows arrive, or the load did not meet the scrapes
 )
 
@@ -114,6 +114,11 @@ func TestMetricsUnderLoad(t *testing.T) {
 	for svc, addr := range addrs {
 		final[svc] = metricstest.Read(t, addr)
 	}
+	var cpu []string
+	for _, svc := range append(slices.Clone(services), "console") {
+		cpu = append(cpu, fmt.Sprintf("%s %.1f s", svc, final[svc].Sum("process_cpu_seconds_total")))
+	}
+	t.Logf("CPU used: %s", strings.Join(cpu, ", "))
 	c := w.cfg
 	raw, events, detections := w.size(c.TopicRaw), w.size(c.TopicEvents), w.size(c.TopicDetections)
 	var detectionRows uint64
