@@ -36,11 +36,14 @@ type Config struct {
 	// before it goes to the dead-letter topic and is deleted.
 	MaxReceiveCount int
 
-	KafkaBrokers    string
-	TopicRaw        string
-	TopicEvents     string
-	TopicDetections string
-	TopicDeadLetter string
+	KafkaBrokers string
+	// KafkaCompression is the codec of the batches trailstream produces: none, gzip,
+	// snappy, lz4 or zstd.
+	KafkaCompression string
+	TopicRaw         string
+	TopicEvents      string
+	TopicDetections  string
+	TopicDeadLetter  string
 	// TopicCollect is the topic whose partitions the fetchers share out the collection work
 	// by (consumer group <prefix>-collect); it carries no messages.
 	TopicCollect string
@@ -165,6 +168,7 @@ func Default() Config {
 		PollWait:           10 * time.Second,
 		MaxReceiveCount:    5,
 		KafkaBrokers:       "127.0.0.1:9092",
+		KafkaCompression:   "snappy",
 		TopicRaw:           "cloudtrail.raw",
 		TopicEvents:        "cloudtrail.events",
 		TopicDetections:    "cloudtrail.detections",
@@ -210,6 +214,7 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.Bucket, "s3-bucket", c.Bucket, "S3 bucket the CloudTrail logs are written to (used by generate)")
 		case Kafka:
 			fs.StringVar(&c.KafkaBrokers, "kafka-brokers", c.KafkaBrokers, "comma-separated Kafka bootstrap brokers")
+			fs.StringVar(&c.KafkaCompression, "kafka-compression", c.KafkaCompression, "codec of the message batches produced: none, gzip, snappy, lz4 or zstd (trailstream all's embedded broker always gets none: it is in memory)")
 			fs.StringVar(&c.TopicRaw, "topic-raw", c.TopicRaw, "topic of raw CloudTrail records")
 			fs.StringVar(&c.TopicEvents, "topic-events", c.TopicEvents, "topic of normalized events (Avro)")
 			fs.StringVar(&c.TopicDetections, "topic-detections", c.TopicDetections, "topic of detections (Avro)")

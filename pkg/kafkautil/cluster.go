@@ -33,6 +33,8 @@ type Cluster struct {
 	TLS *tls.Config
 	// SASL is the sign-in; nil: none.
 	SASL sasl.Mechanism
+	// Compression is the codec of the batches produced; zero: none.
+	Compression kafka.Compression
 }
 
 // NewCluster returns the Cluster of the configuration: --kafka-brokers, --kafka-tls* and
@@ -40,6 +42,11 @@ type Cluster struct {
 // mechanism without a password, ...).
 func NewCluster(cfg config.Config) (Cluster, error) {
 	c := Cluster{Brokers: cfg.Brokers()}
+	codec, ok := compressions[cfg.KafkaCompression]
+	if !ok {
+		return Cluster{}, backoff.Permanent(fmt.Errorf("--kafka-compression %q: use none, gzip, snappy, lz4 or zstd", cfg.KafkaCompression))
+	}
+	c.Compression = codec
 	var err error
 	if c.TLS, err = cfg.KafkaTLS.Config(); err != nil {
 		return Cluster{}, fmt.Errorf("Kafka %w", err)
@@ -48,6 +55,11 @@ func NewCluster(cfg config.Config) (Cluster, error) {
 		return Cluster{}, err
 	}
 	return c, nil
+}
+
+// compressions are the codecs of --kafka-compression; empty is none.
+var compressions = map[string]kafka.Compression{
+	"": 0, "none": 0, "gzip": kafka.Gzip, "snappy": kafka.Snappy, "lz4": kafka.Lz4, "zstd": kafka.Zstd,
 }
 
 // Plain returns the Cluster of brokers without TLS or SASL.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
@@ -243,5 +245,24 @@ func TestConsumeSurvivesBrokerErrors(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("ConsumeBatches: %v", err)
+	}
+}
+
+// TestCompression maps --kafka-compression to kafka-go's codecs and refuses other names.
+func TestCompression(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want kafka.Compression
+	}{{"", 0}, {"none", 0}, {"gzip", kafka.Gzip}, {"snappy", kafka.Snappy}, {"lz4", kafka.Lz4}, {"zstd", kafka.Zstd}} {
+		c, err := kafkautil.NewCluster(config.Config{KafkaCompression: tc.name})
+		if err != nil || c.Compression != tc.want {
+			t.Errorf("--kafka-compression %q: %v, %v; want %v", tc.name, c.Compression, err, tc.want)
+		}
+	}
+	if _, err := kafkautil.NewCluster(config.Config{KafkaCompression: "brotli"}); err == nil || !strings.Contains(err.Error(), `--kafka-compression "brotli"`) {
+		t.Errorf("--kafka-compression brotli: %v, want an error naming it", err)
+	}
+	if got := config.Default().KafkaCompression; got != "snappy" {
+		t.Errorf("default --kafka-compression %q, want snappy", got)
 	}
 }

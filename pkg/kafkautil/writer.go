@@ -17,7 +17,7 @@ import (
 
 // NewWriter returns a bare kafka-go writer to topic with trailstream's delivery settings:
 // every in-sync replica acknowledges, messages spread over partitions by key hash, batches
-// wait at most 10 ms. It knows nothing of the topic's size limit; services produce through
+// wait at most 10 ms and are compressed with the cluster's codec. It knows nothing of the topic's size limit; services produce through
 // a Writer (OpenWriter), which does. Each writer has connections and cluster metadata of its
 // own: kafka-go's shared default transport keeps metadata for seconds, and would answer a
 // writer to a topic created meanwhile that the topic does not exist.
@@ -31,7 +31,7 @@ func NewWriter(c Cluster, topic string) *kafka.Writer {
 		BatchTimeout: 10 * time.Millisecond,
 		BatchSize:    1000,
 		BatchBytes:   16 << 20,
-		Compression:  kafka.Snappy,
+		Compression:  c.Compression,
 	}
 }
 

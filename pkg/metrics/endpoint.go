@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 //	GET /readyz    200 "ok" when every part has started and every dependency its parts
 //	               check answers; 503 naming the parts still starting and the dependencies
 //	               that do not answer (why, with addresses, is in the log)
+//	GET /debug/pprof/  Go's profiles (net/http/pprof): where CPU time and memory go
 //
 // A process has one endpoint. A service started alone opens its own (Serve); in trailstream
 // all every part joins the one all opened, so one address serves every part's metrics and
@@ -220,7 +222,7 @@ func (e *Endpoint) snapshot() (parts []*Part, expected []string) {
 	return slices.Clone(e.parts), slices.Clone(e.expected)
 }
 
-// Handler returns the endpoint's routes: /metrics, /healthz and /readyz.
+// Handler returns the endpoint's routes: /metrics, /healthz, /readyz and /debug/pprof/.
 func (e *Endpoint) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(Registry, promhttp.HandlerOpts{
@@ -248,8 +250,13 @@ func (e *Endpoint) Handler() http.Handler {
 		lines = append(lines, notRunning...)
 		plain(w, http.StatusServiceUnavailable, strings.Join(lines, "\n"))
 	})
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		plain(w, http.StatusOK, "trailstream: /metrics (Prometheus), /healthz (alive), /readyz (dependencies answer)")
+		plain(w, http.StatusOK, "trailstream: /metrics (Prometheus), /healthz (alive), /readyz (dependencies answer), /debug/pprof/ (Go profiles)")
 	})
 	return mux
 }

@@ -67,6 +67,7 @@ func run(ctx context.Context, cfg config.Config, ep *metrics.Endpoint) error {
 		}
 		defer k.Close()
 		cfg.KafkaBrokers = k.Brokers()[0]
+		cfg.KafkaCompression = "none" // the broker is in this process's memory: compressing only costs
 		log.Warn("no --kafka-brokers given: started the embedded Kafka broker; it keeps messages in memory only",
 			"brokers", cfg.KafkaBrokers, "sasl", cfg.KafkaSASL.Mechanism)
 	}
