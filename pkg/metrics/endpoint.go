@@ -23,7 +23,8 @@ import (
 //	GET /readyz    200 "ok" when every part has started and every dependency its parts
 //	               check answers; 503 naming the parts still starting and the dependencies
 //	               that do not answer (why, with addresses, is in the log)
-//	GET /debug/pprof/  Go's profiles (net/http/pprof): where CPU time and memory go
+//	GET /debug/pprof/  Go's profiles (net/http/pprof: CPU, heap, goroutines, trace), not the
+//	               command line, which may hold a secret
 //
 // A process has one endpoint. A service started alone opens its own (Serve); in trailstream
 // all every part joins the one all opened, so one address serves every part's metrics and
@@ -251,7 +252,6 @@ func (e *Endpoint) Handler() http.Handler {
 		plain(w, http.StatusServiceUnavailable, strings.Join(lines, "\n"))
 	})
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -239,5 +240,30 @@ func TestExpect(t *testing.T) {
 	ep.Part("console").Ready()
 	if notRunning, failing := ep.Readiness(context.Background()); len(notRunning)+len(failing) > 0 {
 		t.Fatalf("every part ready: %q %q", notRunning, failing)
+	}
+}
+
+// TestProfiles serves Go's profiles at /debug/pprof/, but not the command line.
+func TestProfiles(t *testing.T) {
+	srv := httptest.NewServer(metrics.NewEndpoint(nil).Handler())
+	defer srv.Close()
+	for _, tc := range []struct {
+		path, want string
+		status     int
+	}{
+		{"/debug/pprof/", "goroutine", http.StatusOK},
+		{"/debug/pprof/goroutine?debug=1", "goroutine profile:", http.StatusOK},
+		{"/debug/pprof/heap?debug=1", "heap profile:", http.StatusOK},
+		{"/debug/pprof/cmdline", "", http.StatusNotFound},
+	} {
+		resp, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
+			t.Errorf("GET %s: %d %.80q, want %d with %q", tc.path, resp.StatusCode, body, tc.status, tc.want)
+		}
 	}
 }
