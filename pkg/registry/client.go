@@ -50,15 +50,19 @@ func (e *Error) Error() string {
 // answered that it cannot serve now (HTTP 5xx, 429). Errors of the request, such as an
 // unknown schema ID or an incompatible schema, are not.
 func Transient(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, errUnreadable) {
 		return false
 	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Status >= 500 || e.Status == http.StatusTooManyRequests
 	}
-	return !errors.Is(err, context.Canceled)
+	return true
 }
+
+// errUnreadable marks an answer that asking again will not change: a schema that is not
+// Avro.
+var errUnreadable = errors.New("schema registry: unreadable schema")
 
 // Client calls a schema registry's REST API.
 type Client struct {
@@ -178,7 +182,7 @@ func (c *Client) SchemaByID(ctx context.Context, id int) (string, error) {
 		return "", err
 	}
 	if out.SchemaType != "" && out.SchemaType != "AVRO" {
-		return "", fmt.Errorf("schema registry: schema %d is %s, not Avro", id, out.SchemaType)
+		return "", fmt.Errorf("%w: schema %d is %s, not Avro", errUnreadable, id, out.SchemaType)
 	}
 	return out.Schema, nil
 }

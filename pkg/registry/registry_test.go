@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -493,3 +495,27 @@ func BenchmarkDecodeEventFramed(b *testing.B) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func TestTransient(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{&Error{Status: 503, Code: 50003}, true},
+		{&Error{Status: 500, Code: CodeBackendDatastore}, true},
+		{&Error{Status: 429, Code: 429}, true},
+		{&Error{Status: 404, Code: CodeSchemaNotFound}, false},
+		{&Error{Status: 409, Code: CodeIncompatible}, false},
+		{&Error{Status: 401, Code: 40101}, false},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{context.DeadlineExceeded, true},
+		{context.Canceled, false},
+		{fmt.Errorf("%w: schema 3 is PROTOBUF, not Avro", errUnreadable), false},
+	}
+	for _, c := range cases {
+		if got := Transient(c.err); got != c.want {
+			t.Errorf("Transient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
