@@ -39,10 +39,11 @@ type dashboard struct {
 }
 
 type panel struct {
-	ID         int             `json:"id"`
-	Type       string          `json:"type"`
-	Title      string          `json:"title"`
-	Datasource json.RawMessage `json:"datasource"`
+	ID         int                      `json:"id"`
+	Type       string                   `json:"type"`
+	Title      string                   `json:"title"`
+	Datasource json.RawMessage          `json:"datasource"`
+	GridPos    struct{ X, Y, W, H int } `json:"gridPos"`
 	Targets    []struct {
 		RefID      string          `json:"refId"`
 		Expr       string          `json:"expr"`
@@ -308,12 +309,12 @@ func TestParsePromQL(t *testing.T) {
 	}
 }
 
-// TestDashboard holds deploy/grafana/trailstream.json to the metrics: every series each
+// TestGrafanaDashboard holds deploy/grafana/trailstream.json to the metrics: every series each
 // panel's and variable's PromQL selects is in a scrape of trailstream all after real work
 // (a family whose series appear only once something failed, such as S3 errors, is held to
 // its definition, the one the endpoint would show), and every label a selector matches on
 // or an expression groups by is a label of its series.
-func TestDashboard(t *testing.T) {
+func TestGrafanaDashboard(t *testing.T) {
 	d := readDashboard(t)
 	checkDashboardModel(t, d)
 	p := runPipeline(t)
@@ -402,8 +403,8 @@ func TestDashboard(t *testing.T) {
 }
 
 // checkDashboardModel checks the dashboard's structure: the current JSON model, the
-// variables every query uses, the rows, unique panel IDs, and every panel and target on the
-// ${datasource} variable.
+// variables every query uses, the rows, unique panel IDs, panels that do not overlap, and
+// every panel and target on the ${datasource} variable.
 func checkDashboardModel(t *testing.T, d dashboard) {
 	t.Helper()
 	if d.SchemaVersion < 39 {
@@ -424,6 +425,7 @@ func checkDashboardModel(t *testing.T, d dashboard) {
 	want := []string{"Throughput per stage", "Lag", "Errors", "Latency", "State", "Process"}
 	var rows []string
 	ids := map[int]bool{}
+	cells := map[[2]int]string{} // the grid's cells a panel takes (24 wide)
 	var walk func([]panel)
 	walk = func(ps []panel) {
 		for _, p := range ps {
@@ -431,6 +433,19 @@ func checkDashboardModel(t *testing.T, d dashboard) {
 				t.Errorf("panel id %d twice", p.ID)
 			}
 			ids[p.ID] = true
+			g := p.GridPos
+			if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+				t.Errorf("panel %q: gridPos %+v is not within the 24 columns", p.Title, g)
+			}
+			for x := g.X; x < g.X+g.W; x++ {
+				for y := g.Y; y < g.Y+g.H; y++ {
+					if other, ok := cells[[2]int{x, y}]; ok {
+						t.Errorf("panel %q overlaps %q at column %d, row %d", p.Title, other, x, y)
+						return
+					}
+					cells[[2]int{x, y}] = p.Title
+				}
+			}
 			if p.Type == "row" {
 				rows = append(rows, p.Title)
 				walk(p.Panels)

@@ -35,7 +35,7 @@ type pipeline struct {
 // runPipeline starts trailstream all, sends it the notification of testdata/trail.json and
 // waits until every part recorded its work: the rows in ClickHouse, the detections
 // delivered, the console's request timed and every consumer's lag set. TestEndpoint checks
-// the figures; TestDashboard the dashboard's queries against the same kind of scrape.
+// the figures; TestGrafanaDashboard the dashboard's queries against the same kind of scrape.
 func runPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	c := testenv.Config(t)
