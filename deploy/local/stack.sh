@@ -463,7 +463,7 @@ node_config() {
     <tmp_path>$dir/tmp/</tmp_path>
     <user_files_path>$dir/user_files/</user_files_path>
     <format_schema_path>$dir/format_schemas/</format_schema_path>
-    <users_config>/etc/clickhouse-server/users.xml</users_config>
+    <users_config>$cl_dir/users.xml</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <max_connections>256</max_connections>
@@ -478,6 +478,18 @@ node_config() {
     <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
 </yandex>
 XML
+}
+
+# cluster_users: Debian's users.xml with the setting cluster mode needs in the default
+# profile: subqueries of Distributed tables in a query of one run GLOBAL (ClickHouse 18.16
+# takes no text setting from a query). Written only when it changes.
+cluster_users() {
+	local new
+	[[ -r /etc/clickhouse-server/users.xml ]] || die "clickhouse: /etc/clickhouse-server/users.xml is missing; reinstall clickhouse-server"
+	new=$(sed '0,/<default>/s##<default>\n            <distributed_product_mode>global</distributed_product_mode>#' /etc/clickhouse-server/users.xml)
+	if [[ ! -f $cl_dir/users.xml || $(<"$cl_dir/users.xml") != "$new" ]]; then
+		printf '%s\n' "$new" >"$cl_dir/users.xml"
+	fi
 }
 
 # node_up N: starts cluster node N unless it answers already with the same configuration.
@@ -531,6 +543,8 @@ cluster_up() {
 	[[ -x /usr/sbin/clickhouse-server ]] || apt_install clickhouse-server clickhouse-client
 	[[ -x /usr/sbin/clickhouse-server ]] || die "clickhouse: /usr/sbin/clickhouse-server is still missing after apt-get install clickhouse-server"
 	zookeeper_up
+	mkdir -p "$cl_dir"
+	cluster_users
 	node_up 1
 	node_up 2
 	node_wait 1

@@ -29,7 +29,7 @@ type Options struct {
 	TLS                  config.TLS
 	// Cluster is the ClickHouse cluster the tables are on (--clickhouse-cluster), empty for
 	// a single server. Inserts then wait until every shard has its rows
-	// (insert_distributed_sync), so that what the sink acknowledges is stored.
+	// (clusterSettings), so that what the sink acknowledges is stored.
 	Cluster string
 }
 
@@ -75,9 +75,7 @@ func open(o Options, maxConns int) (driver.Conn, error) {
 	}
 	var settings clickhouse.Settings
 	if o.Cluster != "" {
-		// An insert into a Distributed table returns once every shard stored its rows,
-		// not once they are queued on this server to be sent later.
-		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+		settings = clusterSettings
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Settings:     settings,
@@ -93,6 +91,12 @@ func open(o Options, maxConns int) (driver.Conn, error) {
 	}
 	return conn, nil
 }
+
+// clusterSettings are the settings of every query in cluster mode: an insert into a
+// Distributed table returns once every shard stored its rows, not once they are queued on
+// this server to be sent later. (ClickHouse 18.16 takes only numbers as settings of a
+// query, so distributed_product_mode is the servers' to set: see checkProductMode.)
+var clusterSettings = clickhouse.Settings{"insert_distributed_sync": 1}
 
 // explain says what a failed first contact means when it is not passing: a refused
 // password or certificate.
@@ -299,9 +303,29 @@ func MigrateCluster(ctx context.Context, conn driver.Conn, db, cluster string, l
 		log.Info("applied ClickHouse migration", "database", db, "version", m.Version, "name", m.Name, "cluster", cluster)
 	}
 	if cluster != "" {
-		return checkDistributed(ctx, conn, db, cluster)
+		if err := checkDistributed(ctx, conn, db, cluster); err != nil {
+			return err
+		}
+		checkProductMode(ctx, conn, log)
 	}
 	return nil
+}
+
+// checkProductMode warns when the user's profile refuses queries of a Distributed table
+// with a subquery of another (the console's "event_id IN (SELECT ... FROM detections)"):
+// cluster mode needs distributed_product_mode 'global', which runs such a subquery once,
+// over every shard, and sends its result to the shards (GLOBAL IN, GLOBAL JOIN). ClickHouse
+// 18.16 takes no text setting from a query, so it is set in the servers' users.xml.
+func checkProductMode(ctx context.Context, conn driver.Conn, log *slog.Logger) {
+	var mode string
+	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'distributed_product_mode'").Scan(&mode); err != nil {
+		log.Warn("ClickHouse cluster mode: cannot read distributed_product_mode", "error", err)
+		return
+	}
+	if mode != "global" && mode != "allow" {
+		log.Warn("ClickHouse cluster mode: the profile of this user has distributed_product_mode '"+mode+"', so the console's queries with subqueries of other tables fail; set <distributed_product_mode>global</distributed_product_mode> in the user's profile (users.xml) on every server",
+			"distributed_product_mode", mode)
+	}
 }
 
 // checkDistributed fails when a table of ShardingKeys in db is not Distributed on the

@@ -2,8 +2,12 @@ package migrate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +22,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/retention"
 	"github.com/trailstream/trailstream/pkg/testenv"
+	"github.com/trailstream/trailstream/services/console"
 	"github.com/trailstream/trailstream/services/sink"
 )
 
@@ -228,6 +233,10 @@ func TestClusterMigrate(t *testing.T) {
 		t.Errorf("the shards hold %d + %d events, want %d", len(ids[0]), len(ids[1]), events)
 	}
 
+	// The console answers from the cluster: every panel, whose SQL has subqueries of other
+	// Distributed tables (IN (SELECT ... FROM detections)), the events search and the pages.
+	consoleAnswers(t, ins, db)
+
 	// The retention drops January 2019 from every shard and keeps the recent month.
 	srv, err := retention.Probe(ctx, ins)
 	if err != nil {
@@ -327,4 +336,36 @@ func eventIDs(t *testing.T, conn driver.Conn, query string) map[string]bool {
 		out[id] = true
 	}
 	return out
+}
+
+// consoleAnswers gets every panel of the console reading db through conn, its events search,
+// detections summary and pages, and fails on any answer but 200.
+func consoleAnswers(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
+	srv := httptest.NewServer(console.Handler(conn, db, console.Options{}))
+	defer srv.Close()
+	get := func(path string) []byte {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("console GET %s on the cluster: %d %.300s", path, resp.StatusCode, body)
+		}
+		return body
+	}
+	var list struct {
+		Panels []struct{ ID string }
+	}
+	if err := json.Unmarshal(get("/api/panels"), &list); err != nil || len(list.Panels) < 10 {
+		t.Fatalf("the console's panels: %d, %v", len(list.Panels), err)
+	}
+	for _, p := range list.Panels {
+		get("/api/panels/" + p.ID + "?range=30d")
+	}
+	for _, path := range []string{"/api/events?range=30d", "/api/detections/summary", "/api/sources", "/", "/events", "/detections", "/sources", "/audit"} {
+		get(path)
+	}
 }
