@@ -89,7 +89,9 @@ func (c *clusterDDL) migration(stmts []string) ([]string, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		out = append(out, c.renew(n)...)
+		if _, ok := c.distributed[n]; ok { // not when the migration dropped it after
+			out = append(out, c.renew(n)...)
+		}
 	}
 	return out, nil
 }

@@ -96,6 +96,20 @@ func TestClusterTranslation(t *testing.T) {
 			"DROP TABLE IF EXISTS db.files_local ON CLUSTER c",
 		}},
 	}, {
+		name: "a column added, then the table dropped in the same migration: nothing renewed",
+		in: [][]string{{
+			"CREATE TABLE db.files (bucket String, key String) ENGINE = ReplacingMergeTree() ORDER BY (bucket, key)",
+			"ALTER TABLE db.files ADD COLUMN x String",
+			"DROP TABLE db.files",
+		}},
+		want: [][]string{{
+			"CREATE TABLE db.files_local ON CLUSTER c (bucket String, key String) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/files_local', '{replica}') ORDER BY (bucket, key)",
+			"CREATE TABLE db.files ON CLUSTER c AS db.files_local ENGINE = Distributed(c, db, files_local, cityHash64(bucket, key))",
+			"ALTER TABLE db.files_local ON CLUSTER c ADD COLUMN x String",
+			"DROP TABLE db.files ON CLUSTER c",
+			"DROP TABLE db.files_local ON CLUSTER c",
+		}},
+	}, {
 		name: "a MergeTree table without a sharding key",
 		in:   [][]string{{"CREATE TABLE db.unknown (x String) ENGINE = MergeTree() ORDER BY x"}},
 		err:  "no sharding key",
