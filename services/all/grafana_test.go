@@ -402,6 +402,40 @@ func TestGrafanaDashboard(t *testing.T) {
 		len(slices.Compact(slices.Sorted(slices.Values(fromScrape)))), len(slices.Compact(fromDefinition)), strings.Join(slices.Compact(fromDefinition), ", "))
 }
 
+// TestDashboardPromQL has Prometheus' own parser read every expression of the dashboard, as
+// recording rules given to promtool check rules (Grafana's variables replaced by values),
+// where promtool is installed (Debian's prometheus package has it); parsePromQL reads them
+// in any case, for TestGrafanaDashboard.
+func TestDashboardPromQL(t *testing.T) {
+	d := readDashboard(t)
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$job", ".*", "$instance", ".*")
+	for i, e := range d.expressions() {
+		expr := e.expr
+		if m := labelValues.FindStringSubmatch(expr); m != nil {
+			expr = m[1]
+		}
+		if _, err := parsePromQL(e.expr); err != nil {
+			t.Errorf("%s: %v", e.where, err)
+		}
+		q, _ := json.Marshal(vars.Replace(expr)) // a JSON string is a YAML string
+		fmt.Fprintf(&rules, "      - record: dashboard:expression_%d\n        expr: %s\n", i, q)
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool is not installed: the expressions were read by parsePromQL only")
+		return
+	}
+	file := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(file, []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules of the dashboard's expressions: %v\n%s", err, out)
+	}
+}
+
 // checkDashboardModel checks the dashboard's structure: the current JSON model, the
 // variables every query uses, the rows, unique panel IDs, panels that do not overlap, and
 // every panel and target on the ${datasource} variable.
