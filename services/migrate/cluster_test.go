@@ -19,6 +19,7 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
+	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/retention"
 	"github.com/trailstream/trailstream/pkg/testenv"
@@ -264,6 +265,78 @@ func TestClusterMigrate(t *testing.T) {
 	again, err := retention.Enforce(ctx, ins, srv, db, 400*retention.Day, time.Now(), slog.Default())
 	if err != nil || len(again) != 0 {
 		t.Errorf("retention again: %+v, %v; want nothing to do", again, err)
+	}
+}
+
+// TestClusterSink runs the sink service with --clickhouse-cluster on a fresh database: it
+// migrates the cluster itself and loads events and detections, each sent twice, from Kafka
+// through the Distributed tables, every one counted once and the events on both shards.
+func TestClusterSink(t *testing.T) {
+	c, conns := clusterConfig(t)
+	brokers := testenv.Kafka(t)
+	c.KafkaBrokers = brokers[0]
+	c.GroupPrefix = testenv.Name("ts-cluster-")
+	c.BatchWait = 100 * time.Millisecond
+	kc := testenv.Cluster(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := kafkautil.EnsureTopics(ctx, kc, 3, c.TopicEvents, c.TopicDetections); err != nil {
+		t.Fatal(err)
+	}
+	const events, detections = 60, 10
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	var em, dm []kafka.Message
+	for i := 0; i < events; i++ {
+		v, err := model.EncodeEvent(nil, &model.Event{EventID: fmt.Sprintf("sink-%02d", i), EventTime: at, EventName: "CreateUser", AccountID: "111122223333", Raw: "{}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		em = append(em, kafka.Message{Key: []byte("111122223333"), Value: v}, kafka.Message{Key: []byte("111122223333"), Value: v})
+	}
+	for i := 0; i < detections; i++ {
+		v, err := model.EncodeDetection(nil, &model.Detection{DetectionID: fmt.Sprintf("det-%02d", i), RuleID: "r", Severity: "high", AccountID: "111122223333",
+			FirstTime: at, LastTime: at, DetectedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dm = append(dm, kafka.Message{Value: v}, kafka.Message{Value: v})
+	}
+	ew, dw := kafkautil.NewWriter(kc, c.TopicEvents), kafkautil.NewWriter(kc, c.TopicDetections)
+	defer ew.Close()
+	defer dw.Close()
+	if err := ew.WriteMessages(ctx, em...); err != nil {
+		t.Fatal(err)
+	}
+	if err := dw.WriteMessages(ctx, dm...); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(runCtx, c) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("sink: %v", err)
+		}
+	}()
+	db := c.ClickHouseDatabase
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var e, d uint64
+		err1 := conns[1].QueryRow(ctx, "SELECT count() FROM "+db+".events FINAL").Scan(&e)
+		err2 := conns[1].QueryRow(ctx, "SELECT count() FROM "+db+".detections FINAL").Scan(&d)
+		if err1 == nil && err2 == nil && e == events && d == detections {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s: %d events (want %d), %d detections (want %d) through the cluster; errors %v %v", e, events, d, detections, err1, err2)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for n, conn := range conns {
+		if got := count(t, conn, "SELECT count() FROM "+db+".events_local FINAL"); got == 0 || got == events {
+			t.Errorf("shard %d holds %d of the %d events: not spread", n+1, got, events)
+		}
 	}
 }
 
