@@ -22,7 +22,7 @@
 #                                  (safe to run again; the main ClickHouse is left as it is)
 #   deploy/local/stack.sh cluster-down  stop the test cluster
 #
-# The test cluster of --clickhouse-cluster (pkg/chstore's cluster tests): one ZooKeeper
+# The test cluster of --clickhouse-cluster (services/migrate's cluster tests): one ZooKeeper
 # (Debian's package) on 127.0.0.1:12181 and two more ClickHouse servers, cluster
 # trailstream_test of 2 shards of 1 replica, data and configuration in
 # .local/clickhouse-cluster/{zookeeper,1,2}:
