@@ -20,6 +20,7 @@ import (
 	"github.com/trailstream/trailstream/pkg/chstore"
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
+	"github.com/trailstream/trailstream/pkg/ledger"
 	"github.com/trailstream/trailstream/pkg/model"
 	"github.com/trailstream/trailstream/pkg/retention"
 	"github.com/trailstream/trailstream/pkg/testenv"
@@ -237,6 +238,7 @@ func TestClusterMigrate(t *testing.T) {
 	// The console answers from the cluster: every panel, whose SQL has subqueries of other
 	// Distributed tables (IN (SELECT ... FROM detections)), the events search and the pages.
 	consoleAnswers(t, ins, db)
+	ledgerAnswers(t, ins, db)
 
 	// The retention drops January 2019 from every shard and keeps the recent month.
 	srv, err := retention.Probe(ctx, ins)
@@ -440,5 +442,55 @@ func consoleAnswers(t *testing.T, conn driver.Conn, db string) {
 	}
 	for _, path := range []string{"/api/events?range=30d", "/api/detections/summary", "/api/sources", "/", "/events", "/detections", "/sources", "/audit"} {
 		get(path)
+	}
+}
+
+// ledgerAnswers records files and a digest listing them in the ledger of db through conn,
+// and asks what the fetchers ask of it: its queries join and filter Distributed tables by
+// others (NOT IN, ANY INNER JOIN), over every shard.
+func ledgerAnswers(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
+	ctx := context.Background()
+	l := ledger.New(conn, db)
+	hour := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Hour)
+	var listed []ledger.DigestFile
+	for i := 0; i < 8; i++ {
+		key := fmt.Sprintf("AWSLogs/111122223333/CloudTrail/us-east-1/f%d.json.gz", i)
+		listed = append(listed, ledger.DigestFile{Source: "s", DigestKey: "digest", Bucket: "b", Key: key, Account: "111122223333",
+			Region: "us-east-1", Hour: hour, SHA256: fmt.Sprintf("%064d", i), OldestEvent: hour, NewestEvent: hour, ReadAt: hour.Add(time.Hour)})
+		if i < 4 { // f0 to f3 were read, f3 with other content than the digest says
+			sum := fmt.Sprintf("%064d", i)
+			if i == 3 {
+				sum = fmt.Sprintf("%064d", 99)
+			}
+			if err := l.Record(ctx, ledger.Entry{Source: "s", Bucket: "b", Key: key, Kind: "log", Account: "111122223333", Region: "us-east-1",
+				Day: hour, Records: 1, SHA256: sum, FirstEvent: hour, LastEvent: hour, ReadAt: hour, Path: ledger.PathScan, Outcome: ledger.OutcomeRead}); err != nil {
+				t.Fatalf("ledger record on the cluster: %v", err)
+			}
+		}
+	}
+	if err := l.Digest(ctx, listed); err != nil {
+		t.Fatalf("ledger digest on the cluster: %v", err)
+	}
+	missing, err := l.Missing(ctx, "s", hour.Add(-time.Hour), time.Minute, 100)
+	if err != nil {
+		t.Fatalf("ledger missing on the cluster: %v", err)
+	}
+	var keys []string
+	for _, m := range missing {
+		keys = append(keys, m.Key[strings.LastIndexByte(m.Key, '/')+1:])
+	}
+	if fmt.Sprint(keys) != "[f4.json.gz f5.json.gz f6.json.gz f7.json.gz]" {
+		t.Errorf("missing files on the cluster: %v, want f4 to f7", keys)
+	}
+	changed, err := l.Changed(ctx, "s", hour.Add(-time.Hour), 100)
+	if err != nil {
+		t.Fatalf("ledger changed on the cluster: %v", err)
+	}
+	if len(changed) != 1 || !strings.HasSuffix(changed[0].Key, "/f3.json.gz") {
+		t.Errorf("changed files on the cluster: %+v, want f3", changed)
+	}
+	if _, err := l.Cadence(ctx, "s", hour.Add(-time.Hour)); err != nil {
+		t.Errorf("ledger cadence on the cluster: %v", err)
 	}
 }
