@@ -99,7 +99,7 @@ func (s *Serde) register(ctx context.Context, topic, schema string, header *atom
 	}
 	subject := Subject(topic)
 	var id int
-	err := backoff.Retry(ctx, s.log, "register schema "+subject, backoff.Start, func(ctx context.Context) error {
+	err := backoff.Retry(ctx, s.log, "register schema "+subject, backoff.Default, func(ctx context.Context) error {
 		err := s.client.SetCompatibility(ctx, subject, Compatibility)
 		if err == nil {
 			id, err = s.client.Register(ctx, subject, schema)

@@ -34,7 +34,8 @@ const (
 )
 
 var scenarioOrder = []string{cleanName, killFetcher, killNormalizer, killDetector, killSink, repeatedKills,
-	clickhouseDown, s3Faults, brokerDown, threeTimes, twoFetchers, largeRecords, badInputs, deadConsumers, deadJoiner}
+	clickhouseDown, s3Faults, brokerDown, threeTimes, twoFetchers, largeRecords, badInputs, deadConsumers, deadJoiner,
+	registryDown}
 
 // settleLimit is how long after a fault's end a scenario's pipeline may take to settle.
 const settleLimit = 90 * time.Second
