@@ -23,7 +23,7 @@ WEB := services/console/web
 WEB_INSTALLED := $(WEB)/node_modules/.package-lock.json
 WEB_BUILT := $(WEB)/static/vendor/manifest.json
 
-.PHONY: build assets kustomize test test-faults vulncheck demo stack-up stack-down fmt bench bench-pipeline bench-normalize bench-detect bench-console bench-backfill fuzz clean
+.PHONY: build assets kustomize test test-faults vulncheck demo stack-up stack-down fmt bench bench-pipeline bench-capacity bench-normalize bench-detect bench-console bench-backfill fuzz clean
 
 ## build: the console's browser assets, then the trailstream binary in bin/
 build: assets
@@ -92,6 +92,10 @@ bench: stack-up
 ## bench-pipeline: records/s and latency of the whole pipeline (`trailstream all`) on this machine
 bench-pipeline: stack-up
 	bench/pipeline.sh
+
+## bench-capacity: what one core of each stage handles and each service's peak memory: fetcher, normalizer, detector and sink each as its own process on 200,000 generated records (BENCH_CAPACITY_EVENTS), records per CPU second and peak RSS (at most 256 MiB); then one file of 200,000 records through a fetcher (BENCH_LARGE_FILE_EVENTS), its peak RSS
+bench-capacity: stack-up
+	go test -tags faults -run '^$$' -bench 'BenchmarkCapacity|BenchmarkLargeFile' -benchtime 1x -timeout 30m ./test/faults
 
 ## bench-normalize: `trailstream normalize --format avro` against a plain encoding/json decode, as processes
 bench-normalize:

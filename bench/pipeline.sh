@@ -4,7 +4,12 @@
 #               the clock runs until all N rows are in ClickHouse;
 #   latency:    with the pipeline idle, one small file is notified and the clock runs until its
 #               rows are in ClickHouse.
-# It uses a database of its own (dropped at the end) and the local stack (deploy/local/stack.sh).
+#   ratio:      the same rows, read back from ClickHouse as TabSeparated, are inserted by
+#               clickhouse-client alone into a copy of the table, timed; the pipeline's rate over
+#               clickhouse-client's is the figure to compare across runs (both vary with this
+#               shared machine, the ratio less).
+# It uses a database, bucket and queue of its own (the database is dropped at the end) and the local stack (deploy/local/stack.sh). The notifications are the only path: the
+# bucket is new and backfill is off, so each record is read once.
 # Settings (environment): BENCH_EVENTS (200000), BENCH_LATENCY_EVENTS (100).
 set -euo pipefail
 
@@ -13,15 +18,19 @@ bin="$repo/bin/trailstream"
 events=${BENCH_EVENTS:-200000}
 small=${BENCH_LATENCY_EVENTS:-100}
 db="bench_$(date +%s)"
+bucket="bench-$(date +%s)"
 log="$repo/.local/bench-pipeline.log"
 ch="http://127.0.0.1:8123/"
 
 export TRAILSTREAM_CLICKHOUSE_DATABASE=$db
 export TRAILSTREAM_CONSOLE_ADDR=127.0.0.1:18080
 export TRAILSTREAM_LOG_LEVEL=${TRAILSTREAM_LOG_LEVEL:-warn}
+export TRAILSTREAM_S3_BUCKET=$bucket TRAILSTREAM_SQS_QUEUE=$bucket TRAILSTREAM_BACKFILL_SINCE=-1s
 
 rows() { curl -fsS "$ch" --data-binary "SELECT count() FROM $db.events FINAL" 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
+# cpu PID: the CPU seconds (user and system) the process used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
 "$repo/deploy/local/stack.sh" up >/dev/null
 (cd "$repo" && go build -o bin/trailstream ./services/trailstream)
@@ -38,13 +47,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
+chpid=$(pgrep -o -f clickhouse-server || true)
+ch_cpu0=$([[ -n $chpid ]] && cpu "$chpid" || echo 0)
 t0=$(now)
 until [[ $(rows) -ge $events ]]; do
 	kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; echo "trailstream all stopped; log: $log" >&2; exit 1; }
 	sleep 0.2
 done
 t1=$(now)
-awk -v n="$events" -v a="$t0" -v b="$t1" 'BEGIN { s = b - a; printf "throughput: %d records in %.1f s = %.0f records/s (S3 to ClickHouse, trailstream all)\n", n, s, n / s }'
+pipeline_cpu=$(cpu "$pid")
+pipeline_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+awk -v n="$events" -v s="$pipeline_s" 'BEGIN { printf "throughput: %d records in %.1f s = %.0f records/s (S3 to ClickHouse, trailstream all)\n", n, s, n / s }'
+ch_cpu=$([[ -n $chpid ]] && awk -v a="$ch_cpu0" -v b="$(cpu "$chpid")" 'BEGIN { printf "%.1f", b - a }' || echo "?")
+echo "CPU: trailstream all ${pipeline_cpu} s, clickhouse-server ${ch_cpu} s (of $(nproc) cores)"
+awk '/^VmHWM/ { printf "trailstream all: peak RSS %.0f MiB (embedded broker included, which holds every message in memory)\n", $2 / 1024 }' "/proc/$pid/status"
+
+rows_file="$repo/.local/bench-pipeline-rows.tsv"
+curl -fsS "$ch" --data-binary "SELECT * FROM $db.events FINAL FORMAT TabSeparated" >"$rows_file"
+curl -fsS "$ch" --data-binary "CREATE TABLE $db.events_client AS $db.events" >/dev/null
+ch_cpu0=$([[ -n $chpid ]] && cpu "$chpid" || echo 0)
+t0=$(now)
+clickhouse-client --query "INSERT INTO $db.events_client FORMAT TabSeparated" <"$rows_file"
+t1=$(now)
+rm -f "$rows_file"
+client_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+ch_cpu=$([[ -n $chpid ]] && awk -v a="$ch_cpu0" -v b="$(cpu "$chpid")" 'BEGIN { printf "%.1f", b - a }' || echo "?")
+awk -v n="$events" -v s="$client_s" -v cpu="$ch_cpu" 'BEGIN { printf "clickhouse-client: the same %d rows (TabSeparated) into a copy of the table in %.1f s = %.0f rows/s (clickhouse-server CPU %s s)\n", n, s, n / s, cpu }'
+awk -v p="$pipeline_s" -v c="$client_s" 'BEGIN { printf "ratio: %.2f (pipeline records/s over clickhouse-client rows/s; goal 0.6)\n", c / p }'
 
 sleep 2
 total=$((events + small))

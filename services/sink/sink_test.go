@@ -12,8 +12,10 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/trailstream/trailstream/pkg/deadletter"
+	"github.com/trailstream/trailstream/pkg/generate"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
 	"github.com/trailstream/trailstream/pkg/model"
+	"github.com/trailstream/trailstream/pkg/normalize"
 	"github.com/trailstream/trailstream/pkg/testenv"
 )
 
@@ -83,31 +85,54 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// BenchmarkInsertEvents measures decoding Avro events and inserting them into ClickHouse in
-// batches of 5,000.
+// BenchmarkInsertEvents measures decoding Avro events and inserting them into ClickHouse:
+// 20,000 generated records, normalized, in batches of each size, by one or two inserts at
+// a time (the sink's loaders insert concurrently, each batch of its own partitions).
 func BenchmarkInsertEvents(b *testing.B) {
 	c := testenv.Config(b)
 	conn := testenv.ClickHouse(b, c)
-	const batch = 5000
-	msgs := make([]kafka.Message, batch)
-	t0 := time.Now().Add(-time.Hour)
-	raw := `{"eventVersion":"1.09","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1"}`
-	for i := range msgs {
-		v, err := model.EncodeEvent(nil, &model.Event{EventID: fmt.Sprintf("bench-%d", i), EventTime: t0, EventSource: "ec2.amazonaws.com",
-			EventName: "DescribeInstances", AccountID: "111122223333", UserName: "alice", SourceIP: "81.2.69.160", Outcome: "success",
-			Action: "read", Environment: "bench", Raw: raw})
+	const n = 20000
+	msgs := make([]kafka.Message, 0, n)
+	for r := range generate.Records(generate.Options{Events: n, Seed: 7, Start: time.Now().Add(-2 * time.Hour)}) {
+		e, err := normalize.Normalize(r.JSON, "bench")
 		if err != nil {
 			b.Fatal(err)
 		}
-		msgs[i] = kafka.Message{Value: v}
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := InsertEvents(context.Background(), conn, c.ClickHouseDatabase, msgs); err != nil {
+		v, err := model.EncodeEvent(nil, e)
+		if err != nil {
 			b.Fatal(err)
 		}
+		msgs = append(msgs, kafka.Message{Value: v})
 	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
+	for _, bc := range []struct{ batch, inserts int }{{5000, 1}, {5000, 2}, {20000, 1}} {
+		b.Run(fmt.Sprintf("batch=%d/inserts=%d", bc.batch, bc.inserts), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				work := make(chan []kafka.Message, n/bc.batch)
+				for j := 0; j < n; j += bc.batch {
+					work <- msgs[j:min(j+bc.batch, n)]
+				}
+				close(work)
+				errs := make(chan error, bc.inserts)
+				for range bc.inserts {
+					go func() {
+						for batch := range work {
+							if _, err := InsertEvents(context.Background(), conn, c.ClickHouseDatabase, batch); err != nil {
+								errs <- err
+								return
+							}
+						}
+						errs <- nil
+					}()
+				}
+				for range bc.inserts {
+					if err := <-errs; err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }
 
 // TestTimesOutOfRange inserts events and detections whose times ClickHouse's DateTime cannot

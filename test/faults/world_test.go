@@ -45,7 +45,7 @@ var services = []string{"fetcher", "normalizer", "detector", "sink"}
 // queue on the local stack, consumer groups of its own, the suite's proxies between the
 // services and those servers, and the services as processes of the binary.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	cfg      config.Config // the scenario's resources, with the real server addresses
 	broker   *kafkautil.Embedded
 	kafka    *testenv.Proxy // in front of the broker, which advertises it
@@ -87,7 +87,7 @@ func (p *proc) exited() bool {
 }
 
 // newWorld builds a world; env adds TRAILSTREAM_ settings of the scenario.
-func newWorld(t *testing.T, env ...string) *world {
+func newWorld(t testing.TB, env ...string) *world {
 	t.Helper()
 	c := config.Default()
 	c.ClickHouseDatabase = testenv.Name("ts_faults_")
