@@ -15,9 +15,12 @@ import (
 // Send sends the batch insert b into table (database.table) and records it: the rows
 // inserted and how long the insert took, or that it failed (the metrics name the table
 // without its database).
-func Send(b driver.Batch, table string) error {
+func Send(b driver.Batch, table string) error { return SendRows(b, table, b.Rows()) }
+
+// SendRows is Send for an insert whose rows were sent in blocks (Flush) before: rows is how
+// many it holds in all.
+func SendRows(b driver.Batch, table string, rows int) error {
 	name := tableName(table)
-	rows := b.Rows()
 	start := time.Now()
 	if err := b.Send(); err != nil {
 		metrics.InsertErrors.WithLabelValues(name).Inc()

@@ -75,6 +75,8 @@ type Config struct {
 
 	BatchSize int
 	BatchWait time.Duration
+	// InsertRows is the most rows the sink sends in one ClickHouse insert, across batches.
+	InsertRows int
 
 	// AlertWebhooks are the URLs the notifier POSTs detections to, in AlertFormat (json or
 	// slack), when their severity is at least AlertMinSeverity; TopicNotifications is its
@@ -187,6 +189,7 @@ func Default() Config {
 		HomeCountries:      "US",
 		AdminUsersRefresh:  time.Minute,
 		BatchSize:          5000,
+		InsertRows:         50000,
 		BatchWait:          500 * time.Millisecond,
 		ReplayLimit:        2 * time.Hour,
 		BackfillSince:      30 * 24 * time.Hour,
@@ -252,7 +255,8 @@ func (c *Config) Register(fs *flag.FlagSet, groups ...Group) {
 			fs.StringVar(&c.AdminUsers, "admin-users", c.AdminUsers, "CSV file of administrative user names, one a line; empty: the list uploaded to the console (ClickHouse), when there is one")
 			fs.DurationVar(&c.AdminUsersRefresh, "admin-users-refresh", c.AdminUsersRefresh, "how often the uploaded admin-users list is reloaded from ClickHouse")
 		case Batch:
-			fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "most messages handled (and inserted) in one batch")
+			fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "most messages handled in one batch")
+			fs.IntVar(&c.InsertRows, "insert-rows", c.InsertRows, "most rows the sink sends in one ClickHouse insert: while batches arrive full it keeps one insert open across them, for up to ten times the batch wait, so the server writes one part instead of one a batch; a batch that is not full ends the insert at once; at most the batch size: an insert a batch")
 			fs.DurationVar(&c.BatchWait, "batch-wait", c.BatchWait, "longest wait to fill a batch before it is handled anyway")
 		case Alerts:
 			fs.Var(&listFlag{&c.AlertWebhooks, false}, "alert-webhook", "URL the notifier POSTs each detection to; repeat it for several (the environment variable takes a comma-separated list)")

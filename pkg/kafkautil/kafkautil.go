@@ -113,25 +113,62 @@ type Hold func(partition int) (offset int64, ok bool)
 // further in a partition than hold says, so that whoever reads the partition next reads the
 // messages the state was built from again. A nil hold holds nothing.
 func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold) error {
+	return consume(ctx, r, size, wait, log, handle, hold, false)
+}
+
+// ConsumeOpen is ConsumeHolding for a handler that keeps work open across batches (the
+// sink's inserts, which hold back commits with hold until they end): when no message comes
+// within wait of a batch, it calls handle once with no messages, so that the handler ends
+// what it holds open instead of waiting for the next message.
+func ConsumeOpen(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold) error {
+	return consume(ctx, r, size, wait, log, handle, hold, true)
+}
+
+func consume(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold, idle bool) error {
 	topic := r.Config().Topic
 	batch := make([]kafka.Message, 0, size)
 	cm := newConsumerMetrics(r.Config().GroupID, topic)
 	defer cm.forget()
+	handled := false // a batch was handled and no message has come since
 	for {
 		batch = batch[:0]
-		var m kafka.Message
-		err := backoff.Retry(ctx, log, "read "+topic, backoff.Default, func(ctx context.Context) error {
-			var err error
-			m, err = r.FetchMessage(ctx)
-			return classifyRead(explainReader(r, err))
-		})
-		if err != nil {
-			if ctx.Err() != nil {
+		if idle && handled {
+			fill, cancel := context.WithTimeout(ctx, wait)
+			m, err := r.FetchMessage(fill)
+			cancel()
+			switch {
+			case err == nil:
+				batch = append(batch, m)
+			case ctx.Err() != nil:
 				return nil
+			case errors.Is(err, context.DeadlineExceeded):
+				handled = false
+				if err := backoff.Retry(ctx, log, "end the open work of "+topic, backoff.Default, func(ctx context.Context) error {
+					return handle(ctx, nil)
+				}); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				continue
 			}
-			return fmt.Errorf("read %s: %w", topic, err)
 		}
-		batch = append(batch, m)
+		if len(batch) == 0 {
+			var m kafka.Message
+			err := backoff.Retry(ctx, log, "read "+topic, backoff.Default, func(ctx context.Context) error {
+				var err error
+				m, err = r.FetchMessage(ctx)
+				return classifyRead(explainReader(r, err))
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("read %s: %w", topic, err)
+			}
+			batch = append(batch, m)
+		}
 		fill, cancel := context.WithTimeout(ctx, wait)
 		for len(batch) < size {
 			m, err := r.FetchMessage(fill)
@@ -157,6 +194,7 @@ func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Du
 		if err := commit(ctx, r, commits(batch, hold), log, cm.givenUp); err != nil {
 			return err
 		}
+		handled = true
 	}
 }
 

@@ -7,10 +7,10 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -67,37 +67,32 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 		p.Check("schema-registry", serde.Check)
 	}
 	loaders := []struct {
-		name   string
-		topic  string
-		insert func(context.Context, []kafka.Message) ([]deadletter.Entry, error)
+		name, topic, table string
+		columns            []string
+		rows               rowsFunc
 	}{
-		{"events", cfg.TopicEvents, func(ctx context.Context, msgs []kafka.Message) ([]deadletter.Entry, error) {
-			return InsertEventsWith(ctx, conn, cfg.ClickHouseDatabase, serde, msgs)
-		}},
-		{"detections", cfg.TopicDetections, func(ctx context.Context, msgs []kafka.Message) ([]deadletter.Entry, error) {
-			return InsertDetectionsWith(ctx, conn, cfg.ClickHouseDatabase, serde, msgs)
-		}},
+		{"events", cfg.TopicEvents, cfg.ClickHouseDatabase + ".events", model.EventFields(), eventRows(serde)},
+		{"detections", cfg.TopicDetections, cfg.ClickHouseDatabase + ".detections", model.DetectionFields(), detectionRows(serde)},
 	}
 	batches := metrics.ForStage("sink")
 	fns := make([]func(context.Context) error, len(loaders))
 	for i, l := range loaders {
 		fns[i] = func(ctx context.Context) error {
-			r := kafkautil.NewReader(kc, cfg.GroupPrefix+"-sink-"+l.name, l.topic)
-			defer r.Close()
 			log := log.With("topic", l.topic)
 			log.Info("loading", "database", cfg.ClickHouseDatabase)
-			return kafkautil.ConsumeBatches(ctx, r, cfg.BatchSize, cfg.BatchWait, log, func(ctx context.Context, msgs []kafka.Message) error {
-				start := time.Now()
-				bad, err := l.insert(ctx, msgs)
-				if err != nil {
+			for {
+				ld := &loader{cfg: cfg, in: newInserter(conn, l.table, l.columns), rows: l.rows, serde: serde, dead: dead, batches: batches, log: log}
+				err := ld.run(ctx, kafkautil.NewReader(kc, cfg.GroupPrefix+"-sink-"+l.name, l.topic))
+				if !errors.Is(err, errReplay) {
 					return err
 				}
-				if err := deadletter.Write(ctx, dead, bad, log); err != nil {
-					return err
+				log.Warn("an insert holding the rows of earlier batches failed; reading them again from the offsets committed", "err", err)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(time.Second):
 				}
-				batches.Batch(len(msgs), len(msgs)-len(bad), time.Since(start))
-				return nil
-			})
+			}
 		}
 	}
 	fns = append(fns, func(ctx context.Context) error {
@@ -105,6 +100,63 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part) error {
 	})
 	p.Ready()
 	return parallel.Run(ctx, fns...)
+}
+
+// A loader loads one topic into its table: while batches arrive full it keeps one insert
+// open across them (inserter), up to --insert-rows rows or ten times --batch-wait, and
+// commits their offsets once the insert ended; a batch that is not full ends it at once.
+type loader struct {
+	cfg     config.Config
+	in      *inserter
+	rows    rowsFunc
+	serde   *registry.Serde
+	dead    *kafkautil.Writer
+	batches metrics.StageBatch
+	log     *slog.Logger
+}
+
+// commitTimeout bounds the commit of the offsets of an insert's rows.
+const commitTimeout = 30 * time.Second
+
+// run consumes with r (and closes it) until ctx ends or an insert holding the rows of
+// earlier batches fails (errReplay).
+func (l *loader) run(ctx context.Context, r *kafka.Reader) error {
+	defer r.Close()
+	defer l.in.abort()
+	maxAge := 10 * l.cfg.BatchWait
+	return kafkautil.ConsumeOpen(ctx, r, l.cfg.BatchSize, l.cfg.BatchWait, l.log, func(hctx context.Context, msgs []kafka.Message) error {
+		start := time.Now()
+		var bad []deadletter.Entry
+		if len(msgs) > 0 { // none: no message came for --batch-wait, the insert ends
+			if err := l.serde.Resolve(hctx, msgs); err != nil {
+				return err
+			}
+			var err error
+			if bad, err = l.rows(ctx, l.in, msgs); err != nil { // ctx, not hctx: the insert may outlive this batch
+				return err
+			}
+			if err := deadletter.Write(hctx, l.dead, bad, l.log); err != nil {
+				return err
+			}
+		}
+		if l.in.due(len(msgs), l.cfg.BatchSize, l.cfg.InsertRows, maxAge) {
+			stored, err := l.in.close()
+			if err != nil {
+				return err
+			}
+			// The partitions of earlier batches of the insert, which this batch may lack: the
+			// consumer commits only this batch's.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+			defer cancel()
+			if err := r.CommitMessages(cctx, stored...); err != nil {
+				l.log.Warn("offsets of stored rows not committed; their messages will be read again", "err", err)
+			}
+		}
+		if len(msgs) > 0 {
+			l.batches.Batch(len(msgs), len(msgs)-len(bad), time.Since(start))
+		}
+		return nil
+	}, l.in.held)
 }
 
 // InsertEvents decodes Avro events and inserts them into db.events in one batch. Messages
@@ -120,25 +172,46 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, msgs []kafka
 // answer (an error then is ctx's, and nothing was inserted); an ID whose schema is not the
 // event schema's sends its message to the dead letters.
 func InsertEventsWith(ctx context.Context, conn driver.Conn, db string, serde *registry.Serde, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
+	return insertOnce(ctx, newInserter(conn, db+".events", model.EventFields()), eventRows(serde), serde, msgs)
+}
+
+// insertOnce inserts msgs in one insert of in, which has none open.
+func insertOnce(ctx context.Context, in *inserter, rows rowsFunc, serde *registry.Serde, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
 	if err := serde.Resolve(ctx, msgs); err != nil {
 		return nil, err
 	}
-	lag, now := metrics.EventLag.Tally(), time.Now()
-	dead, err = insert(ctx, conn, db+".events", model.EventFields(), msgs, func(b []byte, row []any) ([]any, error) {
-		e, _, err := serde.DecodeEvent(b)
-		if err != nil {
-			return nil, deadletter.Because(deadletter.KindDecode, err)
-		}
-		if err := inDateTimeRange("event_time", e.EventTime); err != nil {
-			return nil, err
-		}
-		lag.Since(now, e.EventTime)
-		return e.Values(row), nil
-	})
-	if err == nil {
-		lag.Add()
+	if dead, err = rows(ctx, in, msgs); err != nil {
+		return nil, err
 	}
+	_, err = in.close()
 	return dead, err
+}
+
+// A rowsFunc decodes msgs into rows of the open insert of in and sends them as a block of it.
+type rowsFunc func(ctx context.Context, in *inserter, msgs []kafka.Message) ([]deadletter.Entry, error)
+
+// eventRows decodes events, in either framing once serde resolved their schema IDs. Those
+// that do not decode, or whose time a DateTime column cannot hold, are dead letters. The lag
+// of the events sent is added to metrics.EventLag.
+func eventRows(serde *registry.Serde) rowsFunc {
+	return func(ctx context.Context, in *inserter, msgs []kafka.Message) ([]deadletter.Entry, error) {
+		lag, now := metrics.EventLag.Tally(), time.Now()
+		dead, err := in.add(ctx, msgs, func(b []byte, row []any) ([]any, error) {
+			e, _, err := serde.DecodeEvent(b)
+			if err != nil {
+				return nil, deadletter.Because(deadletter.KindDecode, err)
+			}
+			if err := inDateTimeRange("event_time", e.EventTime); err != nil {
+				return nil, err
+			}
+			lag.Since(now, e.EventTime)
+			return e.Values(row), nil
+		})
+		if err == nil {
+			lag.Add()
+		}
+		return dead, err
+	}
 }
 
 // InsertDetections decodes Avro detections and inserts them into db.detections in one batch.
@@ -152,24 +225,28 @@ func InsertDetections(ctx context.Context, conn driver.Conn, db string, msgs []k
 // InsertDetectionsWith is InsertDetections for messages in either framing, as
 // InsertEventsWith is for events.
 func InsertDetectionsWith(ctx context.Context, conn driver.Conn, db string, serde *registry.Serde, msgs []kafka.Message) (dead []deadletter.Entry, err error) {
-	if err := serde.Resolve(ctx, msgs); err != nil {
-		return nil, err
-	}
-	return insert(ctx, conn, db+".detections", model.DetectionFields(), msgs, func(b []byte, row []any) ([]any, error) {
-		d, err := serde.DecodeDetection(b)
-		if err != nil {
-			return nil, deadletter.Because(deadletter.KindDecode, err)
-		}
-		for _, c := range []struct {
-			name string
-			t    time.Time
-		}{{"first_time", d.FirstTime}, {"last_time", d.LastTime}, {"detected_at", d.DetectedAt}} {
-			if err := inDateTimeRange(c.name, c.t); err != nil {
-				return nil, err
+	return insertOnce(ctx, newInserter(conn, db+".detections", model.DetectionFields()), detectionRows(serde), serde, msgs)
+}
+
+// detectionRows decodes detections as eventRows does events.
+func detectionRows(serde *registry.Serde) rowsFunc {
+	return func(ctx context.Context, in *inserter, msgs []kafka.Message) ([]deadletter.Entry, error) {
+		return in.add(ctx, msgs, func(b []byte, row []any) ([]any, error) {
+			d, err := serde.DecodeDetection(b)
+			if err != nil {
+				return nil, deadletter.Because(deadletter.KindDecode, err)
 			}
-		}
-		return d.Values(row), nil
-	})
+			for _, c := range []struct {
+				name string
+				t    time.Time
+			}{{"first_time", d.FirstTime}, {"last_time", d.LastTime}, {"detected_at", d.DetectedAt}} {
+				if err := inDateTimeRange(c.name, c.t); err != nil {
+					return nil, err
+				}
+			}
+			return d.Values(row), nil
+		})
+	}
 }
 
 // What a ClickHouse DateTime column holds: seconds since the epoch as a UInt32. The client
@@ -186,32 +263,4 @@ func inDateTimeRange(column string, t time.Time) error {
 			t.UTC().Format(time.RFC3339Nano), dateTimeMin.Format(time.RFC3339), dateTimeMax.Format(time.RFC3339)))
 	}
 	return nil
-}
-
-// insert decodes each message into a row of columns and inserts the rows into table in one
-// batch. The columns are named explicitly, as ClickHouse 18.16 needs.
-func insert(ctx context.Context, conn driver.Conn, table string, columns []string, msgs []kafka.Message,
-	decode func(msg []byte, row []any) ([]any, error)) (dead []deadletter.Entry, err error) {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(columns, ", ")+")")
-	if err != nil {
-		chstore.InsertFailed(table)
-		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
-	}
-	defer b.Abort()
-	row := make([]any, 0, len(columns))
-	for _, m := range msgs {
-		row, err = decode(m.Value, row[:0])
-		if err != nil {
-			dead = append(dead, deadletter.FromMessage("sink", m, err))
-			continue
-		}
-		if err := b.Append(row...); err != nil {
-			chstore.InsertFailed(table)
-			return nil, fmt.Errorf("append a row to %s: %w", table, err)
-		}
-	}
-	if err := chstore.Send(b, table); err != nil {
-		return nil, fmt.Errorf("insert into %s: %w", table, err)
-	}
-	return dead, nil
 }
