@@ -61,7 +61,7 @@ test: stack-up fmt assets kustomize
 	go test -count=1 -timeout 12m ./...
 	$(MAKE) --no-print-directory test-faults
 
-## test-faults: local stack up, then the fault suite (about 4 minutes): every service as its own process, real faults, no loss, no double count
+## test-faults: local stack up, then the fault suite (about 6 minutes): every service as its own process, real faults, no loss, no double count
 test-faults: stack-up
 	go test -tags faults -count=1 -v -timeout 20m ./test/faults
 

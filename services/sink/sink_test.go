@@ -87,7 +87,8 @@ func TestRun(t *testing.T) {
 
 // BenchmarkInsertEvents measures decoding Avro events and inserting them into ClickHouse:
 // 20,000 generated records, normalized, in batches of each size, by one or two inserts at
-// a time (the sink's loaders insert concurrently, each batch of its own partitions).
+// a time, and in one insert of four batches sent as blocks, as the sink's loader does on a
+// backlog (inserter).
 func BenchmarkInsertEvents(b *testing.B) {
 	c := testenv.Config(b)
 	conn := testenv.ClickHouse(b, c)
@@ -104,6 +105,20 @@ func BenchmarkInsertEvents(b *testing.B) {
 		}
 		msgs = append(msgs, kafka.Message{Value: v})
 	}
+	b.Run("batch=5000/one-insert", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			in := newInserter(conn, c.ClickHouseDatabase+".events", model.EventFields())
+			for j := 0; j < n; j += 5000 {
+				if _, err := eventRows(nil)(context.Background(), in, msgs[j:j+5000]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := in.close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
+	})
 	for _, bc := range []struct{ batch, inserts int }{{5000, 1}, {5000, 2}, {20000, 1}} {
 		b.Run(fmt.Sprintf("batch=%d/inserts=%d", bc.batch, bc.inserts), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
