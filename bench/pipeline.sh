@@ -60,7 +60,7 @@ pipeline_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 awk -v n="$events" -v s="$pipeline_s" 'BEGIN { printf "throughput: %d records in %.1f s = %.0f records/s (S3 to ClickHouse, trailstream all)\n", n, s, n / s }'
 ch_cpu=$([[ -n $chpid ]] && awk -v a="$ch_cpu0" -v b="$(cpu "$chpid")" 'BEGIN { printf "%.1f", b - a }' || echo "?")
 echo "CPU: trailstream all ${pipeline_cpu} s, clickhouse-server ${ch_cpu} s (of $(nproc) cores)"
-awk '/^VmHWM/ { printf "trailstream all: peak RSS %.0f MiB (embedded broker included, which holds every message in memory)\n", $2 / 1024 }' "/proc/$pid/status"
+awk '/^VmHWM/ { printf "trailstream all: peak RSS %.0f MiB (the embedded broker included, which holds in memory what the consumers have not all committed)\n", $2 / 1024 }' "/proc/$pid/status"
 
 rows_file="$repo/.local/bench-pipeline-rows.tsv"
 curl -fsS "$ch" --data-binary "SELECT * FROM $db.events FINAL FORMAT TabSeparated" >"$rows_file"

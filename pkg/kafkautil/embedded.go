@@ -406,3 +406,69 @@ func (r *reaper) leave(ctx context.Context, m member) {
 	}
 	r.mu.Unlock()
 }
+
+// Trim keeps the broker's memory to what its consumers still need: every interval until ctx
+// ends, in each topic of consumers, it drops the messages that every consumer group listed
+// for the topic has committed past (in each partition, up to the lowest of their committed
+// offsets). A partition that one of the groups has not committed in keeps all it holds. A
+// consumer not listed may find the messages it has not read gone.
+func (e *Embedded) Trim(ctx context.Context, interval time.Duration, consumers map[string][]string, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for topic, groups := range consumers {
+			for partition, offset := range e.consumed(topic, groups) {
+				if err := e.cluster.DeleteRecords(topic, partition, offset); err != nil {
+					log.Debug("embedded broker: trimming a partition failed", "topic", topic, "partition", partition, "offset", offset, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// consumed returns, for each partition of topic that every one of groups has committed in,
+// the lowest offset they committed: where the messages still needed start.
+func (e *Embedded) consumed(topic string, groups []string) map[int32]int64 {
+	var low map[int32]int64
+	for _, g := range groups {
+		var commits map[int32]kfake.GroupCommit
+		if info := e.cluster.GroupInfo(g); info != nil {
+			commits = info.Commits[topic]
+		}
+		if low == nil {
+			low = make(map[int32]int64, len(commits))
+			for p, c := range commits {
+				low[p] = c.Offset
+			}
+			continue
+		}
+		for p := range low {
+			c, ok := commits[p]
+			if !ok {
+				delete(low, p)
+				continue
+			}
+			low[p] = min(low[p], c.Offset)
+		}
+	}
+	for p, off := range low {
+		if off <= 0 {
+			delete(low, p)
+		}
+	}
+	return low
+}
+
+// LogStart returns the first offset the broker still holds of each partition of topic.
+func (e *Embedded) LogStart(topic string) map[int32]int64 {
+	out := map[int32]int64{}
+	for _, p := range e.cluster.PartitionInfos(topic) {
+		out[p.Partition] = p.LogStartOffset
+	}
+	return out
+}

@@ -1,7 +1,8 @@
 // Package all runs every trailstream service in one process, for a single machine (the
 // notifier when at least one --alert-webhook is configured). With no
 // Kafka brokers configured it starts an embedded, in-memory Kafka-protocol broker on
-// 127.0.0.1:9092: fine for demos and trials, not durable.
+// 127.0.0.1:9092: fine for demos and trials, not durable. It keeps what the services have
+// not yet committed, and drops the rest every 10 s.
 package all
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/trailstream/trailstream/pkg/config"
 	"github.com/trailstream/trailstream/pkg/kafkautil"
@@ -24,6 +26,24 @@ import (
 
 // EmbeddedPort is where the embedded broker listens when no brokers are configured.
 const EmbeddedPort = 9092
+
+// trimInterval is how often the embedded broker drops what every consumer has committed.
+const trimInterval = 10 * time.Second
+
+// consumers are the consumer groups of the services all runs, by the topic they read: the
+// embedded broker drops what all of a topic's groups have committed, so that its memory
+// holds what they still need, not everything the run has seen.
+func consumers(cfg config.Config) map[string][]string {
+	detections := []string{cfg.GroupPrefix + "-sink-detections"}
+	if len(cfg.AlertWebhooks) > 0 {
+		detections = append(detections, cfg.GroupPrefix+"-notifier")
+	}
+	return map[string][]string{
+		cfg.TopicRaw:        {cfg.GroupPrefix + "-normalizer"},
+		cfg.TopicEvents:     {cfg.GroupPrefix + "-detector", cfg.GroupPrefix + "-sink-events"},
+		cfg.TopicDetections: detections,
+	}
+}
 
 // Run runs every service until ctx is cancelled or one of them fails, which stops the rest.
 // One endpoint on --metrics-addr serves the metrics and health of every part.
@@ -66,6 +86,7 @@ func run(ctx context.Context, cfg config.Config, ep *metrics.Endpoint) error {
 			return err
 		}
 		defer k.Close()
+		go k.Trim(ctx, trimInterval, consumers(cfg), log)
 		cfg.KafkaBrokers = k.Brokers()[0]
 		// The broker copies every batch it stores and serves, in this process: lz4 made
 		// trailstream all faster than no compression (15 s against 20 s for 200,000 records,

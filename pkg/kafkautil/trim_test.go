@@ -1,0 +1,77 @@
+package kafkautil_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/trailstream/trailstream/pkg/kafkautil"
+)
+
+// TestTrim drops from the embedded broker what every listed group has committed past, and
+// nothing of a partition one of them has not committed in.
+func TestTrim(t *testing.T) {
+	e, err := kafkautil.StartEmbedded(0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	kc := kafkautil.Plain(e.Brokers()...)
+	ctx := context.Background()
+	if err := kafkautil.EnsureTopics(ctx, kc, 2, "trimmed"); err != nil {
+		t.Fatal(err)
+	}
+	w := kafkautil.NewWriter(kc, "trimmed")
+	w.Balancer = kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition })
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 200 {
+		msgs = append(msgs, kafka.Message{Partition: i % 2, Value: fmt.Appendf(nil, "m%d", i)})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	cl := kc.Client(5 * time.Second)
+	for group, offsets := range map[string]map[int]int64{
+		"reads-both": {0: 60, 1: 30},
+		"reads-one":  {0: 40},      // nothing committed in partition 1: it keeps everything
+		"unlisted":   {0: 90, 1: 90}, // not a consumer Trim is given
+	} {
+		var commits []kafka.OffsetCommit
+		for p, off := range offsets {
+			commits = append(commits, kafka.OffsetCommit{Partition: p, Offset: off})
+		}
+		resp, err := cl.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{"trimmed": commits}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range resp.Topics["trimmed"] {
+			if p.Error != nil {
+				t.Fatalf("commit of %s in partition %d: %v", group, p.Partition, p.Error)
+			}
+		}
+	}
+	tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	e.Trim(tctx, 50*time.Millisecond, map[string][]string{"trimmed": {"reads-both", "reads-one"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if got, want := fmt.Sprint(e.LogStart("trimmed")), fmt.Sprint(map[int32]int64{0: 40, 1: 0}); got != want {
+		t.Errorf("first offsets held %s, want %s", got, want)
+	}
+	// A reader from the start gets what is left: partition 0 from offset 40.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "trimmed", Partition: 0, Dialer: kc.Dialer(0)})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer rcancel()
+	m, err := r.ReadMessage(rctx)
+	if err != nil || m.Offset != 40 || string(m.Value) != "m80" {
+		t.Fatalf("first message left in partition 0: offset %d %q, %v; want offset 40, m80", m.Offset, m.Value, err)
+	}
+}
