@@ -39,7 +39,7 @@ func TestTrim(t *testing.T) {
 	cl := kc.Client(5 * time.Second)
 	for group, offsets := range map[string]map[int]int64{
 		"reads-both": {0: 60, 1: 30},
-		"reads-one":  {0: 40},      // nothing committed in partition 1: it keeps everything
+		"reads-one":  {0: 40},        // nothing committed in partition 1: it keeps everything
 		"unlisted":   {0: 90, 1: 90}, // not a consumer Trim is given
 	} {
 		var commits []kafka.OffsetCommit
