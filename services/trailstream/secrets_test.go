@@ -205,12 +205,20 @@ func TestNoSecretInOutput(t *testing.T) {
 	}
 	s.add(aws["AWS_ACCESS_KEY_ID"])
 	dir := t.TempDir()
+	// A file of its own each call: the targets run side by side, and rewriting one another's
+	// file would let a process read it empty.
 	secretFile := func(name, value string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+		f, err := os.CreateTemp(dir, name+"-*")
+		if err == nil {
+			_, err = f.WriteString(value + "\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
-		return p
+		return f.Name()
 	}
 	records := filepath.Join(dir, "records.jsonl")
 	rec := `{"eventVersion":"1.08","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateUser",` +
