@@ -119,7 +119,8 @@ func ConsumeHolding(ctx context.Context, r *kafka.Reader, size int, wait time.Du
 // ConsumeOpen is ConsumeHolding for a handler that keeps work open across batches (the
 // sink's inserts, which hold back commits with hold until they end): when no message comes
 // within wait of a batch, it calls handle once with no messages, so that the handler ends
-// what it holds open instead of waiting for the next message.
+// what it holds open instead of waiting for the next message. Once hold lets a partition go,
+// it is committed up to its last message handled, whichever batch that was in.
 func ConsumeOpen(ctx context.Context, r *kafka.Reader, size int, wait time.Duration, log *slog.Logger, handle Handler, hold Hold) error {
 	return consume(ctx, r, size, wait, log, handle, hold, true)
 }
@@ -129,7 +130,14 @@ func consume(ctx context.Context, r *kafka.Reader, size int, wait time.Duration,
 	batch := make([]kafka.Message, 0, size)
 	cm := newConsumerMetrics(r.Config().GroupID, topic)
 	defer cm.forget()
-	handled := false // a batch was handled and no message has come since
+	handled := false                // a batch was handled and no message has come since
+	held := map[int]kafka.Message{} // ConsumeOpen: partitions whose commit hold kept back
+	commitsOf := func(batch []kafka.Message) []kafka.Message {
+		if idle {
+			return heldCommits(batch, hold, held)
+		}
+		return commits(batch, hold)
+	}
 	for {
 		batch = batch[:0]
 		if idle && handled {
@@ -149,6 +157,9 @@ func consume(ctx context.Context, r *kafka.Reader, size int, wait time.Duration,
 					if ctx.Err() != nil {
 						return nil
 					}
+					return err
+				}
+				if err := commit(ctx, r, commitsOf(nil), log, cm.givenUp); err != nil {
 					return err
 				}
 				continue
@@ -191,11 +202,35 @@ func consume(ctx context.Context, r *kafka.Reader, size int, wait time.Duration,
 			return err
 		}
 		cm.handled(batch) // the position processed, whatever the commit holds back
-		if err := commit(ctx, r, commits(batch, hold), log, cm.givenUp); err != nil {
+		if err := commit(ctx, r, commitsOf(batch), log, cm.givenUp); err != nil {
 			return err
 		}
 		handled = true
 	}
+}
+
+// heldCommits is commits for ConsumeOpen: the partitions of batch, and those of earlier
+// batches whose commit hold kept back (held: the last message handled of each), each up to
+// where hold says, or to its last message once hold lets it go.
+func heldCommits(batch []kafka.Message, hold Hold, held map[int]kafka.Message) []kafka.Message {
+	for _, m := range batch {
+		if h, ok := held[m.Partition]; !ok || m.Offset > h.Offset {
+			held[m.Partition] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+		}
+	}
+	out := make([]kafka.Message, 0, len(held))
+	for part, m := range held {
+		if hold != nil {
+			if off, ok := hold(part); ok && off <= m.Offset {
+				m.Offset = off - 1
+				out = append(out, m)
+				continue
+			}
+		}
+		out = append(out, m)
+		delete(held, part)
+	}
+	return out
 }
 
 // consumerMetrics are a consumer's metrics: the lag of every partition it handled a batch

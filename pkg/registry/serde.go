@@ -82,7 +82,7 @@ func (s *Serde) RegisterEvents(ctx context.Context, topic string) error {
 	if s == nil {
 		return nil
 	}
-	return s.register(ctx, topic, schemas.Event, &s.event)
+	return s.register(ctx, topic, schemas.Event, model.EventFingerprint(), &s.event)
 }
 
 // RegisterDetections is RegisterEvents for the detection schema and EncodeDetection.
@@ -90,10 +90,11 @@ func (s *Serde) RegisterDetections(ctx context.Context, topic string) error {
 	if s == nil {
 		return nil
 	}
-	return s.register(ctx, topic, schemas.Detection, &s.detection)
+	return s.register(ctx, topic, schemas.Detection, model.DetectionFingerprint(), &s.detection)
 }
 
-func (s *Serde) register(ctx context.Context, topic, schema string, header *atomic.Pointer[[HeaderLen]byte]) error {
+// register registers schema, whose fingerprint is fp, and stores the header that names its ID.
+func (s *Serde) register(ctx context.Context, topic, schema string, fp uint64, header *atomic.Pointer[[HeaderLen]byte]) error {
 	if header.Load() != nil {
 		return nil
 	}
@@ -114,10 +115,6 @@ func (s *Serde) register(ctx context.Context, topic, schema string, header *atom
 	}
 	h := Header(uint32(id))
 	header.Store(&h)
-	fp := model.EventFingerprint()
-	if header == &s.detection {
-		fp = model.DetectionFingerprint()
-	}
 	s.mu.Lock()
 	s.ids[uint32(id)] = resolved{fp: fp}
 	s.mu.Unlock()

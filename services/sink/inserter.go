@@ -26,16 +26,15 @@ type inserter struct {
 	table   string
 	columns []string
 
-	b      driver.Batch          // the open insert; nil: none
-	rows   int                   // rows sent in it
-	blocks int                   // blocks sent in it
-	opened time.Time             // when it was opened
-	first  map[int]int64         // partition → offset of its first message in the open insert
-	last   map[int]kafka.Message // partition → its last message in the open insert
+	b      driver.Batch  // the open insert; nil: none
+	rows   int           // rows sent in it
+	blocks int           // blocks sent in it
+	opened time.Time     // when it was opened
+	first  map[int]int64 // partition → offset of its first message in the open insert
 }
 
 func newInserter(conn driver.Conn, table string, columns []string) *inserter {
-	return &inserter{conn: conn, table: table, columns: columns, first: map[int]int64{}, last: map[int]kafka.Message{}}
+	return &inserter{conn: conn, table: table, columns: columns, first: map[int]int64{}}
 }
 
 // errReplay marks a failed insert that held the rows of earlier batches: those are lost
@@ -75,32 +74,24 @@ func (in *inserter) add(ctx context.Context, msgs []kafka.Message, decode func(m
 		if _, ok := in.first[m.Partition]; !ok {
 			in.first[m.Partition] = m.Offset
 		}
-		if l, ok := in.last[m.Partition]; !ok || m.Offset > l.Offset {
-			in.last[m.Partition] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
-		}
 	}
 	in.rows += rows
 	in.blocks++
 	return dead, nil
 }
 
-// close ends the open insert: once it returns nil, the server has stored its rows, and it
-// returns the last message of each partition the insert had messages of, to commit. With
-// no insert open it does nothing. A failure wraps errReplay when the insert held blocks of
+// close ends the open insert: once it returns nil, the server has stored its rows. With no
+// insert open it does nothing. A failure wraps errReplay when the insert held blocks of
 // earlier batches than the last.
-func (in *inserter) close() ([]kafka.Message, error) {
+func (in *inserter) close() error {
 	if in.b == nil {
-		return nil, nil
+		return nil
 	}
 	if err := chstore.SendRows(in.b, in.table, in.rows); err != nil {
-		return nil, in.fail(fmt.Errorf("insert into %s: %w", in.table, err), in.blocks > 1)
-	}
-	stored := make([]kafka.Message, 0, len(in.last))
-	for _, m := range in.last {
-		stored = append(stored, m)
+		return in.fail(fmt.Errorf("insert into %s: %w", in.table, err), in.blocks > 1)
 	}
 	in.reset()
-	return stored, nil
+	return nil
 }
 
 // fail aborts the open insert after err. When blocks of earlier batches went with it
@@ -126,7 +117,6 @@ func (in *inserter) abort() {
 func (in *inserter) reset() {
 	in.b, in.rows, in.blocks = nil, 0, 0
 	clear(in.first)
-	clear(in.last)
 }
 
 // held is the loader's kafkautil.Hold: a partition with messages in the open insert is

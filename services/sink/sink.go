@@ -115,9 +115,6 @@ type loader struct {
 	log     *slog.Logger
 }
 
-// commitTimeout bounds the commit of the offsets of an insert's rows.
-const commitTimeout = 30 * time.Second
-
 // run consumes with r (and closes it) until ctx ends or an insert holding the rows of
 // earlier batches fails (errReplay).
 func (l *loader) run(ctx context.Context, r *kafka.Reader) error {
@@ -140,16 +137,8 @@ func (l *loader) run(ctx context.Context, r *kafka.Reader) error {
 			}
 		}
 		if l.in.due(len(msgs), l.cfg.BatchSize, l.cfg.InsertRows, maxAge) {
-			stored, err := l.in.close()
-			if err != nil {
+			if err := l.in.close(); err != nil {
 				return err
-			}
-			// The partitions of earlier batches of the insert, which this batch may lack: the
-			// consumer commits only this batch's.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-			defer cancel()
-			if err := r.CommitMessages(cctx, stored...); err != nil {
-				l.log.Warn("offsets of stored rows not committed; their messages will be read again", "err", err)
 			}
 		}
 		if len(msgs) > 0 {
@@ -183,8 +172,7 @@ func insertOnce(ctx context.Context, in *inserter, rows rowsFunc, serde *registr
 	if dead, err = rows(ctx, in, msgs); err != nil {
 		return nil, err
 	}
-	_, err = in.close()
-	return dead, err
+	return dead, in.close()
 }
 
 // A rowsFunc decodes msgs into rows of the open insert of in and sends them as a block of it.
