@@ -81,14 +81,15 @@ func (in *inserter) add(ctx context.Context, msgs []kafka.Message, decode func(m
 }
 
 // close ends the open insert: once it returns nil, the server has stored its rows. With no
-// insert open it does nothing. A failure wraps errReplay when the insert held blocks of
-// earlier batches than the last.
-func (in *inserter) close() error {
+// insert open it does nothing. current is how many of the insert's blocks the batch being
+// handled sent (none when close ends the insert after no message came): a failure wraps
+// errReplay when the insert held blocks of earlier batches, whose handling is over.
+func (in *inserter) close(current int) error {
 	if in.b == nil {
 		return nil
 	}
 	if err := chstore.SendRows(in.b, in.table, in.rows); err != nil {
-		return in.fail(fmt.Errorf("insert into %s: %w", in.table, err), in.blocks > 1)
+		return in.fail(fmt.Errorf("insert into %s: %w", in.table, err), in.blocks > current)
 	}
 	in.reset()
 	return nil

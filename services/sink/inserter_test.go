@@ -61,7 +61,7 @@ func TestInserterAcrossBatches(t *testing.T) {
 		}
 	}
 	inserts := metricstest.Local(t, metrics.ClickHouse).Sum("trailstream_clickhouse_insert_duration_seconds_count", "table", "events")
-	if err := in.close(); err != nil {
+	if err := in.close(0); err != nil {
 		t.Fatal(err)
 	}
 	if after := metricstest.Local(t, metrics.ClickHouse).Sum("trailstream_clickhouse_insert_duration_seconds_count", "table", "events"); after != inserts+1 {
@@ -96,7 +96,7 @@ func TestInserterFails(t *testing.T) {
 		}
 	}
 	proxy.Cut()
-	err := in.close()
+	err := in.close(1)
 	if !errors.Is(err, errReplay) || !backoff.IsPermanent(err) {
 		t.Fatalf("close of two batches with ClickHouse cut: %v; want a permanent errReplay", err)
 	}
@@ -106,16 +106,27 @@ func TestInserterFails(t *testing.T) {
 
 	_, err = rows(ctx, in, msgs[:10]) // a new insert, this batch alone
 	if err == nil {
-		err = in.close()
+		err = in.close(1)
 	}
 	if err == nil || errors.Is(err, errReplay) || backoff.IsPermanent(err) {
 		t.Fatalf("one batch with ClickHouse cut: %v; want an error to try again", err)
 	}
+
 	proxy.Restore()
 	direct := testenv.ClickHouse(t, c)
 	var n uint64
 	if err := direct.QueryRow(ctx, "SELECT count() FROM "+c.ClickHouseDatabase+".events").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d rows stored (%v) of the failed inserts, want none", n, err)
+	}
+
+	// The same batch, its handling over, ended after no message came: it is gone with the
+	// insert and must be read again.
+	if _, err := rows(ctx, in, msgs[:10]); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	if err := in.close(0); !errors.Is(err, errReplay) || !backoff.IsPermanent(err) {
+		t.Fatalf("close of one earlier batch with ClickHouse cut: %v; want a permanent errReplay", err)
 	}
 }
 

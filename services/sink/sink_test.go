@@ -113,7 +113,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if err := in.close(); err != nil {
+			if err := in.close(1); err != nil {
 				b.Fatal(err)
 			}
 		}
