@@ -116,8 +116,8 @@ func (w *world) verify(fault string, o outcome, e expectation) {
 			dets += fmt.Sprintf(" +%d", len(extra))
 		}
 		if len(missing) > 0 || len(extra) > 0 {
-			problems = append(problems, fmt.Sprintf("detections differ from the clean run: %d expected, %d got; missing %v, not expected %v",
-				len(e.detections), len(got), first(missing, 5), first(extra, 5)))
+			problems = append(problems, fmt.Sprintf("detections differ from the clean run: %d expected, %d got; missing %v (%d of them in %s: stored by the sink no more), not expected %v",
+				len(e.detections), len(got), first(missing, 5), w.published(w.cfg.TopicDetections, missing), w.cfg.TopicDetections, first(extra, 5)))
 		}
 	} else if fault == cleanName {
 		dets = fmt.Sprintf("%d (the baseline)", len(o.detections))

@@ -369,6 +369,43 @@ func (w *world) ends(topic string) []int64 {
 	return out
 }
 
+// published returns how many of ids some message of topic holds (as bytes of its value):
+// for missing detections, whether the detector published them and the sink lost them.
+func (w *world) published(topic string, ids []string) int {
+	found := map[string]bool{}
+	for p, end := range w.ends(topic) {
+		for off := int64(0); off < end; {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := w.kc.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: p, Offset: off, MaxBytes: 4 << 20})
+			cancel()
+			if err != nil || resp.Error != nil || resp.Records == nil {
+				break
+			}
+			before := off
+			for {
+				r, err := resp.Records.ReadRecord()
+				if err != nil {
+					break
+				}
+				off = r.Offset + 1
+				if r.Value == nil {
+					continue
+				}
+				v, _ := io.ReadAll(r.Value)
+				for _, id := range ids {
+					if bytes.Contains(v, []byte(id)) {
+						found[id] = true
+					}
+				}
+			}
+			if off == before {
+				break
+			}
+		}
+	}
+	return len(found)
+}
+
 // size returns how many messages topic holds.
 func (w *world) size(topic string) int64 {
 	var n int64
