@@ -588,12 +588,14 @@ type outcome struct {
 }
 
 // quiet is how long nothing may change before a pipeline that has what it should counts as
-// settled; idleDefault is the same for one that does not (records lost), and quietUnknown
-// for the clean run, whose detections are not known beforehand.
+// settled; idleDefault is the same for one that does not (records lost), detectorIdle for
+// one that has every record but not every detection, and quietUnknown for the clean run,
+// whose detections are not known beforehand.
 const (
 	quiet        = 2 * time.Second
 	quietUnknown = 5 * time.Second
 	idleDefault  = 10 * time.Second
+	detectorIdle = 30 * time.Second
 )
 
 // settle waits until the pipeline has settled: every consumer read its topic to the end,
@@ -621,9 +623,18 @@ func (w *world) settle(s settling) outcome {
 		still := now.Sub(lastChange)
 		if still >= quiet {
 			caughtUp := len(w.behind()) == 0 && w.queueDepth() <= s.queueLeft
-			complete := last.distinct >= uint64(s.want) && (s.detections == nil && still >= quietUnknown ||
-				s.detections != nil && w.distinctDetections() >= len(s.detections)) && (s.complete == nil || s.complete())
-			if caughtUp && (complete || still >= s.idle) {
+			records := last.distinct >= uint64(s.want)
+			detected := s.detections == nil && still >= quietUnknown || s.detections != nil && w.distinctDetections() >= len(s.detections)
+			complete := records && detected && (s.complete == nil || s.complete())
+			// With every record in but detections missing, a detector may still be reading
+			// its events again: its commits hold back, so caughtUp cannot see it, and a
+			// restarted one waits for its schema registry with backoff (tries up to 12.5 s apart)
+			// before it joins its group. Wait longer before calling that settled.
+			idle := s.idle
+			if records && !detected {
+				idle = max(idle, detectorIdle)
+			}
+			if caughtUp && (complete || still >= idle) {
 				o.settled = true
 				break
 			}
