@@ -472,3 +472,30 @@ func (e *Embedded) LogStart(topic string) map[int32]int64 {
 	}
 	return out
 }
+
+// Held returns the bytes of the message batches the broker holds in topics.
+func (e *Embedded) Held(topics ...string) int64 {
+	var n int64
+	for _, t := range topics {
+		for _, p := range e.cluster.PartitionInfos(t) {
+			n += p.NumBytes
+		}
+	}
+	return n
+}
+
+// WaitBelow returns a wait for a producer that must not outrun the broker's memory: it
+// returns at once while the broker holds less than limit bytes of topics, and otherwise
+// once it does (consumers committed, Trim dropped), or with ctx's error.
+func (e *Embedded) WaitBelow(limit int64, topics ...string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		for e.Held(topics...) >= limit {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		return nil
+	}
+}

@@ -75,3 +75,53 @@ func TestTrim(t *testing.T) {
 		t.Fatalf("first message left in partition 0: offset %d %q, %v; want offset 40, m80", m.Offset, m.Value, err)
 	}
 }
+
+// TestWaitBelow holds a producer back while the embedded broker holds as many bytes of the
+// topics as the limit, and lets it go once their consumer committed and Trim dropped them.
+func TestWaitBelow(t *testing.T) {
+	e, err := kafkautil.StartEmbedded(0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	kc := kafkautil.Plain(e.Brokers()...)
+	ctx := context.Background()
+	if err := kafkautil.EnsureTopics(ctx, kc, 1, "held", "other"); err != nil {
+		t.Fatal(err)
+	}
+	w := kafkautil.NewWriter(kc, "held")
+	defer w.Close()
+	value := make([]byte, 1000)
+	msgs := make([]kafka.Message, 100)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: value}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	held := e.Held("held")
+	if held < 100*1000 || e.Held("other") != 0 {
+		t.Fatalf("held %d bytes of held, %d of other; want at least the 100,000 bytes written, and none", held, e.Held("other"))
+	}
+	wait := e.WaitBelow(held, "held", "other")
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = wait(wctx)
+	cancel()
+	if err == nil {
+		t.Fatal("the wait returned while the broker held the limit")
+	}
+	if err := e.WaitBelow(held+1, "held")(ctx); err != nil {
+		t.Fatalf("the wait below more than is held: %v", err)
+	}
+	cl := kc.Client(5 * time.Second)
+	if _, err := cl.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: "reader", GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{"held": {{Partition: 0, Offset: 100}}}}); err != nil {
+		t.Fatal(err)
+	}
+	tctx, tcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer tcancel()
+	go e.Trim(tctx, 50*time.Millisecond, map[string][]string{"held": {"reader"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := wait(tctx); err != nil {
+		t.Fatalf("the wait did not return once the messages were committed and dropped: %v (held %d bytes)", err, e.Held("held"))
+	}
+}

@@ -2,7 +2,8 @@
 // notifier when at least one --alert-webhook is configured). With no
 // Kafka brokers configured it starts an embedded, in-memory Kafka-protocol broker on
 // 127.0.0.1:9092: fine for demos and trials, not durable. It keeps what the services have
-// not yet committed, and drops the rest every 10 s.
+// not yet committed, and drops the rest every second; the fetcher waits while it holds
+// embeddedHeld bytes, so that a backlog stays in S3 and SQS.
 package all
 
 import (
@@ -10,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/trailstream/trailstream/pkg/config"
@@ -31,7 +34,11 @@ const EmbeddedPort = 9092
 var embeddedPort = EmbeddedPort
 
 // trimInterval is how often the embedded broker drops what every consumer has committed.
-const trimInterval = 10 * time.Second
+const trimInterval = time.Second
+
+// embeddedHeld is how many bytes of message batches (lz4-compressed) the embedded broker
+// may hold in the topics its consumers read before the fetcher waits to read a file.
+const embeddedHeld = 64 << 20
 
 // consumers are the consumer groups of the services all runs, by the topic they read: the
 // embedded broker drops what all of a topic's groups have committed, so that its memory
@@ -63,9 +70,11 @@ func run(ctx context.Context, cfg config.Config, ep *metrics.Endpoint) error {
 		name string
 		run  func(context.Context, config.Config) error
 	}
+	var fetched fetcher.Options // with the embedded broker, its wait for the broker's memory
 	services := []service{
 		{"sink", sink.Run}, {"detector", detector.Run}, {"normalizer", normalizer.Run},
-		{"fetcher", fetcher.Run}, {"console", console.Run},
+		{"fetcher", func(ctx context.Context, cfg config.Config) error { return fetcher.RunWith(ctx, cfg, fetched) }},
+		{"console", console.Run},
 	}
 	if len(cfg.AlertWebhooks) > 0 {
 		services = append(services, service{"notifier", notifier.Run})
@@ -89,7 +98,11 @@ func run(ctx context.Context, cfg config.Config, ep *metrics.Endpoint) error {
 			return err
 		}
 		defer k.Close()
-		go k.Trim(ctx, trimInterval, consumers(cfg), log)
+		listed := consumers(cfg)
+		go k.Trim(ctx, trimInterval, listed, log)
+		// The fetcher reads files faster than the normalizer follows: without a bound, a
+		// backlog (a backfill of months) would all wait in the broker's memory.
+		fetched.Wait = k.WaitBelow(embeddedHeld, slices.Collect(maps.Keys(listed))...)
 		cfg.KafkaBrokers = k.Brokers()[0]
 		// The broker copies every batch it stores and serves, in this process: lz4 made
 		// trailstream all faster than no compression (15 s against 20 s for 200,000 records,

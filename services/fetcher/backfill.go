@@ -306,6 +306,9 @@ func (f *fetcher) readPage(ctx context.Context, cl *awsutil.Clients, src sources
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 		}
+		if ctx.Err() == nil && f.wait != nil {
+			_ = f.wait(ctx) // nil, or ctx's error
+		}
 		if ctx.Err() != nil {
 			break
 		}

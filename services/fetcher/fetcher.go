@@ -61,8 +61,9 @@ type fetcher struct {
 	kafka      kafkautil.Cluster
 	raw        *kafkautil.Writer
 	dead       *kafkautil.Writer
-	detections *kafkautil.Writer // collection-gap and collection-silent
-	serde      *registry.Serde   // frames the detections, their schema registered at the first
+	detections *kafkautil.Writer           // collection-gap and collection-silent
+	serde      *registry.Serde             // frames the detections, their schema registered at the first
+	wait       func(context.Context) error // Options.Wait; nil: none
 
 	mu       sync.Mutex
 	reported map[string]string // detection ID: title, of the collection's detections produced
@@ -77,7 +78,18 @@ var metricGroups = []*metrics.Group{metrics.Stage, metrics.Kafka, metrics.Fetche
 
 // Run fetches until ctx is cancelled. Its metrics and health are served on
 // --metrics-addr; it is ready when Kafka, ClickHouse and the sources' queues answer.
-func Run(ctx context.Context, cfg config.Config) error {
+func Run(ctx context.Context, cfg config.Config) error { return RunWith(ctx, cfg, Options{}) }
+
+// Options are what a fetcher run inside another process takes beyond its configuration.
+type Options struct {
+	// Wait, when set, is called before each receive from a queue and before each file of a
+	// backfill, and holds the fetcher back until it returns (trailstream all: while its
+	// embedded broker holds too much); an error (ctx's) stops the reading.
+	Wait func(ctx context.Context) error
+}
+
+// RunWith is Run with options.
+func RunWith(ctx context.Context, cfg config.Config, o Options) error {
 	if err := checkFlags(cfg); err != nil {
 		return err
 	}
@@ -92,11 +104,11 @@ func Run(ctx context.Context, cfg config.Config) error {
 		}
 	}
 	return metrics.Serve(ctx, cfg.MetricsAddr, "fetcher", metricGroups, func(ctx context.Context, p *metrics.Part) error {
-		return run(ctx, cfg, p, exclude, fileSources)
+		return run(ctx, cfg, o, p, exclude, fileSources)
 	})
 }
 
-func run(ctx context.Context, cfg config.Config, p *metrics.Part, exclude *collect.Filter, fileSources []sources.Source) error {
+func run(ctx context.Context, cfg config.Config, o Options, p *metrics.Part, exclude *collect.Filter, fileSources []sources.Source) error {
 	log := slog.Default().With("service", "fetcher")
 	kc, err := kafkautil.NewCluster(cfg)
 	if err != nil {
@@ -139,7 +151,7 @@ func run(ctx context.Context, cfg config.Config, p *metrics.Part, exclude *colle
 	f := &fetcher{
 		cfg: cfg, kafka: kc, log: log, clients: newClients(cfg), store: sources.NewStore(conn, cfg.ClickHouseDatabase),
 		ledger: ledger.New(conn, cfg.ClickHouseDatabase), raw: raw, dead: dead, detections: detections, changed: make(chan struct{}),
-		serde: serde,
+		serde: serde, wait: o.Wait,
 	}
 	f.reader = &collect.Reader{
 		Raw: raw, Ledger: f.ledger, Exclude: exclude, Reread: cfg.Reread, Log: log,

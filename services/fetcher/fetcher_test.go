@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -424,5 +425,52 @@ func TestShutdownReleases(t *testing.T) {
 	}
 	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "arrives while the fetcher stops" {
 		t.Fatalf("received %d messages %s after the stop, want the notification back at once", len(out.Messages), time.Since(stopped))
+	}
+}
+
+// TestFetcherWaits: with Options.Wait holding it back, the fetcher reads no notification;
+// once the wait lets it go, the file's records arrive.
+func TestFetcherWaits(t *testing.T) {
+	c := testenv.Config(t)
+	cl, queueURL := testenv.AWS(t, c)
+	brokers := testenv.Cluster(t, c)
+	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/111122223333_CloudTrail_us-east-1_20261121T1000Z_w.json.gz"
+	testenv.SendMessage(t, cl, queueURL, testenv.PutObject(t, cl, c, key, testenv.Gzip([]byte(
+		`{"Records":[{"eventID":"w1","eventTime":"2026-11-21T10:00:00Z"},{"eventID":"w2","eventTime":"2026-11-21T10:00:01Z"}]}`))))
+	release := make(chan struct{})
+	var waits atomic.Int32
+	wait := func(ctx context.Context) error {
+		waits.Add(1)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- RunWith(ctx, c, Options{Wait: wait}) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for waits.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the fetcher never called its wait")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	if n := testenv.TopicSize(t, brokers, c.TopicRaw); n != 0 {
+		t.Fatalf("%d records produced while the wait held the fetcher back", n)
+	}
+	if n := testenv.QueueDepth(t, cl, queueURL); n != 1 {
+		t.Fatalf("the queue holds %d notifications while the fetcher waits, want its one", n)
+	}
+	close(release)
+	if got := testenv.ReadTopic(t, brokers, c.TopicRaw, 2, 30*time.Second); len(got) != 2 {
+		t.Fatalf("%d records once the wait let the fetcher go, want 2", len(got))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunWith: %v", err)
 	}
 }

@@ -193,6 +193,9 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 	)
 	wait := time.Second // after a failed receive
 	for ctx.Err() == nil {
+		if f.wait != nil && f.wait(ctx) != nil {
+			break
+		}
 		// A shutdown does not cut a receive short: SQS may still answer a receive whose
 		// client went away, and the messages it hands out then stay invisible for the
 		// visibility timeout. The receive ends within the wait time; what it brings once a
