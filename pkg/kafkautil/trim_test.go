@@ -16,16 +16,8 @@ import (
 // TestTrim drops from the embedded broker what every listed group has committed past, and
 // nothing of a partition one of them has not committed in.
 func TestTrim(t *testing.T) {
-	e, err := kafkautil.StartEmbedded(0, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	kc := kafkautil.Plain(e.Brokers()...)
+	e, kc := embeddedWith(t, 2, "trimmed")
 	ctx := context.Background()
-	if err := kafkautil.EnsureTopics(ctx, kc, 2, "trimmed"); err != nil {
-		t.Fatal(err)
-	}
 	w := kafkautil.NewWriter(kc, "trimmed")
 	w.Balancer = kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition })
 	defer w.Close()
@@ -79,16 +71,8 @@ func TestTrim(t *testing.T) {
 // TestWaitBelow holds a producer back while the embedded broker holds as many bytes of the
 // topics as the limit, and lets it go once their consumer committed and Trim dropped them.
 func TestWaitBelow(t *testing.T) {
-	e, err := kafkautil.StartEmbedded(0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	kc := kafkautil.Plain(e.Brokers()...)
+	e, kc := embeddedWith(t, 1, "held", "other")
 	ctx := context.Background()
-	if err := kafkautil.EnsureTopics(ctx, kc, 1, "held", "other"); err != nil {
-		t.Fatal(err)
-	}
 	w := kafkautil.NewWriter(kc, "held")
 	defer w.Close()
 	value := make([]byte, 1000)
@@ -105,7 +89,7 @@ func TestWaitBelow(t *testing.T) {
 	}
 	wait := e.WaitBelow(held, "held", "other")
 	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = wait(wctx)
+	err := wait(wctx)
 	cancel()
 	if err == nil {
 		t.Fatal("the wait returned while the broker held the limit")
@@ -124,4 +108,20 @@ func TestWaitBelow(t *testing.T) {
 	if err := wait(tctx); err != nil {
 		t.Fatalf("the wait did not return once the messages were committed and dropped: %v (held %d bytes)", err, e.Held("held"))
 	}
+}
+
+// embeddedWith starts an embedded broker, closed at the test's end, holding topics of
+// partitions partitions each.
+func embeddedWith(t *testing.T, partitions int, topics ...string) (*kafkautil.Embedded, kafkautil.Cluster) {
+	t.Helper()
+	e, err := kafkautil.StartEmbedded(0, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	kc := kafkautil.Plain(e.Brokers()...)
+	if err := kafkautil.EnsureTopics(context.Background(), kc, partitions, topics...); err != nil {
+		t.Fatal(err)
+	}
+	return e, kc
 }

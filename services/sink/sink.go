@@ -124,7 +124,6 @@ func (l *loader) run(ctx context.Context, r *kafka.Reader) error {
 	return kafkautil.ConsumeOpen(ctx, r, l.cfg.BatchSize, l.cfg.BatchWait, l.log, func(hctx context.Context, msgs []kafka.Message) error {
 		start := time.Now()
 		var bad []deadletter.Entry
-		current := 0       // blocks of the open insert this batch sent
 		if len(msgs) > 0 { // none: no message came for --batch-wait, the insert ends
 			if err := l.serde.Resolve(hctx, msgs); err != nil {
 				return err
@@ -133,16 +132,16 @@ func (l *loader) run(ctx context.Context, r *kafka.Reader) error {
 			if bad, err = l.rows(ctx, l.in, msgs); err != nil { // ctx, not hctx: the insert may outlive this batch
 				return err
 			}
-			current = 1
 			if err := deadletter.Write(hctx, l.dead, bad, l.log); err != nil {
 				return err
 			}
 		}
 		if l.in.due(len(msgs), l.cfg.BatchSize, l.cfg.InsertRows, maxAge) {
-			// Ended after no message came, a failed insert holds batches already
-			// handled: retrying the empty call would find none open and let their
-			// offsets be committed, so it must read them again (errReplay).
-			if err := l.in.close(current); err != nil {
+			// A batch with messages sent one block of the insert. Ended after no message
+			// came, a failed insert holds only batches already handled: retrying the empty
+			// call would find none open and let their offsets be committed, so it must
+			// read them again (errReplay).
+			if err := l.in.close(min(len(msgs), 1)); err != nil {
 				return err
 			}
 		}

@@ -373,36 +373,13 @@ func (w *world) ends(topic string) []int64 {
 // for missing detections, whether the detector published them and the sink lost them.
 func (w *world) published(topic string, ids []string) int {
 	found := map[string]bool{}
-	for p, end := range w.ends(topic) {
-		for off := int64(0); off < end; {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			resp, err := w.kc.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: p, Offset: off, MaxBytes: 4 << 20})
-			cancel()
-			if err != nil || resp.Error != nil || resp.Records == nil {
-				break
-			}
-			before := off
-			for {
-				r, err := resp.Records.ReadRecord()
-				if err != nil {
-					break
-				}
-				off = r.Offset + 1
-				if r.Value == nil {
-					continue
-				}
-				v, _ := io.ReadAll(r.Value)
-				for _, id := range ids {
-					if bytes.Contains(v, []byte(id)) {
-						found[id] = true
-					}
-				}
-			}
-			if off == before {
-				break
+	w.eachValue(topic, func(v []byte) {
+		for _, id := range ids {
+			if bytes.Contains(v, []byte(id)) {
+				found[id] = true
 			}
 		}
-	}
+	})
 	return len(found)
 }
 
@@ -701,9 +678,14 @@ func (o outcome) recovery(faultEnd time.Time) time.Duration {
 
 // deadLetters reads every entry of the dead-letter topic.
 func (w *world) deadLetters() []deadLetter {
-	w.t.Helper()
-	topic := w.cfg.TopicDeadLetter
 	var out []deadLetter
+	w.eachValue(w.cfg.TopicDeadLetter, func(v []byte) { out = append(out, parseDeadLetter(v)) })
+	return out
+}
+
+// eachValue hands fn the value of every message of topic, partition by partition.
+func (w *world) eachValue(topic string, fn func([]byte)) {
+	w.t.Helper()
 	for p, end := range w.ends(topic) {
 		if end == 0 {
 			continue
@@ -717,7 +699,7 @@ func (w *world) deadLetters() []deadLetter {
 				w.t.Errorf("read %s/%d: %v", topic, p, err)
 				break
 			}
-			out = append(out, parseDeadLetter(m.Value))
+			fn(m.Value)
 			if m.Offset+1 >= end {
 				break
 			}
@@ -725,5 +707,4 @@ func (w *world) deadLetters() []deadLetter {
 		cancel()
 		r.Close()
 	}
-	return out
 }
