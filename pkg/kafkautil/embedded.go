@@ -412,7 +412,11 @@ func (r *reaper) leave(ctx context.Context, m member) {
 // for the topic has committed past (in each partition, up to the lowest of their committed
 // offsets). A partition that one of the groups has not committed in keeps all it holds. A
 // consumer not listed may find the messages it has not read gone.
-func (e *Embedded) Trim(ctx context.Context, interval time.Duration, consumers map[string][]string, log *slog.Logger) {
+//
+// Each topic of capped, which no group of trailstream's reads (the dead letters, kept for
+// people and their tools), keeps its newest messages up to about that many bytes; the
+// oldest beyond are dropped, as a broker's retention.bytes would.
+func (e *Embedded) Trim(ctx context.Context, interval time.Duration, consumers map[string][]string, capped map[string]int64, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -423,12 +427,44 @@ func (e *Embedded) Trim(ctx context.Context, interval time.Duration, consumers m
 		}
 		for topic, groups := range consumers {
 			for partition, offset := range e.consumed(topic, groups) {
-				if err := e.cluster.DeleteRecords(topic, partition, offset); err != nil {
-					log.Debug("embedded broker: trimming a partition failed", "topic", topic, "partition", partition, "offset", offset, "err", err)
+				e.deleteBefore(topic, partition, offset, log)
+			}
+		}
+		for topic, limit := range capped {
+			for partition, offset := range e.overLimit(topic, limit) {
+				if e.deleteBefore(topic, partition, offset, log) {
+					log.Warn("embedded broker: dropped the oldest messages of a topic beyond its size limit; give --kafka-brokers to keep them",
+						"topic", topic, "partition", partition, "first_offset_kept", offset, "limit_bytes", limit)
 				}
 			}
 		}
 	}
+}
+
+// deleteBefore drops the messages of a partition before offset and reports whether it did.
+func (e *Embedded) deleteBefore(topic string, partition int32, offset int64, log *slog.Logger) bool {
+	if err := e.cluster.DeleteRecords(topic, partition, offset); err != nil {
+		log.Debug("embedded broker: trimming a partition failed", "topic", topic, "partition", partition, "offset", offset, "err", err)
+		return false
+	}
+	return true
+}
+
+// overLimit returns, for each partition of topic that holds more than its share of limit
+// bytes, the offset from which it keeps about that share: as many of its oldest messages
+// are dropped as their average size says.
+func (e *Embedded) overLimit(topic string, limit int64) map[int32]int64 {
+	ps := e.cluster.PartitionInfos(topic)
+	out := map[int32]int64{}
+	for _, p := range ps {
+		share, n := limit/int64(len(ps)), p.HighWatermark-p.LogStartOffset
+		if p.NumBytes <= share || n <= 0 {
+			continue
+		}
+		size := max(p.NumBytes/n, 1)
+		out[p.Partition] = p.LogStartOffset + min((p.NumBytes-share+size-1)/size, n)
+	}
+	return out
 }
 
 // consumed returns, for each partition of topic that every one of groups has committed in,

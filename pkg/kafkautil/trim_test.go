@@ -50,12 +50,12 @@ func TestTrim(t *testing.T) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	e.Trim(tctx, 50*time.Millisecond, map[string][]string{"trimmed": {"reads-both", "reads-one"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.Trim(tctx, 50*time.Millisecond, map[string][]string{"trimmed": {"reads-both", "reads-one"}}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if got, want := fmt.Sprint(e.LogStart("trimmed")), fmt.Sprint(map[int32]int64{0: 40, 1: 0}); got != want {
 		t.Errorf("first offsets held %s, want %s", got, want)
 	}
 	// A reader from the start gets what is left: partition 0 from offset 40.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "trimmed", Partition: 0, Dialer: kc.Dialer(0)})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "trimmed", Partition: 0, Dialer: kc.Dialer(0), MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		t.Fatal(err)
@@ -65,6 +65,55 @@ func TestTrim(t *testing.T) {
 	m, err := r.ReadMessage(rctx)
 	if err != nil || m.Offset != 40 || string(m.Value) != "m80" {
 		t.Fatalf("first message left in partition 0: offset %d %q, %v; want offset 40, m80", m.Offset, m.Value, err)
+	}
+}
+
+// TestTrimCapped keeps the newest of a topic that no group reads within its byte limit,
+// spread over its partitions, and drops nothing of a topic within its limit.
+func TestTrimCapped(t *testing.T) {
+	e, kc := embeddedWith(t, 2, "capped", "small")
+	ctx := context.Background()
+	value := make([]byte, 1000)
+	for _, topic := range []string{"capped", "small"} {
+		w := kafkautil.NewWriter(kc, topic)
+		w.Balancer = kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition })
+		w.BatchSize = 1 // a batch a message: the broker drops whole batches
+		for i := range 100 {
+			if err := w.WriteMessages(ctx, kafka.Message{Partition: i % 2, Value: value}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+	}
+	full, small := e.Held("capped"), e.Held("small")
+	if full < 100*1000 || small != full {
+		t.Fatalf("held %d and %d bytes; want at least the 100,000 bytes written to each", full, small)
+	}
+	const limit = 30 << 10
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	e.Trim(tctx, 50*time.Millisecond, nil, map[string]int64{"capped": limit, "small": 2 * small}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if held := e.Held("capped"); held > limit || held < limit-2*full/100 {
+		t.Errorf("capped holds %d bytes, want at most the limit, %d, and within a message a partition of it", held, limit)
+	}
+	if got := e.Held("small"); got != small {
+		t.Errorf("small holds %d bytes, want all %d: it is within its limit", got, small)
+	}
+	for p, start := range e.LogStart("capped") {
+		if start < 30 || start > 40 {
+			t.Errorf("partition %d of capped starts at offset %d, want 35 of its 50 messages dropped, give or take", p, start)
+		}
+	}
+	// The newest message is still there.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "capped", Partition: 1, Dialer: kc.Dialer(0), MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(49); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer rcancel()
+	if m, err := r.ReadMessage(rctx); err != nil || m.Offset != 49 {
+		t.Fatalf("newest message of partition 1: offset %d, %v; want 49", m.Offset, err)
 	}
 }
 
@@ -104,7 +153,7 @@ func TestWaitBelow(t *testing.T) {
 	}
 	tctx, tcancel := context.WithTimeout(ctx, 5*time.Second)
 	defer tcancel()
-	go e.Trim(tctx, 50*time.Millisecond, map[string][]string{"held": {"reader"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go e.Trim(tctx, 50*time.Millisecond, map[string][]string{"held": {"reader"}}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := wait(tctx); err != nil {
 		t.Fatalf("the wait did not return once the messages were committed and dropped: %v (held %d bytes)", err, e.Held("held"))
 	}

@@ -40,6 +40,11 @@ const trimInterval = time.Second
 // may hold in the topics its consumers read before the fetcher waits to read a file.
 const embeddedHeld = 64 << 20
 
+// deadLettersHeld is how many bytes of the dead-letter topic the embedded broker keeps, the
+// newest: no service reads that topic, so without a limit it would grow for as long as the
+// process runs. 64 MiB holds some 20,000 dead letters of typical records.
+const deadLettersHeld = 64 << 20
+
 // consumers are the consumer groups of the services all runs, by the topic they read: the
 // embedded broker drops what all of a topic's groups have committed, so that its memory
 // holds what they still need, not everything the run has seen.
@@ -99,7 +104,7 @@ func run(ctx context.Context, cfg config.Config, ep *metrics.Endpoint) error {
 		}
 		defer k.Close()
 		listed := consumers(cfg)
-		go k.Trim(ctx, trimInterval, listed, log)
+		go k.Trim(ctx, trimInterval, listed, map[string]int64{cfg.TopicDeadLetter: deadLettersHeld}, log)
 		// The fetcher reads files faster than the normalizer follows: without a bound, a
 		// backlog (a backfill of months) would all wait in the broker's memory.
 		fetched.Wait = k.WaitBelow(embeddedHeld, slices.Collect(maps.Keys(listed))...)
