@@ -42,7 +42,7 @@ const embeddedHeld = 64 << 20
 
 // deadLettersHeld is how many bytes of the dead-letter topic the embedded broker keeps, the
 // newest: no service reads that topic, so without a limit it would grow for as long as the
-// process runs. 64 MiB holds some 20,000 dead letters of typical records.
+// process runs.
 const deadLettersHeld = 64 << 20
 
 // consumers are the consumer groups of the services all runs, by the topic they read: the
