@@ -238,11 +238,11 @@ func (r *Reader) read(ctx context.Context, o Object, open opener) (Result, Store
 		return res, done, nil
 	}
 	if !r.Reread && !o.Checked {
-		seen, err := r.Ledger.Seen(ctx, o.Bucket, []string{o.Key})
+		seen, err := r.Ledger.Has(ctx, o.Bucket, o.Key)
 		if err != nil {
 			return res, nil, Transient{err}
 		}
-		if seen[o.Key] {
+		if seen {
 			res.Seen = true
 			metrics.Files.WithLabelValues(o.Path, "seen").Inc()
 			return res, done, nil

@@ -95,3 +95,60 @@ func TestRecordSeenMissing(t *testing.T) {
 		t.Fatalf("Changed = %+v, want file 61 only", changed)
 	}
 }
+
+// TestHas answers each of many lookups made at once rightly, of keys anywhere in a bucket
+// and of two buckets, with a few queries instead of one a lookup.
+func TestHas(t *testing.T) {
+	c := testenv.Config(t)
+	conn := testenv.ClickHouse(t, c)
+	l := New(conn, c.ClickHouseDatabase)
+	ctx := context.Background()
+	key := func(account, i int) string {
+		return fmt.Sprintf("AWSLogs/%012d/CloudTrail/us-east-1/2026/11/30/%012d_CloudTrail_us-east-1_20261130T%04dZ_x.json.gz", account, account, i)
+	}
+	for _, e := range []Entry{{Bucket: "b", Key: key(1, 1)}, {Bucket: "b", Key: key(9, 2)}, {Bucket: "c", Key: key(5, 3)}} {
+		e.Source, e.Kind, e.Day, e.ReadAt, e.Path, e.Outcome = "s", "log", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), time.Now(), PathNotification, OutcomeRead
+		if err := l.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type ask struct {
+		bucket, key string
+		want        bool
+	}
+	var asks []ask
+	for i := range 10 {
+		asks = append(asks,
+			ask{"b", key(1, 1), true}, ask{"b", key(9, 2), true}, ask{"b", key(5, 3), false}, // 5/3 is c's
+			ask{"c", key(5, 3), true}, ask{"c", key(1, 1), false}, ask{"b", key(2, i), false})
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, a := range asks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got, err := l.Has(ctx, a.bucket, a.key)
+			if err != nil || got != a.want {
+				t.Errorf("Has(%s, %s) = %v, %v; want %v", a.bucket, a.key, got, err, a.want)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	l.lookupMu.Lock()
+	queries := l.queries
+	l.lookupMu.Unlock()
+	if queries > 10 {
+		t.Errorf("%d queries for %d lookups made at once in two buckets, want a few", queries, len(asks))
+	}
+	t.Logf("%d lookups, %d queries", len(asks), queries)
+	// A key recorded after a lookup is found by the next.
+	if err := l.Record(ctx, Entry{Source: "s", Bucket: "b", Key: key(2, 0), Kind: "log", ReadAt: time.Now(), Path: PathScan, Outcome: OutcomeRead}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Has(ctx, "b", key(2, 0)); err != nil || !got {
+		t.Errorf("Has of a key just recorded = %v, %v; want true", got, err)
+	}
+}
