@@ -13,11 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/trailstream/trailstream/pkg/chstore"
+	"github.com/trailstream/trailstream/pkg/coalesce"
 	"github.com/trailstream/trailstream/pkg/sources"
 )
 
@@ -86,18 +88,8 @@ type Ledger struct {
 	mu  sync.Mutex
 	cur *batch
 
-	lookupMu sync.Mutex
-	next     map[string]*lookup // bucket → the lookup that callers of Has join
-	looking  map[string]bool    // bucket → a lookup of it is running
-	queries  int                // lookups sent by Has, for tests
-}
-
-// lookup is one query of Has: the keys asked for until it starts, and its answer.
-type lookup struct {
-	keys []string
-	done chan struct{}
-	seen map[string]bool
-	err  error
+	lookups coalesce.Group[string, string, bool] // bucket, key, whether the ledger has it
+	queries atomic.Int64                         // lookups sent by Has, for tests
 }
 
 type batch struct {
@@ -109,8 +101,9 @@ type batch struct {
 
 // New returns the ledger in database db (migrated: see pkg/chstore).
 func New(conn driver.Conn, db string) *Ledger {
-	return &Ledger{conn: conn, db: db, Wait: 200 * time.Millisecond, Max: 500,
-		next: map[string]*lookup{}, looking: map[string]bool{}}
+	l := &Ledger{conn: conn, db: db, Wait: 200 * time.Millisecond, Max: 500}
+	l.lookups.Do = l.lookup
+	return l
 }
 
 // Record stores e, with others recorded at about the same time, and returns once it is
@@ -218,67 +211,31 @@ func (l *Ledger) Seen(ctx context.Context, bucket string, keys []string) (map[st
 	return seen, rows.Err()
 }
 
-// Has tells whether key of bucket is in the ledger. Calls that come while a lookup of the
-// bucket is running are answered together by the next one, a query for all their keys: a
-// fetcher reading files by the dozen asks ClickHouse a few times instead of once a file, and
-// no caller waits for longer than the lookup before its own. Every answer is of a query
-// started after the call.
+// Has tells whether key of bucket is in the ledger. Lookups that come while one of their
+// bucket runs are answered together by the next, one query for all their keys
+// (pkg/coalesce): a fetcher reading files by the dozen asks ClickHouse a few times instead of
+// once a file, and every answer is of a query started after the call.
 func (l *Ledger) Has(ctx context.Context, bucket, key string) (bool, error) {
-	l.lookupMu.Lock()
-	q := l.next[bucket]
-	if q == nil {
-		q = &lookup{done: make(chan struct{})}
-		l.next[bucket] = q
-	}
-	q.keys = append(q.keys, key)
-	if !l.looking[bucket] {
-		l.looking[bucket] = true
-		go l.lookups(bucket)
-	}
-	l.lookupMu.Unlock()
-	select {
-	case <-q.done:
-		return q.seen[key], q.err
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
+	return l.lookups.Call(ctx, bucket, key)
 }
 
-// lookups runs the lookups callers of Has queue for bucket, one after the other, until none
-// is left. A lookup belongs to none of its callers, so it ends by its own timeout.
-func (l *Ledger) lookups(bucket string) {
-	for {
-		l.lookupMu.Lock()
-		q := l.next[bucket]
-		delete(l.next, bucket)
-		if q == nil {
-			delete(l.looking, bucket)
-			l.lookupMu.Unlock()
-			return
-		}
-		l.queries++
-		l.lookupMu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		q.seen, q.err = l.seenAmong(ctx, bucket, q.keys)
-		cancel()
-		close(q.done)
-	}
-}
-
-// seenAmong returns which of keys of bucket, wherever in the bucket they are, are in the
-// ledger: one query for that set of keys, which the primary key finds.
-func (l *Ledger) seenAmong(ctx context.Context, bucket string, keys []string) (map[string]bool, error) {
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	args := make([]any, 0, 1+len(keys))
+// lookup tells which of keys of bucket, wherever in the bucket they are, the ledger has: one
+// query for that set of keys, which the primary key finds. It belongs to none of the callers
+// of Has it answers, so it ends by its own timeout.
+func (l *Ledger) lookup(bucket string, keys []string) ([]bool, error) {
+	l.queries.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	set := slices.Compact(slices.Sorted(slices.Values(keys)))
+	args := make([]any, 0, 1+len(set))
 	args = append(args, bucket)
-	for _, k := range keys {
+	for _, k := range set {
 		args = append(args, k)
 	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(set)), ", ")
 	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT DISTINCT key FROM %s.files WHERE bucket = ? AND key IN (%s)`, l.db, marks), args...)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(keys), bucket, err)
+		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(set), bucket, err)
 	}
 	defer rows.Close()
 	seen := map[string]bool{}
@@ -289,7 +246,14 @@ func (l *Ledger) seenAmong(ctx context.Context, bucket string, keys []string) (m
 		}
 		seen[k] = true
 	}
-	return seen, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(set), bucket, err)
+	}
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		out[i] = seen[k]
+	}
+	return out, nil
 }
 
 // Digest stores the listing of one digest.

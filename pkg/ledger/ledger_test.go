@@ -137,9 +137,7 @@ func TestHas(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	l.lookupMu.Lock()
-	queries := l.queries
-	l.lookupMu.Unlock()
+	queries := l.queries.Load()
 	if queries > 10 {
 		t.Errorf("%d queries for %d lookups made at once in two buckets, want a few", queries, len(asks))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trailstream/trailstream/pkg/awsutil"
 	"github.com/trailstream/trailstream/pkg/backoff"
+	"github.com/trailstream/trailstream/pkg/coalesce"
 	"github.com/trailstream/trailstream/pkg/collect"
 	"github.com/trailstream/trailstream/pkg/deadletter"
 	"github.com/trailstream/trailstream/pkg/ledger"
@@ -104,6 +105,55 @@ type queue struct {
 	url string
 	log *slog.Logger
 	m   queueMetrics
+
+	// deletes sends the deletes of notifications handled at about the same time as one
+	// DeleteMessageBatch of up to ten (newQueue), a tenth of the requests that SQS bills.
+	deletes coalesce.Group[struct{}, sqstypes.Message, error]
+}
+
+// newQueue returns the queue at url, which cl's SQS client reads.
+func newQueue(f *fetcher, src sources.Source, cl *awsutil.Clients, client *sqs.Client, url string, log *slog.Logger, m queueMetrics) *queue {
+	q := &queue{f: f, src: src, sqs: client, cl: cl, url: url, log: log, m: m}
+	q.deletes = coalesce.Group[struct{}, sqstypes.Message, error]{Max: deleteBatchMax, Do: q.deleteBatch}
+	return q
+}
+
+// deleteBatchMax is the most entries SQS takes in one DeleteMessageBatch.
+const deleteBatchMax = 10
+
+// deleteBatch deletes msgs with one DeleteMessageBatch and returns each one's outcome. It
+// serves notifications already handled, so it runs even when a shutdown began, to its own
+// timeout.
+func (q *queue) deleteBatch(_ struct{}, msgs []sqstypes.Message) ([]error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+	}
+	out, err := q.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(msgs))
+	for i := range errs {
+		errs[i] = errors.New("SQS's answer to DeleteMessageBatch does not name it")
+	}
+	index := func(id *string) (int, bool) {
+		i, err := strconv.Atoi(aws.ToString(id))
+		return i, err == nil && i >= 0 && i < len(msgs)
+	}
+	for _, ok := range out.Successful {
+		if i, found := index(ok.Id); found {
+			errs[i] = nil
+		}
+	}
+	for _, f := range out.Failed {
+		if i, found := index(f.Id); found {
+			errs[i] = fmt.Errorf("%s: %s (sender's fault: %v)", aws.ToString(f.Code), aws.ToString(f.Message), f.SenderFault)
+		}
+	}
+	return errs, nil
 }
 
 // queueMetrics are the SQS metrics of a source's queue.
@@ -181,7 +231,7 @@ func (f *fetcher) poll(ctx context.Context, src sources.Source) {
 			}
 			return err
 		}
-		q = &queue{f: f, src: src, sqs: qcl.SQS, cl: cl, url: url, log: log, m: m}
+		q = newQueue(f, src, cl, qcl.SQS, url, log, m)
 		return nil
 	}); err != nil {
 		return
@@ -345,11 +395,11 @@ func (q *queue) handle(ctx context.Context, m sqstypes.Message) {
 	}
 	// A notification handled is deleted even when a shutdown began meanwhile, so that its
 	// files are not read again.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := q.sqs.DeleteMessage(dctx, &sqs.DeleteMessageInput{
-		QueueUrl: aws.String(q.url), ReceiptHandle: m.ReceiptHandle,
-	}); err != nil {
+	failed, err := q.deletes.Call(context.WithoutCancel(ctx), struct{}{}, m)
+	if err == nil {
+		err = failed
+	}
+	if err != nil {
 		q.m.deleteErrs.Inc()
 		q.log.Warn("delete of a handled notification failed; it comes back, and the ledger keeps its files from being read again",
 			"message_id", aws.ToString(m.MessageId), "err", err)
