@@ -114,11 +114,11 @@ func TestInserterFails(t *testing.T) {
 
 	proxy.Restore()
 	// The second insert never reached ClickHouse (the proxy listened no more). The first is
-	// all or nothing. ClickHouse (18.16 and releases long after) reads a connection closed
-	// between the blocks of an insert as the insert's end and stores it (TCPHandler: the
-	// loop that reads blocks ends on EOF, then the insert finishes), so when the proxy's
-	// close reaches the server as an end of stream rather than a reset, the rows are stored
-	// while the sink was told the insert failed (about one run in 36). That is the lost acknowledgement every loader must survive:
+	// all or nothing. ClickHouse reads a connection closed between the blocks of an insert
+	// as the insert's end and stores it (later releases' TCPHandler by its source: the loop
+	// that reads blocks ends on EOF, then the insert finishes; 18.16 by what this test saw),
+	// so when the proxy's close reaches the server as an end of stream rather than a reset,
+	// the rows are stored while the sink was told the insert failed (about one run in 36). That is the lost acknowledgement every loader must survive:
 	// errReplay makes the sink read the rows again, and the table keeps one of each.
 	direct := testenv.ClickHouse(t, c)
 	var n uint64
