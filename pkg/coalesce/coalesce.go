@@ -21,9 +21,8 @@ type Group[K comparable, In, Out any] struct {
 	// Max is the most items one call takes; 0: no limit.
 	Max int
 
-	mu      sync.Mutex
-	queued  map[K][]*request[In, Out]
-	running map[K]bool
+	mu     sync.Mutex
+	queued map[K][]*request[In, Out] // a key is present while a goroutine serves it
 }
 
 type request[In, Out any] struct {
@@ -39,11 +38,11 @@ func (g *Group[K, In, Out]) Call(ctx context.Context, key K, item In) (Out, erro
 	r := &request[In, Out]{item: item, done: make(chan struct{})}
 	g.mu.Lock()
 	if g.queued == nil {
-		g.queued, g.running = map[K][]*request[In, Out]{}, map[K]bool{}
+		g.queued = map[K][]*request[In, Out]{}
 	}
-	g.queued[key] = append(g.queued[key], r)
-	if !g.running[key] {
-		g.running[key] = true
+	queued, serving := g.queued[key]
+	g.queued[key] = append(queued, r)
+	if !serving {
 		go g.serve(key)
 	}
 	g.mu.Unlock()
@@ -63,14 +62,13 @@ func (g *Group[K, In, Out]) serve(key K) {
 		batch := g.queued[key]
 		if len(batch) == 0 {
 			delete(g.queued, key)
-			delete(g.running, key)
 			g.mu.Unlock()
 			return
 		}
 		if g.Max > 0 && len(batch) > g.Max {
 			batch = batch[:g.Max]
 		}
-		g.queued[key] = g.queued[key][len(batch):]
+		g.queued[key] = g.queued[key][len(batch):] // present, though empty: still served
 		g.mu.Unlock()
 
 		items := make([]In, len(batch))

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -89,7 +88,6 @@ type Ledger struct {
 	cur *batch
 
 	lookups coalesce.Group[string, string, bool] // bucket, key, whether the ledger has it
-	queries atomic.Int64                         // lookups sent by Has, for tests
 }
 
 type batch struct {
@@ -189,26 +187,16 @@ func (l *Ledger) Seen(ctx context.Context, bucket string, keys []string) (map[st
 	if len(keys) == 0 {
 		return seen, nil
 	}
-	lo, hi := slices.Min(keys), slices.Max(keys)
-	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT DISTINCT key FROM %s.files WHERE bucket = ? AND key >= ? AND key <= ?`, l.db), bucket, lo, hi)
+	found, err := l.found(ctx, bucket, len(keys), "key >= ? AND key <= ?", slices.Min(keys), slices.Max(keys))
 	if err != nil {
-		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(keys), bucket, err)
+		return nil, err
 	}
-	defer rows.Close()
-	want := map[string]bool{}
 	for _, k := range keys {
-		want[k] = true
-	}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("ledger: %w", err)
-		}
-		if want[k] {
+		if found[k] {
 			seen[k] = true
 		}
 	}
-	return seen, rows.Err()
+	return seen, nil
 }
 
 // Has tells whether key of bucket is in the ledger. Lookups that come while one of their
@@ -223,37 +211,44 @@ func (l *Ledger) Has(ctx context.Context, bucket, key string) (bool, error) {
 // query for that set of keys, which the primary key finds. It belongs to none of the callers
 // of Has it answers, so it ends by its own timeout.
 func (l *Ledger) lookup(bucket string, keys []string) ([]bool, error) {
-	l.queries.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	set := slices.Compact(slices.Sorted(slices.Values(keys)))
-	args := make([]any, 0, 1+len(set))
-	args = append(args, bucket)
-	for _, k := range set {
-		args = append(args, k)
+	args := make([]any, len(set))
+	for i, k := range set {
+		args[i] = k
 	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(set)), ", ")
-	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT DISTINCT key FROM %s.files WHERE bucket = ? AND key IN (%s)`, l.db, marks), args...)
+	found, err := l.found(ctx, bucket, len(set), "key IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(set)), ", ")+")", args...)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(set), bucket, err)
+		return nil, err
+	}
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		out[i] = found[k]
+	}
+	return out, nil
+}
+
+// found returns the keys of bucket in the ledger that match where, a condition on key with
+// its arguments args; n is how many keys were asked for, for the error.
+func (l *Ledger) found(ctx context.Context, bucket string, n int, where string, args ...any) (map[string]bool, error) {
+	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT DISTINCT key FROM %s.files WHERE bucket = ? AND %s`, l.db, where), append([]any{bucket}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", n, bucket, err)
 	}
 	defer rows.Close()
-	seen := map[string]bool{}
+	found := map[string]bool{}
 	for rows.Next() {
 		var k string
 		if err := rows.Scan(&k); err != nil {
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
-		seen[k] = true
+		found[k] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", len(set), bucket, err)
+		return nil, fmt.Errorf("ledger: look up %d keys of %s: %w", n, bucket, err)
 	}
-	out := make([]bool, len(keys))
-	for i, k := range keys {
-		out[i] = seen[k]
-	}
-	return out, nil
+	return found, nil
 }
 
 // Digest stores the listing of one digest.
